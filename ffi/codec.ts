@@ -1,0 +1,450 @@
+/**
+ * Converting between C memory and denofuse's value types. Decoders copy
+ * everything they return, because the memory they read (the receive buffer,
+ * libfuse's stack) is reused as soon as the callback returns.
+ *
+ * @module
+ */
+
+import { FILE_INFO_ALLOC, type FileInfoBits, LAYOUT } from "./layout.ts";
+import { EntryAttributes, type FileInfo, type RequestContext, StatvfsData } from "../ops/types.ts";
+import type { LibC } from "./library.ts";
+
+const NS = 1_000_000_000n;
+const STAT = LAYOUT.stat.fields;
+const ENTRY = LAYOUT.fuse_entry_param.fields;
+const FI = LAYOUT.fuse_file_info.fields;
+const CTX = LAYOUT.fuse_ctx.fields;
+const VFS = LAYOUT.statvfs.fields;
+const FORGET = LAYOUT.fuse_forget_data;
+
+/** A reply value the handler produced is not valid; the request gets EIO. */
+export class InvalidReplyError extends Error {
+  /** @param message which value was wrong and what was expected */
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidReplyError";
+  }
+}
+
+/** A 64-bit value from the kernel that does not fit a JS number exactly. */
+export class UnsafeIntegerError extends Error {
+  /** @param what the argument that overflowed */
+  constructor(what: string) {
+    super(`${what} exceeds Number.MAX_SAFE_INTEGER`);
+    this.name = "UnsafeIntegerError";
+  }
+}
+
+/**
+ * Converts a 64-bit value from C to a number, refusing to round.
+ *
+ * @param value the value as FFI delivered it
+ * @param what the argument's name, for the error
+ * @returns the exact number
+ * @throws {UnsafeIntegerError} if the value is above 2^53 - 1
+ */
+export function toSafeNumber(value: number | bigint, what: string): number {
+  if (typeof value === "number") return value;
+  if (value > 9007199254740991n || value < -9007199254740991n) throw new UnsafeIntegerError(what);
+  return Number(value);
+}
+
+function checkUint(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new InvalidReplyError(
+      `${field} must be an integer from 0 to ${max}, got ${
+        typeof value === "bigint" ? `${value}n` : String(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+function checkTime(value: unknown, field: string): bigint {
+  if (typeof value === "bigint") return value;
+  if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
+  throw new InvalidReplyError(`${field} must be a bigint of nanoseconds, got ${String(value)}`);
+}
+
+function checkTimeout(value: unknown, field: string): number {
+  if (typeof value !== "number" || !(value >= 0)) {
+    throw new InvalidReplyError(`${field} must be a number of seconds >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+const U32 = 0xffff_ffff;
+
+function writeTime(view: DataView, secAt: number, nsecAt: number, ns: bigint): void {
+  let sec = ns / NS;
+  let nsec = ns % NS;
+  if (nsec < 0n) {
+    nsec += NS;
+    sec -= 1n;
+  }
+  view.setBigInt64(secAt, sec, true);
+  view.setBigInt64(nsecAt, nsec, true);
+}
+
+/**
+ * Writes `attr` as a `struct stat` at `base` in `view`.
+ *
+ * @param view JS-owned memory
+ * @param base offset of the struct
+ * @param attr the attributes
+ * @throws {InvalidReplyError} naming the first invalid member
+ */
+export function encodeStat(view: DataView, base: number, attr: EntryAttributes): void {
+  const ino = checkUint(attr.stIno, "stIno");
+  view.setBigUint64(base + STAT.st_ino.offset, BigInt(ino), true);
+  const nlink = checkUint(attr.stNlink, "stNlink", STAT.st_nlink.kind === "u32" ? U32 : undefined);
+  if (STAT.st_nlink.kind === "u32") view.setUint32(base + STAT.st_nlink.offset, nlink, true);
+  else view.setBigUint64(base + STAT.st_nlink.offset, BigInt(nlink), true);
+  view.setUint32(base + STAT.st_mode.offset, checkUint(attr.stMode, "stMode", U32), true);
+  view.setUint32(base + STAT.st_uid.offset, checkUint(attr.stUid, "stUid", U32), true);
+  view.setUint32(base + STAT.st_gid.offset, checkUint(attr.stGid, "stGid", U32), true);
+  view.setBigUint64(base + STAT.st_rdev.offset, BigInt(checkUint(attr.stRdev, "stRdev")), true);
+  view.setBigInt64(base + STAT.st_size.offset, BigInt(checkUint(attr.stSize, "stSize")), true);
+  const blksize = checkUint(attr.stBlksize, "stBlksize", U32 >>> 1);
+  if (STAT.st_blksize.kind === "i32") view.setInt32(base + STAT.st_blksize.offset, blksize, true);
+  else view.setBigInt64(base + STAT.st_blksize.offset, BigInt(blksize), true);
+  view.setBigInt64(
+    base + STAT.st_blocks.offset,
+    BigInt(checkUint(attr.stBlocks, "stBlocks")),
+    true,
+  );
+  writeTime(
+    view,
+    base + STAT.st_atime.offset,
+    base + STAT.st_atime_nsec.offset,
+    checkTime(attr.stAtimeNs, "stAtimeNs"),
+  );
+  writeTime(
+    view,
+    base + STAT.st_mtime.offset,
+    base + STAT.st_mtime_nsec.offset,
+    checkTime(attr.stMtimeNs, "stMtimeNs"),
+  );
+  writeTime(
+    view,
+    base + STAT.st_ctime.offset,
+    base + STAT.st_ctime_nsec.offset,
+    checkTime(attr.stCtimeNs, "stCtimeNs"),
+  );
+}
+
+/**
+ * Reusable JS-owned memory for one `fuse_entry_param` (which embeds a
+ * `struct stat`). Requests are encoded one at a time on the JS thread, so one
+ * instance per session suffices.
+ */
+export class EntryParamBuffer {
+  /** The struct's bytes, to pass as a `"buffer"` argument. */
+  readonly bytes = new Uint8Array(LAYOUT.fuse_entry_param.size);
+  readonly #view = new DataView(this.bytes.buffer);
+
+  /**
+   * Fills the struct from `attr`.
+   *
+   * @param attr the entry
+   * @param allowNegative accept `stIno` 0 (a negative, cacheable lookup)
+   * @returns `bytes`
+   * @throws {InvalidReplyError} naming the first invalid member
+   */
+  encode(attr: EntryAttributes, allowNegative = false): Uint8Array<ArrayBuffer> {
+    if (attr === null || typeof attr !== "object") {
+      throw new InvalidReplyError(`expected EntryAttributes, got ${String(attr)}`);
+    }
+    const view = this.#view;
+    this.bytes.fill(0);
+    if (attr.stIno === 0 && !allowNegative) {
+      throw new InvalidReplyError("stIno must be at least 1 (0 is reserved for negative lookups)");
+    }
+    view.setBigUint64(ENTRY.ino.offset, BigInt(checkUint(attr.stIno, "stIno")), true);
+    view.setBigUint64(
+      ENTRY.generation.offset,
+      BigInt(checkUint(attr.generation, "generation")),
+      true,
+    );
+    view.setFloat64(ENTRY.attr_timeout.offset, checkTimeout(attr.attrTimeout, "attrTimeout"), true);
+    view.setFloat64(
+      ENTRY.entry_timeout.offset,
+      checkTimeout(attr.entryTimeout, "entryTimeout"),
+      true,
+    );
+    encodeStat(view, ENTRY.attr.offset, attr);
+    return this.bytes;
+  }
+
+  /**
+   * Fills only the embedded `struct stat` and returns a view of it, for
+   * `fuse_reply_attr`.
+   *
+   * @param attr the attributes
+   * @returns the `struct stat` bytes
+   * @throws {InvalidReplyError} naming the first invalid member
+   */
+  encodeStatOnly(attr: EntryAttributes): Uint8Array<ArrayBuffer> {
+    if (attr === null || typeof attr !== "object") {
+      throw new InvalidReplyError(`expected EntryAttributes, got ${String(attr)}`);
+    }
+    this.bytes.fill(0);
+    if (attr.stIno === 0) throw new InvalidReplyError("stIno must be at least 1");
+    checkTimeout(attr.attrTimeout, "attrTimeout");
+    encodeStat(this.#view, ENTRY.attr.offset, attr);
+    return this.bytes.subarray(ENTRY.attr.offset, ENTRY.attr.offset + LAYOUT.stat.size);
+  }
+}
+
+/**
+ * Reads a `struct stat` (the `attr` argument of setattr).
+ *
+ * @param ptr the struct
+ * @returns its members as EntryAttributes
+ */
+export function decodeStat(ptr: Deno.PointerObject): EntryAttributes {
+  const pv = new Deno.UnsafePointerView(ptr);
+  const time = (sec: number, nsec: number) => pv.getBigInt64(sec) * NS + pv.getBigInt64(nsec);
+  const attr = new EntryAttributes();
+  attr.stIno = toSafeNumber(pv.getBigUint64(STAT.st_ino.offset), "st_ino");
+  attr.stMode = pv.getUint32(STAT.st_mode.offset);
+  attr.stNlink = STAT.st_nlink.kind === "u32"
+    ? pv.getUint32(STAT.st_nlink.offset)
+    : toSafeNumber(pv.getBigUint64(STAT.st_nlink.offset), "st_nlink");
+  attr.stUid = pv.getUint32(STAT.st_uid.offset);
+  attr.stGid = pv.getUint32(STAT.st_gid.offset);
+  attr.stRdev = toSafeNumber(pv.getBigUint64(STAT.st_rdev.offset), "st_rdev");
+  attr.stSize = toSafeNumber(pv.getBigInt64(STAT.st_size.offset), "st_size");
+  attr.stAtimeNs = time(STAT.st_atime.offset, STAT.st_atime_nsec.offset);
+  attr.stMtimeNs = time(STAT.st_mtime.offset, STAT.st_mtime_nsec.offset);
+  attr.stCtimeNs = time(STAT.st_ctime.offset, STAT.st_ctime_nsec.offset);
+  return attr;
+}
+
+/** The members of a `fuse_file_info` a handler may need, copied. */
+export interface DecodedFileInfo {
+  flags: number;
+  fh: number;
+  lockOwner: bigint;
+  /** The raw one-bit-flags word. */
+  bits: number;
+}
+
+/**
+ * Reads a `fuse_file_info`.
+ *
+ * @param ptr the struct (NULL gives null)
+ * @returns the copied members
+ */
+export function decodeFileInfo(ptr: Deno.PointerValue): DecodedFileInfo | null {
+  if (ptr === null) return null;
+  const pv = new Deno.UnsafePointerView(ptr);
+  return {
+    flags: pv.getInt32(FI.flags.offset),
+    fh: toSafeNumber(pv.getBigUint64(FI.fh.offset), "fh"),
+    lockOwner: pv.getBigUint64(FI.lock_owner.offset),
+    bits: pv.getUint32(FI.bits.offset),
+  };
+}
+
+/**
+ * Reads only `fh` of a `fuse_file_info`.
+ *
+ * @param ptr the struct
+ * @returns the file handle
+ */
+export function decodeFh(ptr: Deno.PointerValue): number {
+  if (ptr === null) return 0;
+  return toSafeNumber(new Deno.UnsafePointerView(ptr).getBigUint64(FI.fh.offset), "fh");
+}
+
+/**
+ * Builds a JS-owned `fuse_file_info` for `fuse_reply_open` / `fuse_reply_create`.
+ *
+ * @param info what the handler returned
+ * @param flags the open flags of the request
+ * @param bits the bit positions of the loaded libfuse
+ * @returns zeroed memory of the 3.17+ size with fh, flags and bits set
+ * @throws {InvalidReplyError} if `info` is not a FileInfo-shaped object
+ */
+export function encodeFileInfo(
+  info: FileInfo,
+  flags: number,
+  bits: FileInfoBits,
+): Uint8Array<ArrayBuffer> {
+  if (info === null || typeof info !== "object") {
+    throw new InvalidReplyError(`expected FileInfo, got ${String(info)}`);
+  }
+  const bytes = new Uint8Array(FILE_INFO_ALLOC);
+  const view = new DataView(bytes.buffer);
+  view.setInt32(FI.flags.offset, flags, true);
+  view.setBigUint64(FI.fh.offset, BigInt(checkUint(info.fh, "fh")), true);
+  let word = 0;
+  if (info.directIo) word |= 1 << bits.direct_io;
+  if (info.keepCache) word |= 1 << bits.keep_cache;
+  if (info.nonseekable) word |= 1 << bits.nonseekable;
+  view.setUint32(FI.bits.offset, word >>> 0, true);
+  return bytes;
+}
+
+/**
+ * Builds a JS-owned `fuse_file_info` carrying only a handle (for opendir).
+ *
+ * @param fh the handle
+ * @param flags the open flags of the request
+ * @returns zeroed memory of the 3.17+ size
+ * @throws {InvalidReplyError} if `fh` is not a safe non-negative integer
+ */
+export function encodeFh(fh: number, flags: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(FILE_INFO_ALLOC);
+  const view = new DataView(bytes.buffer);
+  view.setInt32(FI.flags.offset, flags, true);
+  view.setBigUint64(FI.fh.offset, BigInt(checkUint(fh, "file handle")), true);
+  return bytes;
+}
+
+/**
+ * Reads the caller of a request.
+ *
+ * @param ctxPtr what `fuse_req_ctx()` returned
+ * @returns a copy
+ */
+export function decodeCtx(ctxPtr: Deno.PointerValue): RequestContext {
+  if (ctxPtr === null) return { uid: 0, gid: 0, pid: 0, umask: 0 };
+  const pv = new Deno.UnsafePointerView(ctxPtr);
+  return {
+    uid: pv.getUint32(CTX.uid.offset),
+    gid: pv.getUint32(CTX.gid.offset),
+    pid: pv.getInt32(CTX.pid.offset),
+    umask: pv.getUint32(CTX.umask.offset),
+  };
+}
+
+/**
+ * Writes `StatvfsData` as a `struct statvfs`.
+ *
+ * @param data what statfs returned
+ * @returns JS-owned memory
+ * @throws {InvalidReplyError} naming the first invalid member
+ */
+export function encodeStatvfs(data: StatvfsData): Uint8Array<ArrayBuffer> {
+  if (data === null || typeof data !== "object") {
+    throw new InvalidReplyError(`expected StatvfsData, got ${String(data)}`);
+  }
+  const bytes = new Uint8Array(LAYOUT.statvfs.size);
+  const view = new DataView(bytes.buffer);
+  const put = (field: keyof typeof VFS, value: unknown, name: string) =>
+    view.setBigUint64(VFS[field].offset, BigInt(checkUint(value, name)), true);
+  const d = data as StatvfsData;
+  put("f_bsize", d.fBsize, "fBsize");
+  put("f_frsize", d.fFrsize, "fFrsize");
+  put("f_blocks", d.fBlocks, "fBlocks");
+  put("f_bfree", d.fBfree, "fBfree");
+  put("f_bavail", d.fBavail, "fBavail");
+  put("f_files", d.fFiles, "fFiles");
+  put("f_ffree", d.fFfree, "fFfree");
+  put("f_favail", d.fFavail, "fFavail");
+  put("f_namemax", d.fNamemax, "fNamemax");
+  return bytes;
+}
+
+/** Reads `struct statvfs` members back (for tests and utilities). */
+export function decodeStatvfs(bytes: Uint8Array): StatvfsData {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const get = (field: keyof typeof VFS) =>
+    toSafeNumber(view.getBigUint64(VFS[field].offset, true), field);
+  return new StatvfsData({
+    fBsize: get("f_bsize"),
+    fFrsize: get("f_frsize"),
+    fBlocks: get("f_blocks"),
+    fBfree: get("f_bfree"),
+    fBavail: get("f_bavail"),
+    fFiles: get("f_files"),
+    fFfree: get("f_ffree"),
+    fFavail: get("f_favail"),
+    fNamemax: get("f_namemax"),
+  });
+}
+
+/**
+ * Reads a `fuse_forget_data` array.
+ *
+ * @param ptr the array
+ * @param count its length
+ * @returns `[inode, nlookup]` pairs
+ */
+export function decodeForgets(ptr: Deno.PointerValue, count: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  if (ptr === null || count === 0) return out;
+  const pv = new Deno.UnsafePointerView(ptr);
+  for (let i = 0; i < count; i++) {
+    const at = i * FORGET.size;
+    out.push([
+      toSafeNumber(pv.getBigUint64(at + FORGET.fields.ino.offset), "forget ino"),
+      toSafeNumber(pv.getBigUint64(at + FORGET.fields.nlookup.offset), "nlookup"),
+    ]);
+  }
+  return out;
+}
+
+/**
+ * Copies a NUL-terminated C string's bytes.
+ *
+ * @param libc for `strlen`
+ * @param ptr the string
+ * @returns its bytes without the NUL
+ */
+export function copyCString(libc: LibC, ptr: Deno.PointerValue): Uint8Array<ArrayBuffer> {
+  if (ptr === null) return new Uint8Array(0);
+  const len = Number(libc.strlen(ptr));
+  return copyBytes(ptr, len);
+}
+
+/**
+ * Copies `len` bytes of C memory.
+ *
+ * @param ptr the memory
+ * @param len how many bytes
+ * @returns a JS-owned copy
+ */
+export function copyBytes(ptr: Deno.PointerValue, len: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(len);
+  if (ptr !== null && len > 0) Deno.UnsafePointerView.copyInto(ptr, out);
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Bytes as a NUL-terminated C string in JS-owned memory.
+ *
+ * @param value bytes or a string (sent as UTF-8)
+ * @param what the value's name, for the error
+ * @returns the bytes plus a trailing NUL
+ * @throws {InvalidReplyError} if the value contains a NUL byte
+ */
+export function toCString(value: Uint8Array | string, what: string): Uint8Array<ArrayBuffer> {
+  const bytes = typeof value === "string" ? encoder.encode(value) : value;
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidReplyError(`${what} must be a Uint8Array or string, got ${String(value)}`);
+  }
+  if (bytes.includes(0)) throw new InvalidReplyError(`${what} contains a NUL byte`);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/**
+ * Bytes of a reply value.
+ *
+ * @param value bytes or a string (sent as UTF-8)
+ * @param what the value's name, for the error
+ * @returns the bytes
+ * @throws {InvalidReplyError} for anything else
+ */
+export function toBytes(value: Uint8Array | string, what: string): Uint8Array {
+  if (typeof value === "string") return encoder.encode(value);
+  if (value instanceof Uint8Array) return value;
+  throw new InvalidReplyError(`${what} must be a Uint8Array or string, got ${String(value)}`);
+}

@@ -1,0 +1,102 @@
+/**
+ * FUSE_INIT negotiation: what denofuse asks of the kernel in
+ * `struct fuse_conn_info`.
+ *
+ * @module
+ */
+
+import { LAYOUT } from "./layout.ts";
+
+/** `FUSE_CAP_*` bits of `fuse_conn_info.capable` / `want` (fuse_common.h). */
+export const FUSE_CAP = {
+  ASYNC_READ: 1 << 0,
+  POSIX_LOCKS: 1 << 1,
+  ATOMIC_O_TRUNC: 1 << 3,
+  EXPORT_SUPPORT: 1 << 4,
+  DONT_MASK: 1 << 6,
+  SPLICE_WRITE: 1 << 7,
+  SPLICE_MOVE: 1 << 8,
+  SPLICE_READ: 1 << 9,
+  FLOCK_LOCKS: 1 << 10,
+  IOCTL_DIR: 1 << 11,
+  AUTO_INVAL_DATA: 1 << 12,
+  READDIRPLUS: 1 << 13,
+  READDIRPLUS_AUTO: 1 << 14,
+  ASYNC_DIO: 1 << 15,
+  WRITEBACK_CACHE: 1 << 16,
+  NO_OPEN_SUPPORT: 1 << 17,
+  PARALLEL_DIROPS: 1 << 18,
+  POSIX_ACL: 1 << 19,
+  HANDLE_KILLPRIV: 1 << 20,
+  CACHE_SYMLINKS: 1 << 23,
+  NO_OPENDIR_SUPPORT: 1 << 24,
+  EXPLICIT_INVAL_DATA: 1 << 25,
+} as const;
+
+/** The optional capabilities a filesystem can ask for. */
+export interface Negotiation {
+  /** FUSE_CAP_EXPORT_SUPPORT: the filesystem answers lookups of "." and "..". */
+  exportSupport: boolean;
+  /** FUSE_CAP_WRITEBACK_CACHE. */
+  writebackCache: boolean;
+  /** FUSE_CAP_POSIX_ACL. */
+  posixAcl: boolean;
+}
+
+/** Largest write request: 1 MiB, which libfuse 3.10+ turns into max_pages 256. */
+export const MAX_WRITE = 1 << 20;
+
+/** What was agreed, for diagnostics and tests. */
+export interface NegotiatedConn {
+  protoMajor: number;
+  protoMinor: number;
+  capable: number;
+  want: number;
+  maxWrite: number;
+  maxRead: number;
+  maxReadahead: number;
+}
+
+/**
+ * Adjusts `want` in the `fuse_conn_info` libfuse passes to the init
+ * callback. libfuse has already set its defaults (async read, readdirplus
+ * when implemented, ...); we add what the filesystem asked for, clear splice
+ * (our buffers are plain memory) and ask for nanosecond timestamps.
+ *
+ * Only `want` is written, never 3.17's `want_ext`: libfuse 3.17 folds a
+ * changed `want` into `want_ext` itself and rejects the two when both
+ * changed inconsistently.
+ *
+ * @param conn the `struct fuse_conn_info *`
+ * @param request what the filesystem asks for
+ * @returns the resulting connection parameters
+ */
+export function connInfoNegotiate(conn: Deno.PointerValue, request: Negotiation): NegotiatedConn {
+  const F = LAYOUT.fuse_conn_info.fields;
+  const view = new DataView(
+    Deno.UnsafePointerView.getArrayBuffer(conn!, LAYOUT.fuse_conn_info.size),
+  );
+  const get = (f: keyof typeof F) => view.getUint32(F[f].offset, true);
+  const capable = get("capable");
+  let want = get("want");
+  const ask = (bit: number, on: boolean) => {
+    if (on && (capable & bit)) want |= bit;
+    else if (!on) want &= ~bit;
+  };
+  ask(FUSE_CAP.EXPORT_SUPPORT, request.exportSupport);
+  ask(FUSE_CAP.WRITEBACK_CACHE, request.writebackCache);
+  ask(FUSE_CAP.POSIX_ACL, request.posixAcl);
+  want &= ~(FUSE_CAP.SPLICE_READ | FUSE_CAP.SPLICE_WRITE | FUSE_CAP.SPLICE_MOVE);
+  view.setUint32(F.want.offset, want >>> 0, true);
+  if (get("max_write") > MAX_WRITE) view.setUint32(F.max_write.offset, MAX_WRITE, true);
+  view.setUint32(F.time_gran.offset, 1, true);
+  return {
+    protoMajor: get("proto_major"),
+    protoMinor: get("proto_minor"),
+    capable,
+    want: want >>> 0,
+    maxWrite: get("max_write"),
+    maxRead: get("max_read"),
+    maxReadahead: get("max_readahead"),
+  };
+}

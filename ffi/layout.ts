@@ -1,0 +1,304 @@
+/**
+ * C struct layouts used at the ABI boundary, declared once as data.
+ *
+ * Every offset, size and bit here is checked against the C headers by
+ * `tests/layout_test.ts`, which compiles an `offsetof` probe with `cc`.
+ * Nothing outside `ffi/` reads these numbers.
+ *
+ * @module
+ */
+
+/** The C type of one struct member, as read or written by {@link StructView}. */
+export type FieldKind = "u8" | "i32" | "u32" | "u64" | "i64" | "f64" | "pointer";
+
+/** One struct member: where it is and what C type it has. */
+export interface Field {
+  readonly offset: number;
+  readonly kind: FieldKind;
+}
+
+/** A C struct: its size and the members this library reads or writes. */
+export interface StructLayout<F extends string = string> {
+  readonly size: number;
+  readonly fields: Readonly<Record<F, Field>>;
+}
+
+const f = (offset: number, kind: FieldKind): Field => ({ offset, kind });
+
+/** The CPU architectures whose layouts are declared here. */
+export type Arch = "x86_64" | "aarch64";
+
+/**
+ * `struct stat` from glibc. The two 64-bit ABIs differ: x86_64 puts `st_nlink`
+ * (8 bytes) before `st_mode`, aarch64 uses the generic layout with a 4-byte
+ * `st_nlink` after `st_mode` and a 4-byte `st_blksize`.
+ */
+const STAT: Record<Arch, StructLayout> = {
+  x86_64: {
+    size: 144,
+    fields: {
+      st_dev: f(0, "u64"),
+      st_ino: f(8, "u64"),
+      st_nlink: f(16, "u64"),
+      st_mode: f(24, "u32"),
+      st_uid: f(28, "u32"),
+      st_gid: f(32, "u32"),
+      st_rdev: f(40, "u64"),
+      st_size: f(48, "i64"),
+      st_blksize: f(56, "i64"),
+      st_blocks: f(64, "i64"),
+      st_atime: f(72, "i64"),
+      st_atime_nsec: f(80, "i64"),
+      st_mtime: f(88, "i64"),
+      st_mtime_nsec: f(96, "i64"),
+      st_ctime: f(104, "i64"),
+      st_ctime_nsec: f(112, "i64"),
+    },
+  },
+  aarch64: {
+    size: 128,
+    fields: {
+      st_dev: f(0, "u64"),
+      st_ino: f(8, "u64"),
+      st_mode: f(16, "u32"),
+      st_nlink: f(20, "u32"),
+      st_uid: f(24, "u32"),
+      st_gid: f(28, "u32"),
+      st_rdev: f(32, "u64"),
+      st_size: f(48, "i64"),
+      st_blksize: f(56, "i32"),
+      st_blocks: f(64, "i64"),
+      st_atime: f(72, "i64"),
+      st_atime_nsec: f(80, "i64"),
+      st_mtime: f(88, "i64"),
+      st_mtime_nsec: f(96, "i64"),
+      st_ctime: f(104, "i64"),
+      st_ctime_nsec: f(112, "i64"),
+    },
+  },
+};
+
+/** `struct statvfs` (identical on both 64-bit ABIs). */
+const STATVFS: StructLayout = {
+  size: 112,
+  fields: {
+    f_bsize: f(0, "u64"),
+    f_frsize: f(8, "u64"),
+    f_blocks: f(16, "u64"),
+    f_bfree: f(24, "u64"),
+    f_bavail: f(32, "u64"),
+    f_files: f(40, "u64"),
+    f_ffree: f(48, "u64"),
+    f_favail: f(56, "u64"),
+    f_fsid: f(64, "u64"),
+    f_flag: f(72, "u64"),
+    f_namemax: f(80, "u64"),
+  },
+};
+
+function entryParam(statSize: number): StructLayout {
+  return {
+    size: 16 + statSize + 16,
+    fields: {
+      ino: f(0, "u64"),
+      generation: f(8, "u64"),
+      attr: f(16, "u8"),
+      attr_timeout: f(16 + statSize, "f64"),
+      entry_timeout: f(16 + statSize + 8, "f64"),
+    },
+  };
+}
+
+/**
+ * `struct fuse_file_info`. libfuse 3.17 grew it from 40 to 64 bytes
+ * (`backing_id`, `compat_flags`, reserved words); we always allocate
+ * {@link FILE_INFO_ALLOC} zeroed bytes so either library can write all of it.
+ * The one-bit flags live in the 32-bit word at `bits`; their positions depend
+ * on the library version, see {@link fileInfoBits}.
+ */
+const FILE_INFO: StructLayout = {
+  size: 40,
+  fields: {
+    flags: f(0, "i32"),
+    bits: f(4, "u32"),
+    fh: f(16, "u64"),
+    lock_owner: f(24, "u64"),
+    poll_events: f(32, "u32"),
+  },
+};
+
+/** Bytes allocated for every `fuse_file_info` we own: the 3.17+ size. */
+export const FILE_INFO_ALLOC = 64;
+
+/** Bit positions of the `fuse_file_info` one-bit flags this library uses. */
+export interface FileInfoBits {
+  writepage: number;
+  direct_io: number;
+  keep_cache: number;
+  flush: number;
+  nonseekable: number;
+  flock_release: number;
+  cache_readdir: number;
+  noflush: number;
+}
+
+/**
+ * The bit positions for a given `fuse_version()` (e.g. 314 for 3.14).
+ *
+ * libfuse 3.15 and 3.16 inserted `parallel_direct_writes` at bit 3, shifting
+ * every later flag up by one; 3.17 moved it to the end again, restoring the
+ * original positions.
+ *
+ * @param version the value `fuse_version()` returned
+ * @returns the bit index of each flag
+ */
+export function fileInfoBits(version: number): FileInfoBits {
+  const shifted = version >= 315 && version < 317 ? 1 : 0;
+  return {
+    writepage: 0,
+    direct_io: 1,
+    keep_cache: 2,
+    flush: 3 + shifted,
+    nonseekable: 4 + shifted,
+    flock_release: 5 + shifted,
+    cache_readdir: 6 + shifted,
+    noflush: 7 + shifted,
+  };
+}
+
+/** `struct fuse_ctx`. */
+const CTX: StructLayout = {
+  size: 16,
+  fields: {
+    uid: f(0, "u32"),
+    gid: f(4, "u32"),
+    pid: f(8, "i32"),
+    umask: f(12, "u32"),
+  },
+};
+
+/** `struct fuse_conn_info` (3.10-3.16 members; 3.17 appends inside `reserved`). */
+const CONN_INFO: StructLayout = {
+  size: 128,
+  fields: {
+    proto_major: f(0, "u32"),
+    proto_minor: f(4, "u32"),
+    max_write: f(8, "u32"),
+    max_read: f(12, "u32"),
+    max_readahead: f(16, "u32"),
+    capable: f(20, "u32"),
+    want: f(24, "u32"),
+    max_background: f(28, "u32"),
+    congestion_threshold: f(32, "u32"),
+    time_gran: f(36, "u32"),
+  },
+};
+
+/** `struct fuse_args`. */
+const ARGS: StructLayout = {
+  size: 24,
+  fields: {
+    argc: f(0, "i32"),
+    argv: f(8, "pointer"),
+    allocated: f(16, "i32"),
+  },
+};
+
+/**
+ * `struct fuse_buf`: 40 bytes up to 3.16; 3.17 appends `mem_size` (48 bytes).
+ * We allocate {@link FUSE_BUF_ALLOC} zeroed bytes for every one we own.
+ */
+const BUF: StructLayout = {
+  size: 40,
+  fields: {
+    size: f(0, "u64"),
+    flags: f(8, "i32"),
+    mem: f(16, "pointer"),
+    fd: f(24, "i32"),
+    pos: f(32, "i64"),
+  },
+};
+
+/** Bytes allocated for every `fuse_buf` we own: the 3.17+ size. */
+export const FUSE_BUF_ALLOC = 48;
+
+/** `struct fuse_bufvec` with its single inline `fuse_buf`. */
+const BUFVEC: StructLayout = {
+  size: 24 + 40,
+  fields: {
+    count: f(0, "u64"),
+    idx: f(8, "u64"),
+    off: f(16, "u64"),
+    buf: f(24, "u8"),
+  },
+};
+
+/** Bytes allocated for a `fuse_bufvec` we own (its `fuse_buf` at the 3.17+ size). */
+export const FUSE_BUFVEC_ALLOC = 24 + FUSE_BUF_ALLOC;
+
+/** `struct fuse_forget_data`. */
+const FORGET_DATA: StructLayout = {
+  size: 16,
+  fields: {
+    ino: f(0, "u64"),
+    nlookup: f(8, "u64"),
+  },
+};
+
+/** `struct libfuse_version` (3.17+, passed to `fuse_session_new_versioned`). */
+const LIBFUSE_VERSION: StructLayout = {
+  size: 16,
+  fields: {
+    major: f(0, "u32"),
+    minor: f(4, "u32"),
+    hotfix: f(8, "u32"),
+    padding: f(12, "u32"),
+  },
+};
+
+/** All layouts for one architecture. */
+export interface Layouts {
+  stat: StructLayout;
+  statvfs: StructLayout;
+  fuse_entry_param: StructLayout;
+  fuse_file_info: StructLayout;
+  fuse_ctx: StructLayout;
+  fuse_conn_info: StructLayout;
+  fuse_args: StructLayout;
+  fuse_buf: StructLayout;
+  fuse_bufvec: StructLayout;
+  fuse_forget_data: StructLayout;
+  libfuse_version: StructLayout;
+}
+
+/**
+ * The layouts for an architecture.
+ *
+ * @param arch the CPU architecture, normally `Deno.build.arch`
+ * @returns the struct layouts of that ABI
+ * @throws {Error} for an architecture whose layouts are not declared
+ */
+export function layoutsFor(arch: string): Layouts {
+  if (arch !== "x86_64" && arch !== "aarch64") {
+    throw new Error(
+      `denofuse: no struct layouts for CPU architecture "${arch}" (supported: x86_64, aarch64)`,
+    );
+  }
+  const stat = STAT[arch];
+  return {
+    stat,
+    statvfs: STATVFS,
+    fuse_entry_param: entryParam(stat.size),
+    fuse_file_info: FILE_INFO,
+    fuse_ctx: CTX,
+    fuse_conn_info: CONN_INFO,
+    fuse_args: ARGS,
+    fuse_buf: BUF,
+    fuse_bufvec: BUFVEC,
+    fuse_forget_data: FORGET_DATA,
+    libfuse_version: LIBFUSE_VERSION,
+  };
+}
+
+/** The layouts of the running process. */
+export const LAYOUT: Layouts = layoutsFor(Deno.build.arch);

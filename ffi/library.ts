@@ -1,0 +1,96 @@
+/**
+ * Loading libfuse3 and libc. The only place that calls `Deno.dlopen`.
+ *
+ * @module
+ */
+
+import { FUSE_SYMBOLS, LIBC_SYMBOLS } from "./symbols.ts";
+import { FuseLoadError } from "../utils/errors.ts";
+
+/** The environment variable that names the libfuse3 shared object to load. */
+export const LIBFUSE_PATH_ENV = "DENOFUSE_LIBFUSE";
+
+/**
+ * Sonames tried in order: libfuse >= 3.17 ships `libfuse3.so.4`, older
+ * releases `libfuse3.so.3`; the unversioned name only exists with the -dev
+ * package installed.
+ */
+const SONAMES = ["libfuse3.so.4", "libfuse3.so.3", "libfuse3.so"] as const;
+
+/** The loaded libfuse3 with its symbols. */
+export type FuseLibrary = Deno.DynamicLibrary<typeof FUSE_SYMBOLS>["symbols"];
+/** The loaded libc with its symbols. */
+export type LibC = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+
+/** What was loaded, and which libfuse version it is. */
+export interface LoadedLibraries {
+  fuse: FuseLibrary;
+  libc: LibC;
+  /** The path or soname that loaded. */
+  path: string;
+  /** `fuse_version()`: major * 100 + minor, e.g. 314. */
+  version: number;
+  /** `fuse_pkgversion()`, e.g. "3.14.0". */
+  pkgVersion: string;
+}
+
+let loaded: LoadedLibraries | undefined;
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    // Without --allow-env the override is simply not consulted.
+    return undefined;
+  }
+}
+
+/**
+ * Loads libfuse3 (once per process) and libc.
+ *
+ * Tries `$DENOFUSE_LIBFUSE` if set, else `libfuse3.so.4` then `libfuse3.so.3`.
+ *
+ * @returns the libraries and the libfuse version
+ * @throws {FuseLoadError} naming every path tried and how to install libfuse3
+ */
+export function loadLibraries(): LoadedLibraries {
+  if (loaded) return loaded;
+  const override = readEnv(LIBFUSE_PATH_ENV);
+  const candidates = override ? [override] : [...SONAMES];
+  const failures: string[] = [];
+  for (const path of candidates) {
+    let lib: Deno.DynamicLibrary<typeof FUSE_SYMBOLS>;
+    try {
+      lib = Deno.dlopen(path, FUSE_SYMBOLS);
+    } catch (err) {
+      failures.push(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    const fuse = lib.symbols;
+    if (!fuse.fuse_session_new && !fuse.fuse_session_new_versioned) {
+      lib.close();
+      failures.push(`${path}: exports neither fuse_session_new nor fuse_session_new_versioned`);
+      continue;
+    }
+    const libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+    const version = fuse.fuse_version();
+    const pkg = fuse.fuse_pkgversion();
+    loaded = {
+      fuse,
+      libc,
+      path,
+      version,
+      pkgVersion: pkg
+        ? Deno.UnsafePointerView.getCString(pkg)
+        : `${Math.floor(version / 100)}.${version % 100}`,
+    };
+    return loaded;
+  }
+  throw new FuseLoadError(
+    `could not load libfuse3. Tried:\n  ${failures.join("\n  ")}\n` +
+      (override
+        ? `${LIBFUSE_PATH_ENV} is set; point it at an existing libfuse3 shared object or unset it.`
+        : `Install it (Debian/Ubuntu: apt-get install fuse3 libfuse3-3 — on Debian 13 the package is libfuse3-4; ` +
+          `Fedora: dnf install fuse3-libs) or set ${LIBFUSE_PATH_ENV}=/path/to/libfuse3.so.N.`),
+  );
+}

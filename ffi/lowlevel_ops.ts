@@ -1,0 +1,155 @@
+/**
+ * The C side of `struct fuse_lowlevel_ops`: one row per libfuse operation with
+ * its slot in the struct and its C prototype. `ops/dispatch.ts` supplies a JS
+ * implementation per row; {@link buildLowLevelOps} turns the implemented rows
+ * into `Deno.UnsafeCallback`s and the function-pointer array libfuse reads.
+ *
+ * @module
+ */
+
+/** One `fuse_lowlevel_ops` member. */
+interface OpRow {
+  /** Index of the function pointer in `struct fuse_lowlevel_ops`. */
+  readonly slot: number;
+  /** The C parameters, in Deno FFI types. */
+  readonly parameters: readonly Deno.NativeType[];
+}
+
+/** `struct fuse_lowlevel_ops`, in declaration order (libfuse 3.10-3.16). */
+export const LOWLEVEL_OPS = {
+  // void (*init)(void *userdata, struct fuse_conn_info *conn)
+  init: { slot: 0, parameters: ["pointer", "pointer"] },
+  // void (*destroy)(void *userdata)
+  destroy: { slot: 1, parameters: ["pointer"] },
+  // void (*lookup)(fuse_req_t req, fuse_ino_t parent, const char *name)
+  lookup: { slot: 2, parameters: ["pointer", "u64", "pointer"] },
+  // void (*forget)(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+  forget: { slot: 3, parameters: ["pointer", "u64", "u64"] },
+  // void (*getattr)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+  getattr: { slot: 4, parameters: ["pointer", "u64", "pointer"] },
+  // void (*setattr)(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+  //                 struct fuse_file_info *fi)
+  setattr: { slot: 5, parameters: ["pointer", "u64", "pointer", "i32", "pointer"] },
+  // void (*readlink)(fuse_req_t req, fuse_ino_t ino)
+  readlink: { slot: 6, parameters: ["pointer", "u64"] },
+  // void (*mknod)(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+  mknod: { slot: 7, parameters: ["pointer", "u64", "pointer", "u32", "u64"] },
+  // void (*mkdir)(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+  mkdir: { slot: 8, parameters: ["pointer", "u64", "pointer", "u32"] },
+  // void (*unlink)(fuse_req_t req, fuse_ino_t parent, const char *name)
+  unlink: { slot: 9, parameters: ["pointer", "u64", "pointer"] },
+  // void (*rmdir)(fuse_req_t req, fuse_ino_t parent, const char *name)
+  rmdir: { slot: 10, parameters: ["pointer", "u64", "pointer"] },
+  // void (*symlink)(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+  symlink: { slot: 11, parameters: ["pointer", "pointer", "u64", "pointer"] },
+  // void (*rename)(fuse_req_t req, fuse_ino_t parent, const char *name,
+  //                fuse_ino_t newparent, const char *newname, unsigned int flags)
+  rename: { slot: 12, parameters: ["pointer", "u64", "pointer", "u64", "pointer", "u32"] },
+  // void (*link)(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+  link: { slot: 13, parameters: ["pointer", "u64", "u64", "pointer"] },
+  // void (*open)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+  open: { slot: 14, parameters: ["pointer", "u64", "pointer"] },
+  // void (*read)(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+  //              struct fuse_file_info *fi)
+  read: { slot: 15, parameters: ["pointer", "u64", "usize", "i64", "pointer"] },
+  // void (*write)(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+  //               struct fuse_file_info *fi)
+  write: { slot: 16, parameters: ["pointer", "u64", "pointer", "usize", "i64", "pointer"] },
+  // void (*flush)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+  flush: { slot: 17, parameters: ["pointer", "u64", "pointer"] },
+  // void (*release)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+  release: { slot: 18, parameters: ["pointer", "u64", "pointer"] },
+  // void (*fsync)(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+  fsync: { slot: 19, parameters: ["pointer", "u64", "i32", "pointer"] },
+  // void (*opendir)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+  opendir: { slot: 20, parameters: ["pointer", "u64", "pointer"] },
+  // void (*readdir)(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+  //                 struct fuse_file_info *fi)
+  readdir: { slot: 21, parameters: ["pointer", "u64", "usize", "i64", "pointer"] },
+  // void (*releasedir)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+  releasedir: { slot: 22, parameters: ["pointer", "u64", "pointer"] },
+  // void (*fsyncdir)(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+  fsyncdir: { slot: 23, parameters: ["pointer", "u64", "i32", "pointer"] },
+  // void (*statfs)(fuse_req_t req, fuse_ino_t ino)
+  statfs: { slot: 24, parameters: ["pointer", "u64"] },
+  // void (*setxattr)(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+  //                  size_t size, int flags)
+  setxattr: { slot: 25, parameters: ["pointer", "u64", "pointer", "pointer", "usize", "i32"] },
+  // void (*getxattr)(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+  getxattr: { slot: 26, parameters: ["pointer", "u64", "pointer", "usize"] },
+  // void (*listxattr)(fuse_req_t req, fuse_ino_t ino, size_t size)
+  listxattr: { slot: 27, parameters: ["pointer", "u64", "usize"] },
+  // void (*removexattr)(fuse_req_t req, fuse_ino_t ino, const char *name)
+  removexattr: { slot: 28, parameters: ["pointer", "u64", "pointer"] },
+  // void (*access)(fuse_req_t req, fuse_ino_t ino, int mask)
+  access: { slot: 29, parameters: ["pointer", "u64", "i32"] },
+  // void (*create)(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+  //                struct fuse_file_info *fi)
+  create: { slot: 30, parameters: ["pointer", "u64", "pointer", "u32", "pointer"] },
+  // void (*forget_multi)(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+  forget_multi: { slot: 38, parameters: ["pointer", "usize", "pointer"] },
+  // void (*readdirplus)(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+  //                     struct fuse_file_info *fi)
+  readdirplus: { slot: 41, parameters: ["pointer", "u64", "usize", "i64", "pointer"] },
+} as const satisfies Record<string, OpRow>;
+
+/** The name of a libfuse low-level operation. */
+export type LowLevelOpName = keyof typeof LOWLEVEL_OPS;
+
+/**
+ * Number of function pointers in `struct fuse_lowlevel_ops` as of libfuse
+ * 3.10-3.16 (init ... lseek). Passing this size keeps older libraries from
+ * warning "library too old"; newer ones treat missing members as NULL.
+ */
+export const LOWLEVEL_OPS_SLOTS = 44;
+
+// deno-lint-ignore no-explicit-any
+type AnyCallback = (...args: any[]) => void;
+
+/** JS implementations for some of the operations. */
+export type LowLevelImpls = Partial<Record<LowLevelOpName, AnyCallback>>;
+
+/** The `fuse_lowlevel_ops` struct and the callbacks it points to. */
+export interface LowLevelOps {
+  /** The struct, to pass to `fuse_session_new`. */
+  readonly struct: Uint8Array<ArrayBuffer>;
+  /** Its size in bytes, for `op_size`. */
+  readonly size: number;
+  /** Frees the callbacks; libfuse must not call them afterwards. */
+  close(): void;
+}
+
+/**
+ * Builds the `fuse_lowlevel_ops` struct. Only implemented operations get a
+ * function pointer; the others stay NULL so libfuse answers ENOSYS itself.
+ *
+ * Callbacks are not thread-safe on purpose: libfuse only calls them from
+ * `fuse_session_process_buf`, which the request loop calls on the JS thread.
+ *
+ * @param impls the implemented operations
+ * @returns the struct and a `close()` that frees its callbacks
+ */
+export function buildLowLevelOps(impls: LowLevelImpls): LowLevelOps {
+  const size = LOWLEVEL_OPS_SLOTS * 8;
+  const struct = new Uint8Array(size);
+  const view = new DataView(struct.buffer);
+  const callbacks: Deno.UnsafeCallback[] = [];
+  for (const [name, impl] of Object.entries(impls) as [LowLevelOpName, AnyCallback][]) {
+    if (!impl) continue;
+    const row = LOWLEVEL_OPS[name];
+    const cb = new Deno.UnsafeCallback(
+      { parameters: row.parameters, result: "void" } as Deno.UnsafeCallbackDefinition,
+      impl,
+    );
+    callbacks.push(cb);
+    view.setBigUint64(row.slot * 8, BigInt(Deno.UnsafePointer.value(cb.pointer)), true);
+  }
+  return {
+    struct,
+    size,
+    close() {
+      for (const cb of callbacks) cb.close();
+      callbacks.length = 0;
+    },
+  };
+}

@@ -1,0 +1,227 @@
+/**
+ * The `fuse_reply_*` calls, given denofuse values. Each function sends one
+ * reply for one request pointer; `ops/request.ts` makes sure it is called
+ * exactly once per request.
+ *
+ * @module
+ */
+
+import {
+  copyCString,
+  encodeFh,
+  encodeFileInfo,
+  encodeStatvfs,
+  EntryParamBuffer,
+  InvalidReplyError,
+  toBytes,
+  toCString,
+} from "./codec.ts";
+import { type FileInfoBits, fileInfoBits } from "./layout.ts";
+import type { LoadedLibraries } from "./library.ts";
+import type { EntryAttributes, FileInfo, StatvfsData } from "../ops/types.ts";
+
+/** An opaque `fuse_req_t`. */
+export type RequestPointer = Deno.PointerObject;
+
+const ERANGE = 34;
+
+/** Sends replies for one session's requests. */
+export class Replier {
+  readonly #libs: LoadedLibraries;
+  readonly #entry = new EntryParamBuffer();
+  readonly #bits: FileInfoBits;
+  readonly #nameScratch = new Uint8Array(4096);
+  readonly #timespec = new BigInt64Array(2);
+
+  /** @param libs the loaded libraries */
+  constructor(libs: LoadedLibraries) {
+    this.#libs = libs;
+    this.#bits = fileInfoBits(libs.version);
+  }
+
+  /** The bit positions of `fuse_file_info` flags in the loaded libfuse. */
+  get bits(): FileInfoBits {
+    return this.#bits;
+  }
+
+  /**
+   * @param req the request
+   * @param errno a positive errno
+   */
+  err(req: RequestPointer, errno: number): void {
+    this.#libs.fuse.fuse_reply_err(req, errno);
+  }
+
+  /** @param req a forget request, which takes no answer */
+  none(req: RequestPointer): void {
+    this.#libs.fuse.fuse_reply_none(req);
+  }
+
+  /**
+   * @param req the request
+   * @param attr the entry
+   * @param allowNegative accept `stIno` 0 (lookup only)
+   */
+  entry(req: RequestPointer, attr: EntryAttributes, allowNegative = false): void {
+    this.#libs.fuse.fuse_reply_entry(req, this.#entry.encode(attr, allowNegative));
+  }
+
+  /**
+   * @param req the request
+   * @param info the open file
+   * @param attr the new entry
+   * @param flags the request's open flags
+   */
+  create(req: RequestPointer, info: FileInfo, attr: EntryAttributes, flags: number): void {
+    const fi = encodeFileInfo(info, flags, this.#bits);
+    this.#libs.fuse.fuse_reply_create(req, this.#entry.encode(attr), fi);
+  }
+
+  /**
+   * @param req the request
+   * @param attr the attributes
+   */
+  attr(req: RequestPointer, attr: EntryAttributes): void {
+    const stat = this.#entry.encodeStatOnly(attr);
+    this.#libs.fuse.fuse_reply_attr(req, stat, attr.attrTimeout);
+  }
+
+  /**
+   * @param req the request
+   * @param target the symlink target
+   */
+  readlink(req: RequestPointer, target: Uint8Array | string): void {
+    this.#libs.fuse.fuse_reply_readlink(req, toCString(target, "readlink target"));
+  }
+
+  /**
+   * @param req the request
+   * @param info the open file
+   * @param flags the request's open flags
+   */
+  open(req: RequestPointer, info: FileInfo, flags: number): void {
+    this.#libs.fuse.fuse_reply_open(req, encodeFileInfo(info, flags, this.#bits));
+  }
+
+  /**
+   * @param req the request
+   * @param fh the directory handle
+   * @param flags the request's open flags
+   */
+  opendir(req: RequestPointer, fh: number, flags: number): void {
+    this.#libs.fuse.fuse_reply_open(req, encodeFh(fh, flags));
+  }
+
+  /**
+   * @param req the request
+   * @param count bytes written
+   */
+  write(req: RequestPointer, count: number): void {
+    this.#libs.fuse.fuse_reply_write(req, BigInt(count));
+  }
+
+  /**
+   * Replies with data, straight from the caller's memory (no copy).
+   *
+   * @param req the request
+   * @param data the bytes
+   * @param length how many of them (defaults to all)
+   */
+  buf(req: RequestPointer, data: Uint8Array, length = data.length): void {
+    this.#libs.fuse.fuse_reply_buf(req, data as Uint8Array<ArrayBuffer>, BigInt(length));
+  }
+
+  /**
+   * @param req the request
+   * @param data the statistics
+   */
+  statfs(req: RequestPointer, data: StatvfsData): void {
+    this.#libs.fuse.fuse_reply_statfs(req, encodeStatvfs(data));
+  }
+
+  /**
+   * Answers getxattr/listxattr: the size when probed with 0, ERANGE when the
+   * caller's buffer is too small, else the bytes.
+   *
+   * @param req the request
+   * @param value the whole value
+   * @param size the caller's buffer size
+   */
+  xattr(req: RequestPointer, value: Uint8Array, size: number): void {
+    const fuse = this.#libs.fuse;
+    if (size === 0) fuse.fuse_reply_xattr(req, BigInt(value.length));
+    else if (value.length > size) fuse.fuse_reply_err(req, ERANGE);
+    else fuse.fuse_reply_buf(req, value as Uint8Array<ArrayBuffer>, BigInt(value.length));
+  }
+
+  /**
+   * Appends one `fuse_direntplus` to a readdir buffer.
+   *
+   * @param req the readdir request
+   * @param buf the free part of the reply buffer
+   * @param name the entry's name (no '/' or NUL)
+   * @param attr its attributes
+   * @param nextOffset the offset that continues after this entry
+   * @returns the bytes it takes; more than `buf.length` means it did not fit and nothing was written
+   */
+  addDirentryPlus(
+    req: RequestPointer,
+    buf: Uint8Array<ArrayBuffer>,
+    name: Uint8Array | string,
+    attr: EntryAttributes,
+    nextOffset: number,
+  ): number {
+    const bytes = toBytes(name, "readdir name");
+    if (bytes.length === 0 || bytes.length >= this.#nameScratch.length) {
+      throw new InvalidReplyError(`readdir name must be 1 to 4095 bytes, got ${bytes.length}`);
+    }
+    if (bytes.includes(0x2f) || bytes.includes(0)) {
+      throw new InvalidReplyError(
+        `readdir name ${JSON.stringify(new TextDecoder().decode(bytes))} contains '/' or NUL`,
+      );
+    }
+    this.#nameScratch.set(bytes);
+    this.#nameScratch[bytes.length] = 0;
+    const entry = this.#entry.encode(attr);
+    return Number(
+      this.#libs.fuse.fuse_add_direntry_plus(
+        req,
+        buf,
+        BigInt(buf.length),
+        this.#nameScratch,
+        entry,
+        BigInt(nextOffset),
+      ),
+    );
+  }
+
+  /**
+   * The current time, for setattr's "now" flags.
+   *
+   * @returns nanoseconds since the epoch (CLOCK_REALTIME)
+   */
+  nowNs(): bigint {
+    this.#libs.libc.clock_gettime(0, this.#timespec);
+    return this.#timespec[0] * 1_000_000_000n + this.#timespec[1];
+  }
+
+  /**
+   * Copies a C string argument.
+   *
+   * @param ptr the string
+   * @returns its bytes
+   */
+  name(ptr: Deno.PointerValue): Uint8Array<ArrayBuffer> {
+    return copyCString(this.#libs.libc, ptr);
+  }
+
+  /**
+   * The caller's context pointer.
+   *
+   * @param req the request
+   * @returns what `fuse_req_ctx` returned
+   */
+  ctxPointer(req: RequestPointer): Deno.PointerValue {
+    return this.#libs.fuse.fuse_req_ctx(req);
+  }
+}

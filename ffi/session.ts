@@ -1,0 +1,237 @@
+/**
+ * One libfuse low-level session at the pointer level: creation from argv and
+ * an ops struct, mounting, the non-blocking receive/process primitives of the
+ * request loop, waiting for the device to become readable, unmounting.
+ *
+ * @module
+ */
+
+import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
+import type { LoadedLibraries } from "./library.ts";
+import { captureLibfuseLog, recentLibfuseMessages } from "./log.ts";
+import { FuseMountError } from "../utils/errors.ts";
+
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const POLLIN = 0x1;
+
+/** What {@link LowLevelSession.receive} found. */
+export const Received = {
+  /** A request is in the buffer; call `process()`. */
+  Request: 0,
+  /** The queue is empty (EAGAIN); wait with `waitReadable()`. */
+  Empty: 1,
+  /** The filesystem was unmounted or the session exited. */
+  Closed: 2,
+} as const;
+/** One of the {@link Received} outcomes. */
+export type Received = (typeof Received)[keyof typeof Received];
+
+const encoder = new TextEncoder();
+
+function cString(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = encoder.encode(s);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/** A libfuse session owned by JS. */
+export class LowLevelSession {
+  readonly #libs: LoadedLibraries;
+  readonly #se: Deno.PointerObject;
+  readonly #buf = new Uint8Array(FUSE_BUF_ALLOC);
+  readonly #pollfds = new Uint8Array(16);
+  readonly #wakeBytes = new BigUint64Array(1);
+  #wakeFd = -1;
+  #fd = -1;
+  #mounted = false;
+  #destroyed = false;
+  #waiting: Promise<number> | null = null;
+
+  /**
+   * Creates the session (`fuse_session_new`), parsing `options` the way
+   * libfuse parses `-o opt,opt`.
+   *
+   * @param libs the loaded libraries
+   * @param ops the `fuse_lowlevel_ops` struct
+   * @param opsSize its size
+   * @param options mount and libfuse options, e.g. `["fsname=hello", "default_permissions"]`
+   * @throws {FuseMountError} if libfuse rejects the options
+   */
+  constructor(
+    libs: LoadedLibraries,
+    ops: Uint8Array<ArrayBuffer>,
+    opsSize: number,
+    options: string[],
+  ) {
+    this.#libs = libs;
+    const argvStrings = ["denofuse", ...(options.length ? ["-o", options.join(",")] : [])].map(
+      cString,
+    );
+    const argv = new BigUint64Array(argvStrings.length + 1);
+    argvStrings.forEach((s, i) =>
+      argv[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)))
+    );
+    const args = new Uint8Array(LAYOUT.fuse_args.size);
+    const av = new DataView(args.buffer);
+    av.setInt32(LAYOUT.fuse_args.fields.argc.offset, argvStrings.length, true);
+    av.setBigUint64(
+      LAYOUT.fuse_args.fields.argv.offset,
+      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(argv))),
+      true,
+    );
+    const { fuse } = libs;
+    const se = captureLibfuseLog(libs, () => {
+      if (fuse.fuse_session_new_versioned) {
+        const version = new Uint32Array([Math.floor(libs.version / 100), libs.version % 100, 0, 0]);
+        return fuse.fuse_session_new_versioned(args, ops, BigInt(opsSize), version, null);
+      }
+      return fuse.fuse_session_new!(args, ops, BigInt(opsSize), null);
+    }, (se) => se === null);
+    // libfuse replaced args with its own (possibly allocated) copy; free that.
+    fuse.fuse_opt_free_args(args);
+    if (se === null) {
+      const messages = recentLibfuseMessages();
+      const unknown = messages.find((m) => m.includes("unknown option"));
+      throw new FuseMountError(
+        unknown
+          ? `libfuse rejected the mount options [${options.join(", ")}]: ${unknown.trim()}. ` +
+            `Remove the unknown option; see mount.fuse3(8) for the ones libfuse accepts.`
+          : `fuse_session_new failed for options [${options.join(", ")}]` +
+            (messages.length ? `: ${messages.join(" ").trim()}` : ""),
+      );
+    }
+    this.#se = se;
+  }
+
+  /** The raw session pointer, for notify calls. */
+  get pointer(): Deno.PointerObject {
+    return this.#se;
+  }
+
+  /** The `/dev/fuse` file descriptor (-1 before mounting). */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /**
+   * Mounts the filesystem and makes the device non-blocking.
+   *
+   * @param mountpoint an existing directory
+   * @throws {FuseMountError} with libfuse's own explanation when mounting fails
+   */
+  mount(mountpoint: string): void {
+    const { fuse, libc } = this.#libs;
+    const rc = captureLibfuseLog(
+      this.#libs,
+      () => fuse.fuse_session_mount(this.#se, cString(mountpoint)),
+      (rc) => rc !== 0,
+    );
+    if (rc !== 0) {
+      const messages = recentLibfuseMessages();
+      throw new FuseMountError(
+        `mounting ${mountpoint} failed` +
+          (messages.length ? `: ${messages.join(" ").trim()}` : "") +
+          `. Check that the directory exists, that /dev/fuse is usable (modprobe fuse), ` +
+          `and, when not root, that fusermount3 is installed setuid root.`,
+      );
+    }
+    this.#mounted = true;
+    this.#fd = fuse.fuse_session_fd(this.#se);
+    const flags = libc.fcntl(this.#fd, F_GETFL, 0);
+    if (flags < 0 || libc.fcntl(this.#fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+      throw new FuseMountError(`could not make /dev/fuse fd ${this.#fd} non-blocking`);
+    }
+    this.#wakeFd = libc.eventfd(0, O_NONBLOCK | O_CLOEXEC);
+    if (this.#wakeFd < 0) throw new FuseMountError("eventfd() failed");
+    const pv = new DataView(this.#pollfds.buffer);
+    pv.setInt32(0, this.#fd, true);
+    pv.setInt16(4, POLLIN, true);
+    pv.setInt32(8, this.#wakeFd, true);
+    pv.setInt16(12, POLLIN, true);
+  }
+
+  /**
+   * Reads the next request into the session's buffer without blocking.
+   *
+   * @returns whether a request arrived, none is queued, or the session ended
+   */
+  receive(): Received {
+    const { fuse } = this.#libs;
+    for (;;) {
+      const res = fuse.fuse_session_receive_buf(this.#se, this.#buf);
+      if (res > 0) return Received.Request;
+      if (res === -11 /* EAGAIN */) return Received.Empty;
+      if (res === -4 /* EINTR */) continue;
+      // 0 or -ENODEV: unmounted; anything else is fatal for the session too.
+      return Received.Closed;
+    }
+  }
+
+  /** Dispatches the received request; handlers' callbacks run synchronously inside. */
+  process(): void {
+    this.#libs.fuse.fuse_session_process_buf(this.#se, this.#buf);
+  }
+
+  /** Whether libfuse considers the session exited. */
+  exited(): boolean {
+    return this.#libs.fuse.fuse_session_exited(this.#se) !== 0;
+  }
+
+  /**
+   * Waits on a Deno worker thread until a request may be queued or
+   * {@link wake} was called. The JS thread stays free meanwhile.
+   *
+   * @returns resolves when the device is readable (or hung up) or on wake-up
+   */
+  async waitReadable(): Promise<void> {
+    this.#waiting = this.#libs.libc.poll_wait(this.#pollfds, 2n, -1);
+    try {
+      await this.#waiting;
+    } finally {
+      this.#waiting = null;
+    }
+    if (new DataView(this.#pollfds.buffer).getInt16(14, true) !== 0) {
+      this.#libs.libc.read(this.#wakeFd, this.#wakeBytes, 8n);
+    }
+  }
+
+  /** Interrupts a pending {@link waitReadable}. Safe to call at any time. */
+  wake(): void {
+    if (this.#wakeFd < 0) return;
+    this.#wakeBytes[0] = 1n;
+    this.#libs.libc.write(this.#wakeFd, this.#wakeBytes, 8n);
+  }
+
+  /**
+   * Unmounts (lazily, so busy mounts detach too). Idempotent.
+   */
+  unmount(): void {
+    if (!this.#mounted) return;
+    this.#mounted = false;
+    captureLibfuseLog(this.#libs, () => this.#libs.fuse.fuse_session_unmount(this.#se));
+  }
+
+  /**
+   * Frees the session. Must not be called while {@link waitReadable} is
+   * pending. Idempotent.
+   */
+  destroy(): void {
+    if (this.#destroyed) return;
+    if (this.#waiting) throw new Error("LowLevelSession.destroy() while waitReadable() is pending");
+    this.#destroyed = true;
+    captureLibfuseLog(this.#libs, () => this.#libs.fuse.fuse_session_destroy(this.#se));
+    // libfuse allocated the receive buffer's memory on first use; it is ours to free.
+    const mem = new DataView(this.#buf.buffer).getBigUint64(
+      LAYOUT.fuse_buf.fields.mem.offset,
+      true,
+    );
+    if (mem !== 0n) this.#libs.libc.free(Deno.UnsafePointer.create(mem));
+    if (this.#wakeFd >= 0) this.#libs.libc.close(this.#wakeFd);
+    this.#wakeFd = -1;
+    this.#fd = -1;
+  }
+}

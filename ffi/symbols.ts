@@ -1,0 +1,233 @@
+/**
+ * The libfuse3 and libc symbols denofuse calls, with their C prototypes.
+ *
+ * This is the only symbol table of the library. Symbols that older libfuse
+ * releases lack are `optional` and checked before use.
+ *
+ * @module
+ */
+
+/** libfuse3 low-level API. */
+export const FUSE_SYMBOLS = {
+  // int fuse_version(void)
+  fuse_version: { parameters: [], result: "i32" },
+  // const char *fuse_pkgversion(void)
+  fuse_pkgversion: { parameters: [], result: "pointer" },
+
+  // struct fuse_session *fuse_session_new(
+  //   struct fuse_args *args, const struct fuse_lowlevel_ops *op,
+  //   size_t op_size, void *userdata)
+  // (3.17+ keeps it as a compat symbol beside the versioned one)
+  fuse_session_new: {
+    parameters: [
+      /* args */ "buffer",
+      /* op */ "buffer",
+      /* op_size */ "usize",
+      /* userdata */ "pointer",
+    ],
+    result: "pointer",
+    optional: true,
+  },
+  // struct fuse_session *fuse_session_new_versioned(
+  //   struct fuse_args *args, const struct fuse_lowlevel_ops *op, size_t op_size,
+  //   struct libfuse_version *version, void *userdata)            (3.17+)
+  fuse_session_new_versioned: {
+    parameters: [
+      /* args */ "buffer",
+      /* op */ "buffer",
+      /* op_size */ "usize",
+      /* version */ "buffer",
+      /* userdata */ "pointer",
+    ],
+    result: "pointer",
+    optional: true,
+  },
+  // int fuse_session_mount(struct fuse_session *se, const char *mountpoint)
+  fuse_session_mount: {
+    parameters: [/* se */ "pointer", /* mountpoint */ "buffer"],
+    result: "i32",
+  },
+  // void fuse_session_unmount(struct fuse_session *se)
+  fuse_session_unmount: { parameters: [/* se */ "pointer"], result: "void" },
+  // void fuse_session_destroy(struct fuse_session *se)
+  fuse_session_destroy: { parameters: [/* se */ "pointer"], result: "void" },
+  // int fuse_session_fd(struct fuse_session *se)
+  fuse_session_fd: { parameters: [/* se */ "pointer"], result: "i32" },
+  // void fuse_session_exit(struct fuse_session *se)
+  fuse_session_exit: { parameters: [/* se */ "pointer"], result: "void" },
+  // int fuse_session_exited(struct fuse_session *se)
+  fuse_session_exited: { parameters: [/* se */ "pointer"], result: "i32" },
+  // int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf)
+  fuse_session_receive_buf: { parameters: [/* se */ "pointer", /* buf */ "buffer"], result: "i32" },
+  // void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf)
+  fuse_session_process_buf: {
+    parameters: [/* se */ "pointer", /* buf */ "buffer"],
+    result: "void",
+  },
+  // void fuse_opt_free_args(struct fuse_args *args)
+  fuse_opt_free_args: { parameters: [/* args */ "buffer"], result: "void" },
+  // void fuse_set_log_func(fuse_log_func_t func)
+  fuse_set_log_func: { parameters: [/* func */ "function"], result: "void" },
+
+  // const struct fuse_ctx *fuse_req_ctx(fuse_req_t req)
+  fuse_req_ctx: { parameters: [/* req */ "pointer"], result: "pointer" },
+  // int fuse_req_getgroups(fuse_req_t req, int size, gid_t list[])
+  fuse_req_getgroups: {
+    parameters: [/* req */ "pointer", /* size */ "i32", /* list */ "buffer"],
+    result: "i32",
+  },
+  // void fuse_req_interrupt_func(fuse_req_t req, fuse_interrupt_func_t func, void *data)
+  fuse_req_interrupt_func: {
+    parameters: [/* req */ "pointer", /* func */ "function", /* data */ "pointer"],
+    result: "void",
+  },
+  // int fuse_req_interrupted(fuse_req_t req)
+  fuse_req_interrupted: { parameters: [/* req */ "pointer"], result: "i32" },
+
+  // int fuse_reply_err(fuse_req_t req, int err)
+  fuse_reply_err: { parameters: [/* req */ "pointer", /* err */ "i32"], result: "i32" },
+  // void fuse_reply_none(fuse_req_t req)
+  fuse_reply_none: { parameters: [/* req */ "pointer"], result: "void" },
+  // int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
+  fuse_reply_entry: { parameters: [/* req */ "pointer", /* e */ "buffer"], result: "i32" },
+  // int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+  //                       const struct fuse_file_info *fi)
+  fuse_reply_create: {
+    parameters: [/* req */ "pointer", /* e */ "buffer", /* fi */ "buffer"],
+    result: "i32",
+  },
+  // int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout)
+  fuse_reply_attr: {
+    parameters: [/* req */ "pointer", /* attr */ "buffer", /* attr_timeout */ "f64"],
+    result: "i32",
+  },
+  // int fuse_reply_readlink(fuse_req_t req, const char *link)
+  fuse_reply_readlink: { parameters: [/* req */ "pointer", /* link */ "buffer"], result: "i32" },
+  // int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
+  fuse_reply_open: { parameters: [/* req */ "pointer", /* fi */ "buffer"], result: "i32" },
+  // int fuse_reply_write(fuse_req_t req, size_t count)
+  fuse_reply_write: { parameters: [/* req */ "pointer", /* count */ "usize"], result: "i32" },
+  // int fuse_reply_buf(fuse_req_t req, const char *buf, size_t size)
+  fuse_reply_buf: {
+    parameters: [/* req */ "pointer", /* buf */ "buffer", /* size */ "usize"],
+    result: "i32",
+  },
+  // int fuse_reply_statfs(fuse_req_t req, const struct statvfs *stbuf)
+  fuse_reply_statfs: { parameters: [/* req */ "pointer", /* stbuf */ "buffer"], result: "i32" },
+  // int fuse_reply_xattr(fuse_req_t req, size_t count)
+  fuse_reply_xattr: { parameters: [/* req */ "pointer", /* count */ "usize"], result: "i32" },
+  // int fuse_reply_lseek(fuse_req_t req, off_t off)
+  fuse_reply_lseek: { parameters: [/* req */ "pointer", /* off */ "i64"], result: "i32" },
+
+  // size_t fuse_add_direntry_plus(fuse_req_t req, char *buf, size_t bufsize,
+  //   const char *name, const struct fuse_entry_param *e, off_t off)
+  fuse_add_direntry_plus: {
+    parameters: [
+      /* req */ "pointer",
+      /* buf */ "buffer",
+      /* bufsize */ "usize",
+      /* name */ "buffer",
+      /* e */ "buffer",
+      /* off */ "i64",
+    ],
+    result: "usize",
+  },
+
+  // int fuse_lowlevel_notify_inval_inode(struct fuse_session *se, fuse_ino_t ino,
+  //   off_t off, off_t len)
+  fuse_lowlevel_notify_inval_inode: {
+    parameters: [/* se */ "pointer", /* ino */ "u64", /* off */ "i64", /* len */ "i64"],
+    result: "i32",
+  },
+  // int fuse_lowlevel_notify_inval_entry(struct fuse_session *se, fuse_ino_t parent,
+  //   const char *name, size_t namelen)
+  fuse_lowlevel_notify_inval_entry: {
+    parameters: [
+      /* se */ "pointer",
+      /* parent */ "u64",
+      /* name */ "buffer",
+      /* namelen */ "usize",
+    ],
+    result: "i32",
+  },
+  // int fuse_lowlevel_notify_delete(struct fuse_session *se, fuse_ino_t parent,
+  //   fuse_ino_t child, const char *name, size_t namelen)
+  fuse_lowlevel_notify_delete: {
+    parameters: [
+      /* se */ "pointer",
+      /* parent */ "u64",
+      /* child */ "u64",
+      /* name */ "buffer",
+      /* namelen */ "usize",
+    ],
+    result: "i32",
+  },
+  // int fuse_lowlevel_notify_store(struct fuse_session *se, fuse_ino_t ino,
+  //   off_t offset, struct fuse_bufvec *bufv, enum fuse_buf_copy_flags flags)
+  fuse_lowlevel_notify_store: {
+    parameters: [
+      /* se */ "pointer",
+      /* ino */ "u64",
+      /* offset */ "i64",
+      /* bufv */ "buffer",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+  },
+  // int fuse_lowlevel_notify_retrieve(struct fuse_session *se, fuse_ino_t ino,
+  //   size_t size, off_t offset, void *cookie)
+  fuse_lowlevel_notify_retrieve: {
+    parameters: [
+      /* se */ "pointer",
+      /* ino */ "u64",
+      /* size */ "usize",
+      /* offset */ "i64",
+      /* cookie */ "pointer",
+    ],
+    result: "i32",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The libc functions the request loop needs. */
+export const LIBC_SYMBOLS = {
+  // int fcntl(int fd, int cmd, ... /* int arg */)
+  fcntl: { parameters: [/* fd */ "i32", /* cmd */ "i32", /* arg */ "i32"], result: "i32" },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+  // Runs on a Deno worker thread so the JS thread stays free while idle.
+  poll_wait: {
+    name: "poll",
+    parameters: [/* fds */ "buffer", /* nfds */ "u64", /* timeout */ "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int eventfd(unsigned int initval, int flags)
+  eventfd: { parameters: [/* initval */ "u32", /* flags */ "i32"], result: "i32" },
+  // ssize_t write(int fd, const void *buf, size_t count)
+  write: { parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize"], result: "isize" },
+  // ssize_t read(int fd, void *buf, size_t count)
+  read: { parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize"], result: "isize" },
+  // int close(int fd)
+  close: { parameters: [/* fd */ "i32"], result: "i32" },
+  // int *__errno_location(void)
+  __errno_location: { parameters: [], result: "pointer" },
+  // int vsnprintf(char *str, size_t size, const char *format, va_list ap)
+  vsnprintf: {
+    parameters: [
+      /* str */ "buffer",
+      /* size */ "usize",
+      /* format */ "pointer",
+      /* ap */ "pointer",
+    ],
+    result: "i32",
+  },
+  // int clock_gettime(clockid_t clockid, struct timespec *tp)
+  clock_gettime: { parameters: [/* clockid */ "i32", /* tp */ "buffer"], result: "i32" },
+  // uid_t getuid(void)
+  getuid: { parameters: [], result: "u32" },
+  // gid_t getgid(void)
+  getgid: { parameters: [], result: "u32" },
+  // size_t strlen(const char *s)
+  strlen: { parameters: [/* s */ "pointer"], result: "usize" },
+  // void free(void *ptr)
+  free: { parameters: [/* ptr */ "pointer"], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;

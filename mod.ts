@@ -1,0 +1,63 @@
+/**
+ * denofuse: write Linux filesystems in TypeScript. Binds libfuse3's
+ * low-level API through Deno FFI; the API mirrors Python's pyfuse3 with
+ * TypeScript names (`init`/`main`/`terminate`/`close`, an `Operations`
+ * interface of async handlers, `EntryAttributes`, `readdirReply`, ...), and
+ * adds {@link mount} for several filesystems per process.
+ *
+ * Run with `--allow-ffi` (loading libfuse3) and `--allow-read` (mountpoint
+ * checks).
+ *
+ * @example
+ * ```ts ignore
+ * import * as fuse from "jsr:@denofuse/fuse";
+ *
+ * const ops: fuse.Operations = {
+ *   async getattr(inode) {
+ *     if (inode !== fuse.ROOT_INODE) throw new fuse.FUSEError(fuse.errno.ENOENT);
+ *     return new fuse.EntryAttributes({ stIno: inode, stMode: 0o40755, stNlink: 2 });
+ *   },
+ * };
+ * fuse.init(ops, "/mnt/empty", fuse.defaultOptions);
+ * try {
+ *   await fuse.main();
+ * } finally {
+ *   fuse.close();
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  close,
+  defaultOptions,
+  init,
+  main,
+  mount,
+  type MountHandle,
+  terminate,
+} from "./ops/api.ts";
+export { FuseMount, type FuseMountOptions } from "./ops/mount.ts";
+export type { BytesLike, HandlerName, Operations } from "./ops/operations.ts";
+export { readdirReply, ReaddirToken } from "./ops/readdir.ts";
+export {
+  EntryAttributes,
+  type FileHandle,
+  FileInfo,
+  type Inode,
+  type MaybePromise,
+  type RequestContext,
+  ROOT_INODE,
+  SetattrFields,
+  StatvfsData,
+} from "./ops/types.ts";
+export { processIds } from "./ffi/process.ts";
+export { errno, type ErrnoName, errnoName } from "./utils/errno.ts";
+export {
+  FUSEError,
+  FuseLoadError,
+  FuseMountError,
+  FuseOperationalError,
+  FuseStateError,
+} from "./utils/errors.ts";

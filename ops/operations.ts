@@ -1,0 +1,189 @@
+/**
+ * The `Operations` interface a filesystem implements: pyfuse3's
+ * `Operations` class with TypeScript names. Every handler is optional; the
+ * kernel gets ENOSYS for the ones left out (and then usually falls back or
+ * stops asking).
+ *
+ * Names, symlink targets and xattr names and values are raw bytes
+ * (`Uint8Array`), exactly as the kernel passes them; handlers may answer with
+ * a string where bytes are expected, which is sent as UTF-8.
+ *
+ * Lookup counts work as in pyfuse3: every successful `lookup`, `mknod`,
+ * `mkdir`, `symlink`, `link` and `create`, and every entry `readdirReply`
+ * accepts, adds one to the inode's count; `forget` subtracts.
+ *
+ * @module
+ */
+
+import type {
+  EntryAttributes,
+  FileHandle,
+  FileInfo,
+  Inode,
+  MaybePromise,
+  RequestContext,
+  SetattrFields,
+  StatvfsData,
+} from "./types.ts";
+import type { ReaddirToken } from "./readdir.ts";
+
+/** Bytes, or a string to be sent as UTF-8. */
+export type BytesLike = Uint8Array | string;
+
+/**
+ * A filesystem's request handlers and capability flags.
+ *
+ * Throw (or reject with) `new FUSEError(errno.X)` to answer with an errno.
+ * Any other error answers EIO and is logged with its stack; the filesystem
+ * keeps serving.
+ *
+ * @example
+ * ```ts
+ * import { EntryAttributes, errno, FUSEError, type Operations, ROOT_INODE } from "../mod.ts";
+ *
+ * const ops: Operations = {
+ *   async getattr(inode) {
+ *     if (inode !== ROOT_INODE) throw new FUSEError(errno.ENOENT);
+ *     return new EntryAttributes({ stIno: ROOT_INODE, stMode: 0o40755, stNlink: 2 });
+ *   },
+ * };
+ * ```
+ */
+export interface Operations {
+  /** Answer lookups of "." and ".." (needed for NFS export); pyfuse3's `supports_dot_lookup`. */
+  supportsDotLookup?: boolean;
+  /** Ask the kernel for writeback caching; pyfuse3's `enable_writeback_cache`. */
+  enableWritebackCache?: boolean;
+  /** Ask the kernel to enforce POSIX ACLs (stored as xattrs); pyfuse3's `enable_acl`. */
+  enableAcl?: boolean;
+
+  /** Called once the kernel has connected (FUSE_INIT), before any other handler. */
+  init?(): void;
+
+  /** Look up `name` in directory `parentInode`; ENOENT if absent. */
+  lookup?(parentInode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<EntryAttributes>;
+  /** Decrease the lookup count of each inode by the given amount. */
+  forget?(inodeList: Array<[Inode, number]>): MaybePromise<void>;
+  /** Attributes of `inode`. */
+  getattr?(inode: Inode, ctx: RequestContext): MaybePromise<EntryAttributes>;
+  /**
+   * Change the attributes selected by `fields` to the values in `attr`; `fh`
+   * is the open file's handle when called on one (ftruncate, futimens), else
+   * `null`.
+   */
+  setattr?(
+    inode: Inode,
+    attr: EntryAttributes,
+    fields: SetattrFields,
+    fh: FileHandle | null,
+    ctx: RequestContext,
+  ): MaybePromise<EntryAttributes>;
+  /** The target of symlink `inode`. */
+  readlink?(inode: Inode, ctx: RequestContext): MaybePromise<BytesLike>;
+  /** Create a file, FIFO, socket or device node. */
+  mknod?(
+    parentInode: Inode,
+    name: Uint8Array,
+    mode: number,
+    rdev: number,
+    ctx: RequestContext,
+  ): MaybePromise<EntryAttributes>;
+  /** Create a directory. */
+  mkdir?(
+    parentInode: Inode,
+    name: Uint8Array,
+    mode: number,
+    ctx: RequestContext,
+  ): MaybePromise<EntryAttributes>;
+  /** Remove a non-directory entry. */
+  unlink?(parentInode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<void>;
+  /** Remove an empty directory. */
+  rmdir?(parentInode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<void>;
+  /** Create symlink `name` pointing at `target`. */
+  symlink?(
+    parentInode: Inode,
+    name: Uint8Array,
+    target: Uint8Array,
+    ctx: RequestContext,
+  ): MaybePromise<EntryAttributes>;
+  /**
+   * Rename an entry; `flags` may hold `RENAME_NOREPLACE` (1) or
+   * `RENAME_EXCHANGE` (2).
+   */
+  rename?(
+    parentInodeOld: Inode,
+    nameOld: Uint8Array,
+    parentInodeNew: Inode,
+    nameNew: Uint8Array,
+    flags: number,
+    ctx: RequestContext,
+  ): MaybePromise<void>;
+  /** Create hard link `newName` in `newParentInode` to `inode`. */
+  link?(
+    inode: Inode,
+    newParentInode: Inode,
+    newName: Uint8Array,
+    ctx: RequestContext,
+  ): MaybePromise<EntryAttributes>;
+  /** Open a file; `flags` are the open(2) flags. */
+  open?(inode: Inode, flags: number, ctx: RequestContext): MaybePromise<FileInfo>;
+  /** Read up to `size` bytes at `off`; fewer bytes means end of file. */
+  read?(fh: FileHandle, off: number, size: number): MaybePromise<Uint8Array>;
+  /** Write `buf` at `off`; return the number of bytes written. */
+  write?(fh: FileHandle, off: number, buf: Uint8Array): MaybePromise<number>;
+  /** Called on each close(2) of a file descriptor. */
+  flush?(fh: FileHandle): MaybePromise<void>;
+  /** The last reference to an open file is gone. */
+  release?(fh: FileHandle): MaybePromise<void>;
+  /** Flush file data (and metadata unless `datasync`) to stable storage. */
+  fsync?(fh: FileHandle, datasync: boolean): MaybePromise<void>;
+  /** Open a directory; return a handle for readdir. */
+  opendir?(inode: Inode, ctx: RequestContext): MaybePromise<FileHandle>;
+  /**
+   * List directory entries after `startId` (0 for the first call), calling
+   * `readdirReply(token, name, attr, nextId)` for each until it returns
+   * false. `nextId` is the `startId` of the call that continues after that
+   * entry.
+   */
+  readdir?(fh: FileHandle, startId: number, token: ReaddirToken): MaybePromise<void>;
+  /** Close a directory handle. */
+  releasedir?(fh: FileHandle): MaybePromise<void>;
+  /** Flush directory contents to stable storage. */
+  fsyncdir?(fh: FileHandle, datasync: boolean): MaybePromise<void>;
+  /** Filesystem statistics. */
+  statfs?(ctx: RequestContext): MaybePromise<StatvfsData>;
+  /**
+   * Set extended attribute `name`. `flags` is setxattr(2)'s: `XATTR_CREATE`
+   * (1) fails with EEXIST if it exists, `XATTR_REPLACE` (2) with ENODATA if
+   * not. (pyfuse3 has no `flags`; ported handlers may ignore it.)
+   */
+  setxattr?(
+    inode: Inode,
+    name: Uint8Array,
+    value: Uint8Array,
+    ctx: RequestContext,
+    flags: number,
+  ): MaybePromise<void>;
+  /** The value of extended attribute `name`; ENODATA if absent. */
+  getxattr?(inode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<BytesLike>;
+  /** The names of all extended attributes. */
+  listxattr?(inode: Inode, ctx: RequestContext): MaybePromise<BytesLike[]>;
+  /** Remove extended attribute `name`; ENODATA if absent. */
+  removexattr?(inode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<void>;
+  /** Whether the caller may access `inode` with `mode` (R_OK 4, W_OK 2, X_OK 1, F_OK 0). */
+  access?(inode: Inode, mode: number, ctx: RequestContext): MaybePromise<boolean>;
+  /** Create and open a file. */
+  create?(
+    parentInode: Inode,
+    name: Uint8Array,
+    mode: number,
+    flags: number,
+    ctx: RequestContext,
+  ): MaybePromise<[FileInfo, EntryAttributes]>;
+}
+
+/** The names of the request handlers of {@link Operations}. */
+export type HandlerName = Exclude<
+  keyof Operations,
+  "supportsDotLookup" | "enableWritebackCache" | "enableAcl" | "init"
+>;

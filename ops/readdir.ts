@@ -1,0 +1,106 @@
+/**
+ * Readdir tokens and `readdirReply`, pyfuse3's `readdir_reply`.
+ *
+ * @module
+ */
+
+import type { Replier, RequestPointer } from "../ffi/reply.ts";
+import type { BytesLike } from "./operations.ts";
+import type { EntryAttributes } from "./types.ts";
+import { FuseStateError } from "../utils/errors.ts";
+
+/**
+ * The reply buffer of one readdir request. Handlers receive it and pass it
+ * to {@link readdirReply}; it is only valid until the handler's promise
+ * settles.
+ */
+export class ReaddirToken {
+  readonly #replier: Replier;
+  readonly #req: RequestPointer;
+  readonly #buf: Uint8Array<ArrayBuffer>;
+  #used = 0;
+  #open = true;
+
+  /**
+   * @param replier the session's reply layer
+   * @param req the readdir request
+   * @param size the kernel's buffer size for this request
+   */
+  constructor(replier: Replier, req: RequestPointer, size: number) {
+    this.#replier = replier;
+    this.#req = req;
+    this.#buf = new Uint8Array(size);
+  }
+
+  /**
+   * Appends an entry if it fits.
+   *
+   * @param name the entry name
+   * @param attr its attributes
+   * @param nextId where the next readdir continues
+   * @returns false if the buffer is full
+   * @internal
+   */
+  add(name: BytesLike, attr: EntryAttributes, nextId: number): boolean {
+    if (!this.#open) {
+      throw new FuseStateError(
+        "readdirReply() called after the readdir handler finished; call it before the handler's promise settles",
+      );
+    }
+    if (!Number.isSafeInteger(nextId) || nextId <= 0) {
+      throw new RangeError(`readdirReply: nextId must be a positive safe integer, got ${nextId}`);
+    }
+    const free = this.#buf.subarray(this.#used);
+    const size = this.#replier.addDirentryPlus(this.#req, free, name, attr, nextId);
+    if (size > free.length) return false;
+    this.#used += size;
+    return true;
+  }
+
+  /**
+   * Closes the token and hands back the filled part.
+   *
+   * @returns the bytes to send
+   * @internal
+   */
+  finish(): Uint8Array<ArrayBuffer> {
+    this.#open = false;
+    return this.#buf.subarray(0, this.#used);
+  }
+}
+
+/**
+ * Adds one entry to a readdir reply, like pyfuse3's `readdir_reply`.
+ *
+ * The entry counts as a lookup of `attr.stIno` (readdirplus), so the
+ * filesystem must expect a matching `forget` — but only when this returns
+ * true.
+ *
+ * @param token the token the readdir handler received
+ * @param name the entry's name: bytes, or a string sent as UTF-8; no '/' or NUL
+ * @param attr the entry's attributes
+ * @param nextId the `startId` at which a later readdir call continues after this entry (> 0)
+ * @returns true if the entry was added, false if the reply is full and the handler should stop
+ * @throws {FuseStateError} if the handler already finished
+ * @example
+ * ```ts
+ * import { EntryAttributes, type Operations, readdirReply } from "../mod.ts";
+ * const names = ["a", "b", "c"];
+ * const ops: Operations = {
+ *   async readdir(_fh, startId, token) {
+ *     for (let i = startId; i < names.length; i++) {
+ *       const attr = new EntryAttributes({ stIno: 10 + i, stMode: 0o100644 });
+ *       if (!readdirReply(token, names[i], attr, i + 1)) break;
+ *     }
+ *   },
+ * };
+ * ```
+ */
+export function readdirReply(
+  token: ReaddirToken,
+  name: BytesLike,
+  attr: EntryAttributes,
+  nextId: number,
+): boolean {
+  return token.add(name, attr, nextId);
+}

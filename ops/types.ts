@@ -1,0 +1,158 @@
+/**
+ * The value types exchanged between the kernel and a filesystem's handlers,
+ * counterparts of pyfuse3's `EntryAttributes`, `FileInfo`, `SetattrFields`,
+ * `RequestContext` and `StatvfsData`.
+ *
+ * Integer members are JS numbers and must be safe integers (at most
+ * 2^53 - 1): the library checks every reply and answers EIO, naming the
+ * field, rather than round silently. Timestamps are nanoseconds since the
+ * epoch as `bigint`, so they round-trip exactly.
+ *
+ * @module
+ */
+
+/** An inode number, as the kernel knows it (a safe integer, at least 1). */
+export type Inode = number;
+
+/** A file handle chosen by `open`, `create` or `opendir`. */
+export type FileHandle = number;
+
+/** The inode number of the filesystem's root directory (always 1). */
+export const ROOT_INODE: Inode = 1;
+
+/**
+ * Attributes of a filesystem object, plus how long the kernel may cache the
+ * name lookup and the attributes. Returned by `lookup`, `getattr`, `setattr`,
+ * `mknod`, `mkdir`, `symlink`, `link`, `create` and passed to `readdirReply`.
+ *
+ * @example
+ * ```ts
+ * import { EntryAttributes } from "../mod.ts";
+ * const attr = new EntryAttributes({ stIno: 2, stMode: 0o100644, stSize: 12 });
+ * attr.stMtimeNs = 1_700_000_000_123_456_789n;
+ * ```
+ */
+export class EntryAttributes {
+  /** Inode number; also the `fuse_entry_param.ino` the kernel uses for the entry. */
+  stIno: Inode = 0;
+  /** Generation number, for filesystems that reuse inode numbers (NFS export). */
+  generation = 0;
+  /** Seconds the kernel may cache the name-to-inode lookup. */
+  entryTimeout = 300;
+  /** Seconds the kernel may cache these attributes. */
+  attrTimeout = 300;
+  /** File type and permission bits, e.g. `0o100644`. */
+  stMode = 0;
+  /** Number of hard links. */
+  stNlink = 0;
+  /** Owner user id. */
+  stUid = 0;
+  /** Owner group id. */
+  stGid = 0;
+  /** Device number for character and block devices. */
+  stRdev = 0;
+  /** Size in bytes. */
+  stSize = 0;
+  /** Preferred I/O block size. */
+  stBlksize = 0;
+  /** Allocated 512-byte blocks. */
+  stBlocks = 0;
+  /** Last access, nanoseconds since the epoch. */
+  stAtimeNs = 0n;
+  /** Last data modification, nanoseconds since the epoch. */
+  stMtimeNs = 0n;
+  /** Last status change, nanoseconds since the epoch. */
+  stCtimeNs = 0n;
+
+  /**
+   * @param init members to set; the rest keep their defaults (zero, timeouts 300 s)
+   */
+  constructor(init?: Partial<EntryAttributes>) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+/**
+ * What an `open` or `create` handler tells the kernel about the new open
+ * file.
+ */
+export class FileInfo {
+  /** The handle passed back to read, write, flush, release, fsync. */
+  fh: FileHandle = 0;
+  /** Bypass the page cache for this open file. */
+  directIo = false;
+  /** Keep cached data from previous opens (the file did not change). */
+  keepCache = false;
+  /** The file is not seekable (pipes, sockets, streams). */
+  nonseekable = false;
+
+  /** @param init members to set */
+  constructor(init?: Partial<FileInfo>) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+/** Which attributes a `setattr` call changes. */
+export class SetattrFields {
+  /** `attr.stAtimeNs` is to be set (already resolved for "now"). */
+  updateAtime = false;
+  /** `attr.stMtimeNs` is to be set (already resolved for "now"). */
+  updateMtime = false;
+  /** `attr.stCtimeNs` is to be set. */
+  updateCtime = false;
+  /** `attr.stMode` (permission bits) is to be set. */
+  updateMode = false;
+  /** `attr.stUid` is to be set. */
+  updateUid = false;
+  /** `attr.stGid` is to be set. */
+  updateGid = false;
+  /** `attr.stSize` is to be set (truncate). */
+  updateSize = false;
+
+  /** @param init members to set */
+  constructor(init?: Partial<SetattrFields>) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+/** Who sent a request. */
+export interface RequestContext {
+  /** Effective user id of the calling process. */
+  readonly uid: number;
+  /** Effective group id of the calling process. */
+  readonly gid: number;
+  /** Process id of the caller (0 when the kernel sends on its own behalf). */
+  readonly pid: number;
+  /** The caller's umask (for mknod, mkdir, create). */
+  readonly umask: number;
+}
+
+/** Filesystem statistics returned by `statfs`. */
+export class StatvfsData {
+  /** Filesystem block size. */
+  fBsize = 0;
+  /** Fragment size (the unit of fBlocks, fBfree, fBavail). */
+  fFrsize = 0;
+  /** Total blocks. */
+  fBlocks = 0;
+  /** Free blocks. */
+  fBfree = 0;
+  /** Free blocks for unprivileged users. */
+  fBavail = 0;
+  /** Total inodes. */
+  fFiles = 0;
+  /** Free inodes. */
+  fFfree = 0;
+  /** Free inodes for unprivileged users. */
+  fFavail = 0;
+  /** Longest file name. */
+  fNamemax = 0;
+
+  /** @param init members to set */
+  constructor(init?: Partial<StatvfsData>) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+/** A handler may answer synchronously or with a promise. */
+export type MaybePromise<T> = T | Promise<T>;

@@ -1,0 +1,95 @@
+/**
+ * The error classes of denofuse.
+ *
+ * {@link FUSEError} is what a handler throws to answer a request with an
+ * errno; the other classes report operational failures of the library itself
+ * (loading libfuse, mounting), each with a message that names the problem and
+ * its fix, and the underlying error as `cause`.
+ *
+ * @module
+ */
+
+import { errnoName } from "./errno.ts";
+
+/**
+ * Thrown by a handler to answer the request with an error number, like
+ * pyfuse3's `FUSEError`.
+ *
+ * @example
+ * ```ts
+ * import { errno, FUSEError } from "../mod.ts";
+ * throw new FUSEError(errno.ENOENT);
+ * ```
+ */
+export class FUSEError extends Error {
+  /** The (positive) errno sent to the kernel. */
+  readonly errno: number;
+
+  /**
+   * @param errnoValue a positive errno value, e.g. `errno.ENOENT`
+   * @param message optional text for logs; defaults to the errno's name
+   * @throws {RangeError} if `errnoValue` is not a positive integer
+   */
+  constructor(errnoValue: number, message?: string) {
+    if (!Number.isInteger(errnoValue) || errnoValue <= 0) {
+      throw new RangeError(`FUSEError needs a positive errno, got ${errnoValue}`);
+    }
+    super(message ?? errnoName(errnoValue));
+    this.name = "FUSEError";
+    this.errno = errnoValue;
+  }
+
+  /** The errno's symbolic name, e.g. `"ENOENT"`. */
+  get code(): string {
+    return errnoName(this.errno);
+  }
+}
+
+/**
+ * An operational failure of denofuse: loading libfuse, creating the session,
+ * mounting. The message says what failed and how to fix it; `cause` carries
+ * the underlying error when there is one.
+ */
+export class FuseOperationalError extends Error {
+  /**
+   * @param message what failed and how to fix it
+   * @param options the underlying `cause`, if any
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(`denofuse: ${message}`, options);
+    this.name = "FuseOperationalError";
+  }
+}
+
+/** libfuse3 could not be loaded. */
+export class FuseLoadError extends FuseOperationalError {
+  /**
+   * @param message what was tried and how to install libfuse3
+   * @param options the underlying `cause`, if any
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FuseLoadError";
+  }
+}
+
+/** Creating the session or mounting it failed. */
+export class FuseMountError extends FuseOperationalError {
+  /**
+   * @param message what failed and how to fix it
+   * @param options the underlying `cause`, if any
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FuseMountError";
+  }
+}
+
+/** The session API was used in the wrong order (e.g. `main()` before `init()`). */
+export class FuseStateError extends FuseOperationalError {
+  /** @param message what was called out of order and what to call first */
+  constructor(message: string) {
+    super(message);
+    this.name = "FuseStateError";
+  }
+}
