@@ -35,6 +35,8 @@ export interface LoadedLibraries {
 }
 
 let loaded: LoadedLibraries | undefined;
+let closeLoaded: (() => void) | undefined;
+let users = 0;
 
 function readEnv(name: string): string | undefined {
   try {
@@ -46,14 +48,45 @@ function readEnv(name: string): string | undefined {
 }
 
 /**
- * Loads libfuse3 (once per process) and libc.
+ * Loads libfuse3 and libc, or takes another reference to them. Every call
+ * must be paired with {@link releaseLibraries}; the last release unloads
+ * them, so a process (or a test) that closed all its mounts holds no
+ * libraries or callbacks.
  *
  * Tries `$DENOFUSE_LIBFUSE` if set, else `libfuse3.so.4` then `libfuse3.so.3`.
  *
  * @returns the libraries and the libfuse version
  * @throws {FuseLoadError} naming every path tried and how to install libfuse3
  */
-export function loadLibraries(): LoadedLibraries {
+export function acquireLibraries(): LoadedLibraries {
+  const libs = loadLibraries();
+  users++;
+  return libs;
+}
+
+/** Hooks run just before the libraries are unloaded (e.g. to detach callbacks). */
+const beforeUnload: Array<(libs: LoadedLibraries) => void> = [];
+
+/**
+ * Registers `hook` to run before the last {@link releaseLibraries} unloads.
+ *
+ * @param hook receives the libraries about to be closed
+ */
+export function onUnload(hook: (libs: LoadedLibraries) => void): void {
+  beforeUnload.push(hook);
+}
+
+/** Drops a reference taken by {@link acquireLibraries}. */
+export function releaseLibraries(): void {
+  if (users === 0) return;
+  if (--users > 0 || !loaded) return;
+  for (const hook of beforeUnload) hook(loaded);
+  closeLoaded?.();
+  loaded = undefined;
+  closeLoaded = undefined;
+}
+
+function loadLibraries(): LoadedLibraries {
   if (loaded) return loaded;
   const override = readEnv(LIBFUSE_PATH_ENV);
   const candidates = override ? [override] : [...SONAMES];
@@ -63,6 +96,12 @@ export function loadLibraries(): LoadedLibraries {
     try {
       lib = Deno.dlopen(path, FUSE_SYMBOLS);
     } catch (err) {
+      if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+        throw new FuseLoadError(
+          `loading ${path} needs FFI permission: run deno with --allow-ffi`,
+          { cause: err },
+        );
+      }
       failures.push(`${path}: ${err instanceof Error ? err.message : String(err)}`);
       continue;
     }
@@ -72,7 +111,12 @@ export function loadLibraries(): LoadedLibraries {
       failures.push(`${path}: exports neither fuse_session_new nor fuse_session_new_versioned`);
       continue;
     }
-    const libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+    const libcLib = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
+    const libc = libcLib.symbols;
+    closeLoaded = () => {
+      libcLib.close();
+      lib.close();
+    };
     const version = fuse.fuse_version();
     const pkg = fuse.fuse_pkgversion();
     loaded = {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LoadedLibraries } from "./library.ts";
+import { type LoadedLibraries, onUnload } from "./library.ts";
 
 const LEVEL_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
@@ -34,6 +34,14 @@ function install(libs: LoadedLibraries): void {
   installed = callback as unknown as Deno.UnsafeCallback;
   libs.fuse.fuse_set_log_func(callback.pointer);
 }
+
+onUnload((libs) => {
+  if (!installed) return;
+  // NULL restores libfuse's default logger, so no dangling callback remains.
+  libs.fuse.fuse_set_log_func(null);
+  installed.close();
+  installed = undefined;
+});
 
 /**
  * Runs `fn` (a synchronous libfuse call) collecting what libfuse logs

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { loadLibraries } from "./library.ts";
+import { acquireLibraries, releaseLibraries } from "./library.ts";
 
 /**
  * The real user and group id of this process (getuid(2), getgid(2)).
@@ -20,6 +20,10 @@ import { loadLibraries } from "./library.ts";
  * ```
  */
 export function processIds(): { uid: number; gid: number } {
-  const { libc } = loadLibraries();
-  return { uid: libc.getuid(), gid: libc.getgid() };
+  const { libc } = acquireLibraries();
+  try {
+    return { uid: libc.getuid(), gid: libc.getgid() };
+  } finally {
+    releaseLibraries();
+  }
 }

@@ -78,12 +78,6 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       replier.err(req, error.errno);
     } else if (error instanceof UnsafeIntegerError) {
       replier.err(req, errno.EOVERFLOW);
-    } else if (error instanceof InvalidReplyError) {
-      host.logHandlerError(
-        op,
-        new Error(`the ${op} handler returned an invalid value: ${error.message}`),
-      );
-      replier.err(req, errno.EIO);
     } else {
       host.logHandlerError(op, error);
       replier.err(req, errno.EIO);

@@ -12,8 +12,9 @@
  */
 
 import { buildLowLevelOps, type LowLevelOps } from "../ffi/lowlevel_ops.ts";
-import { type LoadedLibraries, loadLibraries } from "../ffi/library.ts";
+import { acquireLibraries, type LoadedLibraries, releaseLibraries } from "../ffi/library.ts";
 import { Replier } from "../ffi/reply.ts";
+import { InvalidReplyError } from "../ffi/codec.ts";
 import { LowLevelSession, Received } from "../ffi/session.ts";
 import { buildDispatch, type DispatchHost } from "./dispatch.ts";
 import type { Operations } from "./operations.ts";
@@ -66,7 +67,7 @@ export class FuseMount implements DispatchHost {
     mountOptions: string[],
     options: FuseMountOptions,
   ) {
-    this.libs = loadLibraries();
+    this.libs = acquireLibraries();
     this.replier = new Replier(this.libs);
     this.mountpoint = mountpoint;
     this.#options = {
@@ -83,6 +84,7 @@ export class FuseMount implements DispatchHost {
       );
     } catch (error) {
       this.#lowlevel.close();
+      releaseLibraries();
       throw error;
     }
     try {
@@ -90,6 +92,7 @@ export class FuseMount implements DispatchHost {
     } catch (error) {
       this.#session.destroy();
       this.#lowlevel.close();
+      releaseLibraries();
       throw error;
     }
   }
@@ -148,7 +151,13 @@ export class FuseMount implements DispatchHost {
 
   /** @internal */
   logHandlerError(op: string, error: unknown): void {
-    console.error(`denofuse: the ${op} handler failed; replying EIO:`, error);
+    if (error instanceof InvalidReplyError) {
+      console.error(
+        `denofuse: the ${op} handler returned an invalid value (${error.message}); replying EIO`,
+      );
+    } else {
+      console.error(`denofuse: the ${op} handler failed; replying EIO:`, error);
+    }
   }
 
   /**
@@ -247,6 +256,7 @@ export class FuseMount implements DispatchHost {
     } finally {
       this.#session.destroy();
       this.#lowlevel.close();
+      releaseLibraries();
     }
   }
 }
