@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what denofuse's demo and tests need on Debian/Ubuntu, as root:
+# fuse3 + libfuse3 (apt), a C compiler and headers (the layout probe),
+# attr and python3 (test clients), and Deno 2 from the npm registry when no
+# deno is on PATH. Safe to run again: it skips what is already there.
+set -euo pipefail
+
+need_apt=()
+command -v fusermount3 >/dev/null 2>&1 || need_apt+=(fuse3)
+[ -e /usr/include/fuse3/fuse_lowlevel.h ] || need_apt+=(libfuse3-dev)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
+command -v setfattr >/dev/null 2>&1 || need_apt+=(attr)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+if ! command -v deno >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
+  need_apt+=(npm)
+fi
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "install_deps: apt-get install ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v deno >/dev/null 2>&1; then
+  echo "install_deps: npm install -g deno@2" >&2
+  npm install -g --silent deno@2 >/dev/null
+  hash -r
+fi
+
+if [ ! -e /dev/fuse ]; then
+  modprobe fuse 2>/dev/null || true
+fi
+if [ ! -e /dev/fuse ]; then
+  echo "install_deps: /dev/fuse is missing: load the fuse kernel module (modprobe fuse)" \
+    "or, in a container, pass --device /dev/fuse --cap-add SYS_ADMIN" >&2
+  exit 1
+fi
+deno --version | head -1 >&2

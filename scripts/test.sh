@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: type check, lint, format check, then every test
+# (real mounts through the kernel) with Deno's op and resource sanitizers on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+
+deno check mod.ts examples/ tests/
+deno lint
+deno fmt --check
+status=0
+deno test --allow-all --sanitize-ops --sanitize-resources tests/ || status=$?
+
+left=$(grep -E ' fuse(\.[^ ]+)? ' /proc/mounts | grep denofuse || true)
+if [ -n "$left" ]; then
+  echo "test: FUSE mounts were left behind:" >&2
+  echo "$left" >&2
+  status=1
+fi
+exit "$status"
