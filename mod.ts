@@ -33,12 +33,18 @@ export {
   close,
   defaultOptions,
   init,
+  invalidateEntry,
+  invalidateEntryAsync,
+  invalidateInode,
   main,
   mount,
   type MountHandle,
+  notifyDelete,
+  notifyRetrieve,
+  notifyStore,
   terminate,
 } from "./ops/api.ts";
-export { FuseMount, type FuseMountOptions } from "./ops/mount.ts";
+export { FuseMount, type FuseMountOptions, type Notifications } from "./ops/mount.ts";
 export type { BytesLike, HandlerName, Operations } from "./ops/operations.ts";
 export { readdirReply, ReaddirToken } from "./ops/readdir.ts";
 export {
@@ -55,6 +61,7 @@ export {
 export { processIds } from "./ffi/process.ts";
 export { errno, type ErrnoName, errnoName } from "./utils/errno.ts";
 export {
+  ErrnoError,
   FUSEError,
   FuseLoadError,
   FuseMountError,

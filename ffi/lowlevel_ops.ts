@@ -86,6 +86,9 @@ export const LOWLEVEL_OPS = {
   // void (*create)(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
   //                struct fuse_file_info *fi)
   create: { slot: 30, parameters: ["pointer", "u64", "pointer", "u32", "pointer"] },
+  // void (*retrieve_reply)(fuse_req_t req, void *cookie, fuse_ino_t ino, off_t offset,
+  //                        struct fuse_bufvec *bufv)
+  retrieve_reply: { slot: 37, parameters: ["pointer", "pointer", "u64", "i64", "pointer"] },
   // void (*forget_multi)(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
   forget_multi: { slot: 38, parameters: ["pointer", "usize", "pointer"] },
   // void (*readdirplus)(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

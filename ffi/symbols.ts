@@ -133,11 +133,15 @@ export const FUSE_SYMBOLS = {
     result: "usize",
   },
 
+  // Notifications: see ffi/notify.ts.
   // int fuse_lowlevel_notify_inval_inode(struct fuse_session *se, fuse_ino_t ino,
   //   off_t off, off_t len)
   fuse_lowlevel_notify_inval_inode: {
     parameters: [/* se */ "pointer", /* ino */ "u64", /* off */ "i64", /* len */ "i64"],
     result: "i32",
+    // The kernel may block this write on locks a pending request holds;
+    // run it off the JS thread so the loop can answer that request.
+    nonblocking: true,
   },
   // int fuse_lowlevel_notify_inval_entry(struct fuse_session *se, fuse_ino_t parent,
   //   const char *name, size_t namelen)
@@ -149,6 +153,9 @@ export const FUSE_SYMBOLS = {
       /* namelen */ "usize",
     ],
     result: "i32",
+    // The kernel may block this write on locks a pending request holds;
+    // run it off the JS thread so the loop can answer that request.
+    nonblocking: true,
   },
   // int fuse_lowlevel_notify_delete(struct fuse_session *se, fuse_ino_t parent,
   //   fuse_ino_t child, const char *name, size_t namelen)
@@ -161,6 +168,9 @@ export const FUSE_SYMBOLS = {
       /* namelen */ "usize",
     ],
     result: "i32",
+    // The kernel may block this write on locks a pending request holds;
+    // run it off the JS thread so the loop can answer that request.
+    nonblocking: true,
   },
   // int fuse_lowlevel_notify_store(struct fuse_session *se, fuse_ino_t ino,
   //   off_t offset, struct fuse_bufvec *bufv, enum fuse_buf_copy_flags flags)
@@ -173,6 +183,9 @@ export const FUSE_SYMBOLS = {
       /* flags */ "i32",
     ],
     result: "i32",
+    // The kernel may block this write on locks a pending request holds;
+    // run it off the JS thread so the loop can answer that request.
+    nonblocking: true,
   },
   // int fuse_lowlevel_notify_retrieve(struct fuse_session *se, fuse_ino_t ino,
   //   size_t size, off_t offset, void *cookie)
@@ -185,6 +198,9 @@ export const FUSE_SYMBOLS = {
       /* cookie */ "pointer",
     ],
     result: "i32",
+    // The kernel may block this write on locks a pending request holds;
+    // run it off the JS thread so the loop can answer that request.
+    nonblocking: true,
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { FuseMount, type FuseMountOptions } from "./mount.ts";
+import { FuseMount, type FuseMountOptions, type Notifications } from "./mount.ts";
+import type { Inode } from "./types.ts";
 import type { Operations } from "./operations.ts";
 import { FuseStateError } from "../utils/errors.ts";
 
@@ -89,8 +90,111 @@ export function close(options: { unmount?: boolean } = {}): void {
   current = undefined;
 }
 
+function mounted(what: string): FuseMount {
+  if (!current) throw new FuseStateError(`${what} called before init(): nothing is mounted`);
+  return current;
+}
+
+/**
+ * Drops the kernel's cached attributes and (unless `attrOnly`) data of
+ * `inode`; pyfuse3's `invalidate_inode`. Does not block the request loop.
+ *
+ * @param inode the inode
+ * @param attrOnly keep cached data, drop only attributes
+ * @returns resolves when the kernel has done it
+ * @throws {ErrnoError} e.g. ENOENT when the kernel does not know the inode
+ * @throws {FuseStateError} before {@link init}
+ */
+export function invalidateInode(inode: Inode, attrOnly = false): Promise<void> {
+  return mounted("invalidateInode()").invalidateInode(inode, attrOnly);
+}
+
+/**
+ * Drops the kernel's cached entry; with `deleted`, reports it deleted.
+ * pyfuse3's `invalidate_entry`, but it never blocks the request loop.
+ *
+ * @param parentInode the directory
+ * @param name the entry name
+ * @param deleted the inode the entry pointed to, to report a deletion (0: plain invalidation)
+ * @returns resolves when the kernel has done it
+ * @throws {ErrnoError} e.g. ENOENT when nothing was cached
+ * @throws {FuseStateError} before {@link init}
+ */
+export function invalidateEntry(
+  parentInode: Inode,
+  name: Uint8Array | string,
+  deleted = 0,
+): Promise<void> {
+  return mounted("invalidateEntry()").invalidateEntry(parentInode, name, deleted);
+}
+
+/**
+ * {@link invalidateEntry} without waiting; failures are logged. pyfuse3's
+ * `invalidate_entry_async`.
+ *
+ * @param parentInode the directory
+ * @param name the entry name
+ * @param deleted the inode the entry pointed to, to report a deletion
+ * @param ignoreEnoent do not log ENOENT (nothing was cached)
+ * @throws {FuseStateError} before {@link init}
+ */
+export function invalidateEntryAsync(
+  parentInode: Inode,
+  name: Uint8Array | string,
+  deleted = 0,
+  ignoreEnoent = false,
+): void {
+  mounted("invalidateEntryAsync()").invalidateEntryAsync(parentInode, name, deleted, ignoreEnoent);
+}
+
+/**
+ * Places data in the kernel's page cache; pyfuse3's `notify_store`.
+ *
+ * @param inode the inode
+ * @param offset where `data` starts
+ * @param data the bytes
+ * @returns resolves when stored
+ * @throws {ErrnoError} e.g. ENOENT when the kernel does not know the inode
+ * @throws {FuseStateError} before {@link init}
+ */
+export function notifyStore(inode: Inode, offset: number, data: Uint8Array): Promise<void> {
+  return mounted("notifyStore()").notifyStore(inode, offset, data);
+}
+
+/**
+ * Reports entry `name` of `parentInode` (pointing to `childInode`) deleted.
+ *
+ * @param parentInode the directory
+ * @param childInode the inode the entry pointed to
+ * @param name the entry name
+ * @returns resolves when the kernel has done it
+ * @throws {ErrnoError} e.g. ENOENT when nothing was cached
+ * @throws {FuseStateError} before {@link init}
+ */
+export function notifyDelete(
+  parentInode: Inode,
+  childInode: Inode,
+  name: Uint8Array | string,
+): Promise<void> {
+  return mounted("notifyDelete()").notifyDelete(parentInode, childInode, name);
+}
+
+/**
+ * Reads back what the kernel has cached of `inode`.
+ *
+ * @param inode the inode
+ * @param offset first byte
+ * @param size bytes wanted
+ * @returns the cached bytes (possibly fewer)
+ * @throws {ErrnoError} e.g. ENOENT when the kernel does not know the inode
+ * @throws {FuseStateError} before {@link init}
+ */
+export function notifyRetrieve(inode: Inode, offset: number, size: number): Promise<Uint8Array> {
+  return mounted("notifyRetrieve()").notifyRetrieve(inode, offset, size);
+}
+
 /** A filesystem mounted with {@link mount}. */
-export interface MountHandle extends AsyncDisposable {
+export interface MountHandle extends AsyncDisposable, Notifications {
   /** The absolute mount point. */
   readonly mountpoint: string;
   /**
@@ -136,5 +240,16 @@ export function mount(
     fs.terminate();
     return closed;
   };
-  return { mountpoint: fs.mountpoint, closed, unmount, [Symbol.asyncDispose]: unmount };
+  return {
+    mountpoint: fs.mountpoint,
+    closed,
+    unmount,
+    [Symbol.asyncDispose]: unmount,
+    invalidateInode: (...a) => fs.invalidateInode(...a),
+    invalidateEntry: (...a) => fs.invalidateEntry(...a),
+    invalidateEntryAsync: (...a) => fs.invalidateEntryAsync(...a),
+    notifyStore: (...a) => fs.notifyStore(...a),
+    notifyDelete: (...a) => fs.notifyDelete(...a),
+    notifyRetrieve: (...a) => fs.notifyRetrieve(...a),
+  };
 }

@@ -54,6 +54,8 @@ export interface DispatchHost {
   requestStarted(): void;
   /** Called when that request has been answered. */
   requestFinished(): void;
+  /** Receives the answer to a notifyRetrieve. */
+  retrieveReply(cookie: Deno.PointerValue, bufv: Deno.PointerValue): void;
   /** Reports a handler failure (logged with its stack). */
   logHandlerError(op: string, error: unknown): void;
 }
@@ -154,6 +156,20 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       ops.init?.();
     } catch (error) {
       host.logHandlerError("init", error);
+    }
+  };
+
+  impls.retrieve_reply = (
+    req: RequestPointer,
+    cookie: Deno.PointerValue,
+    _ino: bigint,
+    _off: bigint,
+    bufv: Deno.PointerValue,
+  ) => {
+    try {
+      host.retrieveReply(cookie, bufv);
+    } finally {
+      replier.none(req);
     }
   };
 

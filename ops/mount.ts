@@ -15,10 +15,14 @@ import { buildLowLevelOps, type LowLevelOps } from "../ffi/lowlevel_ops.ts";
 import { acquireLibraries, type LoadedLibraries, releaseLibraries } from "../ffi/library.ts";
 import { Replier } from "../ffi/reply.ts";
 import { InvalidReplyError } from "../ffi/codec.ts";
+import { decodeRetrieveReply, Notifier } from "../ffi/notify.ts";
+import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
 import { LowLevelSession, Received } from "../ffi/session.ts";
 import { buildDispatch, type DispatchHost } from "./dispatch.ts";
 import type { Operations } from "./operations.ts";
-import { FuseMountError, FuseStateError } from "../utils/errors.ts";
+import { ErrnoError, FuseMountError, FuseStateError } from "../utils/errors.ts";
+import { errno } from "../utils/errno.ts";
+import type { Inode } from "./types.ts";
 import { checkMountpoint, normalizeOptions } from "../utils/preflight.ts";
 
 /** Requests handled back to back before the loop lets timers and I/O run. */
@@ -42,10 +46,68 @@ export interface FuseMountOptions {
 }
 
 /**
+ * Cache invalidation and notifications to the kernel, pyfuse3's
+ * `invalidate_*` / `notify_store` plus `notifyDelete` and `notifyRetrieve`.
+ *
+ * None of them blocks the request loop: the kernel may hold them until a
+ * request in progress is answered, so they run on a worker thread and
+ * return promises. Calling them from inside a handler is safe as long as
+ * the handler does not await them (or use {@link invalidateEntryAsync}).
+ */
+export interface Notifications {
+  /**
+   * Drops the kernel's cached attributes of `inode` and, unless
+   * `attrOnly`, its cached data.
+   *
+   * @throws {ErrnoError} e.g. ENOENT if the kernel does not know the inode
+   */
+  invalidateInode(inode: Inode, attrOnly?: boolean): Promise<void>;
+  /**
+   * Drops the kernel's cached entry `name` in `parentInode`. With `deleted`
+   * (an inode number), tells the kernel the entry was deleted
+   * (`notifyDelete`), which also ends inotify watches on it.
+   *
+   * @throws {ErrnoError} e.g. ENOENT if the kernel has no such entry cached
+   */
+  invalidateEntry(parentInode: Inode, name: Uint8Array | string, deleted?: Inode): Promise<void>;
+  /**
+   * Like {@link invalidateEntry} but returns at once; failures are logged
+   * (ENOENT is ignored when `ignoreEnoent`).
+   */
+  invalidateEntryAsync(
+    parentInode: Inode,
+    name: Uint8Array | string,
+    deleted?: Inode,
+    ignoreEnoent?: boolean,
+  ): void;
+  /**
+   * Places `data` in the kernel's page cache for `inode` at `offset`.
+   *
+   * @throws {ErrnoError} e.g. ENOENT if the kernel does not know the inode
+   */
+  notifyStore(inode: Inode, offset: number, data: Uint8Array): Promise<void>;
+  /**
+   * Tells the kernel that entry `name` of `parentInode`, which pointed to
+   * `childInode`, was deleted.
+   *
+   * @throws {ErrnoError} e.g. ENOENT if the kernel has no such entry cached
+   */
+  notifyDelete(parentInode: Inode, childInode: Inode, name: Uint8Array | string): Promise<void>;
+  /**
+   * Asks the kernel for the data of `inode` it has cached in
+   * `[offset, offset + size)`.
+   *
+   * @returns the cached bytes (possibly fewer than `size`, or none)
+   * @throws {ErrnoError} e.g. ENOENT if the kernel does not know the inode
+   */
+  notifyRetrieve(inode: Inode, offset: number, size: number): Promise<Uint8Array>;
+}
+
+/**
  * One mounted filesystem: a libfuse session, its callbacks and its loop.
  * Several can be open in one process.
  */
-export class FuseMount implements DispatchHost {
+export class FuseMount implements DispatchHost, Notifications {
   /** The loaded libraries. */
   readonly libs: LoadedLibraries;
   /** The reply layer. */
@@ -60,6 +122,11 @@ export class FuseMount implements DispatchHost {
   #serving: Promise<void> | null = null;
   #inflight = 0;
   #idle: (() => void) | null = null;
+  #notifier!: Notifier;
+  #pendingNotifications = 0;
+  #destroyWhenIdle = false;
+  #retrieves = new Map<number, { resolve(d: Uint8Array): void; reject(e: Error): void }>();
+  #nextCookie = 1;
 
   private constructor(
     ops: Operations,
@@ -87,6 +154,7 @@ export class FuseMount implements DispatchHost {
       releaseLibraries();
       throw error;
     }
+    this.#notifier = new Notifier(this.libs, this.#session.pointer);
     try {
       this.#session.mount(mountpoint);
     } catch (error) {
@@ -146,7 +214,17 @@ export class FuseMount implements DispatchHost {
 
   /** @internal */
   requestFinished(): void {
-    if (--this.#inflight === 0 && this.#idle) this.#idle();
+    this.#inflight--;
+    this.#settled();
+  }
+
+  /** @internal */
+  retrieveReply(cookie: Deno.PointerValue, bufv: Deno.PointerValue): void {
+    const stride = this.libs.version >= 317 ? FUSE_BUF_ALLOC : LAYOUT.fuse_buf.size;
+    const { cookie: id, data } = decodeRetrieveReply(cookie, bufv, stride);
+    const waiter = this.#retrieves.get(id);
+    this.#retrieves.delete(id);
+    waiter?.resolve(data);
   }
 
   /** @internal */
@@ -211,8 +289,13 @@ export class FuseMount implements DispatchHost {
     }
   }
 
+  #settled(): void {
+    if (this.#inflight === 0 && this.#pendingNotifications === 0) this.#idle?.();
+    if (this.#pendingNotifications === 0 && this.#destroyWhenIdle) this.#destroy();
+  }
+
   async #waitForHandlers(): Promise<void> {
-    if (this.#inflight === 0) return;
+    if (this.#inflight === 0 && this.#pendingNotifications === 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.#idle = resolve),
@@ -251,13 +334,97 @@ export class FuseMount implements DispatchHost {
       throw new FuseStateError("close() while serving: call terminate() and await serve() first");
     }
     this.#alive = false;
+    for (const waiter of this.#retrieves.values()) {
+      waiter.reject(new ErrnoError(errno.ENOTCONN, "notifyRetrieve (filesystem closed)"));
+    }
+    this.#retrieves.clear();
     try {
       if (options.unmount ?? true) this.#session.unmount();
     } finally {
-      this.#session.destroy();
-      this.#lowlevel.close();
-      releaseLibraries();
+      // A notification still running on a worker thread uses the session.
+      if (this.#pendingNotifications > 0) this.#destroyWhenIdle = true;
+      else this.#destroy();
     }
+  }
+
+  #destroy(): void {
+    this.#destroyWhenIdle = false;
+    this.#session.destroy();
+    this.#lowlevel.close();
+    releaseLibraries();
+  }
+
+  async #notify(what: string, call: (n: Notifier) => Promise<number>): Promise<void> {
+    if (!this.#alive) throw new FuseStateError(`${what} after close()`);
+    this.#pendingNotifications++;
+    let rc: number;
+    try {
+      rc = await call(this.#notifier);
+    } finally {
+      this.#pendingNotifications--;
+      this.#settled();
+    }
+    if (rc !== 0) throw new ErrnoError(rc, what);
+  }
+
+  /** {@inheritDoc Notifications.invalidateInode} */
+  invalidateInode(inode: Inode, attrOnly = false): Promise<void> {
+    return this.#notify(
+      `invalidateInode(${inode})`,
+      (n) => n.invalInode(inode, attrOnly ? -1 : 0, 0),
+    );
+  }
+
+  /** {@inheritDoc Notifications.invalidateEntry} */
+  invalidateEntry(parentInode: Inode, name: Uint8Array | string, deleted = 0): Promise<void> {
+    const what = `invalidateEntry(${parentInode}, ${JSON.stringify(String(name))})`;
+    return deleted
+      ? this.#notify(what, (n) => n.delete(parentInode, deleted, name))
+      : this.#notify(what, (n) => n.invalEntry(parentInode, name));
+  }
+
+  /** {@inheritDoc Notifications.invalidateEntryAsync} */
+  invalidateEntryAsync(
+    parentInode: Inode,
+    name: Uint8Array | string,
+    deleted = 0,
+    ignoreEnoent = false,
+  ): void {
+    this.invalidateEntry(parentInode, name, deleted).catch((error) => {
+      if (ignoreEnoent && error instanceof ErrnoError && error.errno === errno.ENOENT) return;
+      console.error("denofuse: invalidateEntryAsync failed:", error);
+    });
+  }
+
+  /** {@inheritDoc Notifications.notifyStore} */
+  notifyStore(inode: Inode, offset: number, data: Uint8Array): Promise<void> {
+    return this.#notify(`notifyStore(${inode})`, (n) => n.store(inode, offset, data));
+  }
+
+  /** {@inheritDoc Notifications.notifyDelete} */
+  notifyDelete(parentInode: Inode, childInode: Inode, name: Uint8Array | string): Promise<void> {
+    return this.#notify(
+      `notifyDelete(${parentInode}, ${childInode})`,
+      (n) => n.delete(parentInode, childInode, name),
+    );
+  }
+
+  /** {@inheritDoc Notifications.notifyRetrieve} */
+  async notifyRetrieve(inode: Inode, offset: number, size: number): Promise<Uint8Array> {
+    const cookie = this.#nextCookie++;
+    const answer = new Promise<Uint8Array>((resolve, reject) => {
+      this.#retrieves.set(cookie, { resolve, reject });
+    });
+    try {
+      await this.#notify(
+        `notifyRetrieve(${inode})`,
+        (n) => n.retrieve(inode, offset, size, cookie),
+      );
+    } catch (error) {
+      this.#retrieves.delete(cookie);
+      throw error;
+    }
+    return answer;
   }
 }
 

@@ -46,6 +46,30 @@ export class FUSEError extends Error {
 }
 
 /**
+ * A system call made by a denofuse utility or notification failed; like
+ * Python's `OSError`, it carries the errno.
+ */
+export class ErrnoError extends Error {
+  /** The (positive) errno. */
+  readonly errno: number;
+
+  /**
+   * @param errnoValue the positive errno
+   * @param what the call and its subject, e.g. `"syncfs(/mnt)"`
+   */
+  constructor(errnoValue: number, what: string) {
+    super(`${what} failed: ${errnoName(errnoValue)}`);
+    this.name = "ErrnoError";
+    this.errno = errnoValue;
+  }
+
+  /** The errno's symbolic name, e.g. `"ENOENT"`. */
+  get code(): string {
+    return errnoName(this.errno);
+  }
+}
+
+/**
  * An operational failure of denofuse: loading libfuse, creating the session,
  * mounting. The message says what failed and how to fix it; `cause` carries
  * the underlying error when there is one.

@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as fuse from "../mod.ts";
+import { withTimeout } from "./support/mount.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * A root directory whose entries the test changes behind the kernel's back,
+ * with long timeouts and keep_cache, so only notifications reveal changes.
+ */
+class ChangingFs implements fuse.Operations {
+  files = new Map<string, { ino: number; data: Uint8Array }>();
+  reads = 0;
+  lookupHook?: (name: string) => void;
+
+  attrs(ino: number): fuse.EntryAttributes {
+    if (ino === fuse.ROOT_INODE) {
+      return new fuse.EntryAttributes({ stIno: ino, stMode: 0o40755, stNlink: 2 });
+    }
+    const f = [...this.files.values()].find((x) => x.ino === ino);
+    if (!f) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    return new fuse.EntryAttributes({
+      stIno: ino,
+      stMode: 0o100644,
+      stNlink: 1,
+      stSize: f.data.length,
+    });
+  }
+  getattr(ino: number) {
+    return this.attrs(ino);
+  }
+  lookup(_parent: number, name: Uint8Array) {
+    const n = dec.decode(name);
+    this.lookupHook?.(n);
+    const f = this.files.get(n);
+    if (!f) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    return this.attrs(f.ino);
+  }
+  open(ino: number) {
+    return new fuse.FileInfo({ fh: ino, keepCache: true });
+  }
+  read(fh: number, off: number, size: number) {
+    this.reads++;
+    const f = [...this.files.values()].find((x) => x.ino === fh)!;
+    return f.data.subarray(off, off + size);
+  }
+}
+
+async function withChangingFs(
+  fn: (fs: ChangingFs, mnt: string, handle: fuse.MountHandle) => Promise<void>,
+) {
+  const fs = new ChangingFs();
+  const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
+  try {
+    const handle = fuse.mount(fs, mnt, ["fsname=notify"], { handleSignals: false });
+    try {
+      await withTimeout("notify test", 20_000, fn(fs, mnt, handle));
+    } finally {
+      await withTimeout("unmount", 10_000, handle.unmount());
+    }
+  } finally {
+    await Deno.remove(mnt);
+  }
+}
+
+Deno.test("invalidateInode() drops cached attributes, and data unless attrOnly", async () => {
+  await withChangingFs(async (fs, mnt, h) => {
+    // Attributes (no reads here: a read marks atime stale and stat refetches).
+    fs.files.set("g", { ino: 3, data: enc.encode("abc") });
+    assert.equal((await Deno.stat(join(mnt, "g"))).size, 3);
+    fs.files.set("g", { ino: 3, data: enc.encode("abcde") });
+    assert.equal((await Deno.stat(join(mnt, "g"))).size, 3, "attributes are cached");
+    await h.invalidateInode(3, true);
+    assert.equal((await Deno.stat(join(mnt, "g"))).size, 5);
+    // Data, same size so only the page cache can tell.
+    fs.files.set("f", { ino: 2, data: enc.encode("old") });
+    assert.equal(await Deno.readTextFile(join(mnt, "f")), "old");
+    fs.files.set("f", { ino: 2, data: enc.encode("new") });
+    assert.equal(await Deno.readTextFile(join(mnt, "f")), "old", "data is cached");
+    await h.invalidateInode(2, true);
+    assert.equal(await Deno.readTextFile(join(mnt, "f")), "old", "attrOnly keeps data");
+    await h.invalidateInode(2);
+    assert.equal(await Deno.readTextFile(join(mnt, "f")), "new");
+    await assert.rejects(
+      h.invalidateInode(999),
+      (e: Error) => e instanceof fuse.ErrnoError && e.code === "ENOENT",
+    );
+  });
+});
+
+Deno.test("invalidateEntry() and notifyDelete() drop cached lookups", async () => {
+  await withChangingFs(async (fs, mnt, h) => {
+    fs.files.set("a", { ino: 2, data: enc.encode("a") });
+    fs.files.set("b", { ino: 3, data: enc.encode("b") });
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 2);
+    assert.equal((await Deno.stat(join(mnt, "b"))).ino, 3);
+    fs.files.set("a", { ino: 4, data: enc.encode("A") });
+    fs.files.delete("b");
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 2, "the entry is cached");
+    await h.invalidateEntry(fuse.ROOT_INODE, "a");
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 4);
+    assert.equal((await Deno.stat(join(mnt, "b"))).ino, 3, "the entry is cached");
+    await h.notifyDelete(fuse.ROOT_INODE, 3, "b");
+    await assert.rejects(Deno.stat(join(mnt, "b")), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("invalidateEntryAsync() from inside a handler neither blocks nor deadlocks", async () => {
+  await withChangingFs(async (fs, mnt, h) => {
+    fs.files.set("a", { ino: 2, data: enc.encode("a") });
+    fs.files.set("b", { ino: 3, data: enc.encode("b") });
+    await Deno.stat(join(mnt, "a"));
+    let fired = false;
+    fs.lookupHook = (name) => {
+      if (name === "b" && !fired) {
+        fired = true;
+        fs.files.set("a", { ino: 5, data: enc.encode("x") });
+        // The kernel holds the directory lock until this lookup is answered.
+        h.invalidateEntryAsync(fuse.ROOT_INODE, "a");
+      }
+    };
+    await Deno.stat(join(mnt, "b"));
+    assert.ok(fired);
+    for (let i = 0; i < 100 && (await Deno.stat(join(mnt, "a"))).ino !== 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 5);
+  });
+});
+
+Deno.test("notifyStore() fills the page cache and notifyRetrieve() reads it back", async () => {
+  await withChangingFs(async (fs, mnt, h) => {
+    fs.files.set("f", { ino: 2, data: enc.encode("0123456789") });
+    assert.equal(await Deno.readTextFile(join(mnt, "f")), "0123456789");
+    const cached = await h.notifyRetrieve(2, 0, 10);
+    assert.equal(dec.decode(cached), "0123456789");
+    await h.notifyStore(2, 2, enc.encode("ab"));
+    const readsBefore = fs.reads;
+    assert.equal(await Deno.readTextFile(join(mnt, "f")), "01ab456789");
+    assert.equal(fs.reads, readsBefore, "served from the page cache");
+    assert.equal(dec.decode(await h.notifyRetrieve(2, 2, 4)), "ab45");
+  });
+});
+
+Deno.test("module-level invalidate functions need init() first", () => {
+  assert.throws(() => fuse.invalidateInode(1), fuse.FuseStateError);
+  assert.throws(() => fuse.invalidateEntryAsync(1, "x"), /before init\(\)/);
+});
