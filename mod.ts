@@ -59,6 +59,14 @@ export {
   StatvfsData,
 } from "./ops/types.ts";
 export { processIds } from "./ffi/process.ts";
+export {
+  getSupGroups,
+  getxattr,
+  listdir,
+  setxattr,
+  syncfs,
+  type XattrNamespace,
+} from "./utils/fs_utils.ts";
 export { errno, type ErrnoName, errnoName } from "./utils/errno.ts";
 export {
   ErrnoError,

@@ -1,0 +1,152 @@
+/**
+ * pyfuse3's utility functions: `listdir`, `syncfs`, `getSupGroups`, and the
+ * path-level `setxattr` / `getxattr`. All are safe to call on a filesystem
+ * served by this very process: none blocks the JS thread.
+ *
+ * @module
+ */
+
+import { blockingSyscall } from "../ffi/blocking_syscall.ts";
+import { ErrnoError } from "./errors.ts";
+import { errno } from "./errno.ts";
+
+const encoder = new TextEncoder();
+
+function cString(s: string): Uint8Array {
+  return encoder.encode(s + "\0");
+}
+
+/**
+ * The names in a directory, like pyfuse3's `listdir` (and `os.listdir`):
+ * without "." and "..", in the order the filesystem returns them.
+ *
+ * @param path the directory
+ * @returns the entry names
+ * @throws {Deno.errors.NotFound} and the other `Deno.readDir` errors
+ * @example
+ * ```ts
+ * import { listdir } from "./fs_utils.ts";
+ * const names = await listdir("/");
+ * console.log(names.includes("tmp"));
+ * ```
+ */
+export async function listdir(path: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(path)) names.push(entry.name);
+  return names;
+}
+
+/**
+ * Writes out all dirty data of the filesystem containing `path`
+ * (syncfs(2)), like pyfuse3's `syncfs`.
+ *
+ * @param path any file or directory on that filesystem
+ * @returns resolves when done
+ * @throws {ErrnoError} with the errno of open(2) or syncfs(2)
+ */
+export async function syncfs(path: string): Promise<void> {
+  const r = await blockingSyscall({ op: "syncfs", path: cString(path) });
+  if (r.result < 0) throw new ErrnoError(r.errno, `syncfs(${path})`);
+}
+
+/**
+ * The supplementary group ids of a process, from /proc/PID/status, like
+ * pyfuse3's `get_sup_groups` (use `ctx.pid` of a request).
+ *
+ * @param pid the process id
+ * @returns its supplementary groups
+ * @throws {ErrnoError} ESRCH if the process is gone
+ * @example
+ * ```ts
+ * import { getSupGroups } from "./fs_utils.ts";
+ * console.log(getSupGroups(Deno.pid));
+ * ```
+ */
+export function getSupGroups(pid: number): Set<number> {
+  let status: string;
+  try {
+    status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new ErrnoError(errno.ESRCH, `getSupGroups(${pid})`);
+    }
+    throw error;
+  }
+  const line = status.split("\n").find((l) => l.startsWith("Groups:")) ?? "Groups:";
+  return new Set(line.slice("Groups:".length).trim().split(/\s+/).filter(Boolean).map(Number));
+}
+
+/** Extended attribute namespaces, as in pyfuse3. */
+export type XattrNamespace = "user" | "system" | "trusted" | "security";
+
+/**
+ * Sets an extended attribute of a path (following symlinks), like
+ * pyfuse3's `setxattr(path, name, value, namespace)`.
+ *
+ * @param path the file
+ * @param name the attribute name without namespace, e.g. `"comment"`
+ * @param value the value (a string is stored as UTF-8)
+ * @param namespace the namespace (default "user")
+ * @param flags 0, or XATTR_CREATE (1) / XATTR_REPLACE (2)
+ * @returns resolves when set
+ * @throws {ErrnoError} e.g. ENOTSUP, EEXIST (XATTR_CREATE), ENODATA (XATTR_REPLACE)
+ */
+export async function setxattr(
+  path: string,
+  name: string,
+  value: Uint8Array | string,
+  namespace: XattrNamespace = "user",
+  flags = 0,
+): Promise<void> {
+  const bytes = typeof value === "string" ? encoder.encode(value) : value;
+  const r = await blockingSyscall({
+    op: "setxattr",
+    path: cString(path),
+    name: cString(`${namespace}.${name}`),
+    value: bytes,
+    flags,
+  });
+  if (r.result < 0) throw new ErrnoError(r.errno, `setxattr(${path}, ${namespace}.${name})`);
+}
+
+/**
+ * Reads an extended attribute of a path (following symlinks), like
+ * pyfuse3's `getxattr(path, name, size_guess, namespace)`; retries with the
+ * real size when `sizeGuess` was too small.
+ *
+ * @param path the file
+ * @param name the attribute name without namespace
+ * @param namespace the namespace (default "user")
+ * @param sizeGuess the first buffer size to try
+ * @returns the value
+ * @throws {ErrnoError} ENODATA if the attribute does not exist
+ */
+export async function getxattr(
+  path: string,
+  name: string,
+  namespace: XattrNamespace = "user",
+  sizeGuess = 128,
+): Promise<Uint8Array> {
+  const full = `${namespace}.${name}`;
+  let size = sizeGuess;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const r = await blockingSyscall({
+      op: "getxattr",
+      path: cString(path),
+      name: cString(full),
+      size,
+    });
+    if (r.result >= 0) return r.data ?? new Uint8Array(0);
+    if (r.errno !== errno.ERANGE) throw new ErrnoError(r.errno, `getxattr(${path}, ${full})`);
+    // Probe the size, then try again: the value may change in between.
+    const probe = await blockingSyscall({
+      op: "getxattr",
+      path: cString(path),
+      name: cString(full),
+      size: 0,
+    });
+    if (probe.result < 0) throw new ErrnoError(probe.errno, `getxattr(${path}, ${full})`);
+    size = probe.result;
+  }
+  throw new ErrnoError(errno.ERANGE, `getxattr(${path}, ${full}) (value kept growing)`);
+}
