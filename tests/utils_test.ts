@@ -61,9 +61,19 @@ Deno.test("getSupGroups() reads a process's supplementary groups", async () => {
   const r = await sh("python3", ["-c", "import os; print(' '.join(map(str, os.getgroups())))"]);
   const expected = new Set(r.stdout.trim().split(/\s+/).filter(Boolean).map(Number));
   assert.deepEqual(fuse.getSupGroups(Deno.pid), expected);
-  const child = await sh("setpriv", ["--groups=4,24", "--", "cat", "/proc/self/status"]);
-  const groups = child.stdout.split("\n").find((l) => l.startsWith("Groups:"));
-  assert.match(groups ?? "", /\b4\b.*\b24\b/);
+  const child = new Deno.Command("setpriv", { args: ["--groups=4,24", "--", "sleep", "30"] })
+    .spawn();
+  try {
+    let groups = new Set<number>();
+    for (let i = 0; i < 100 && !groups.has(24); i++) {
+      await new Promise((r) => setTimeout(r, 10)); // until setpriv has set the groups
+      groups = fuse.getSupGroups(child.pid);
+    }
+    assert.deepEqual(groups, new Set([4, 24]));
+  } finally {
+    child.kill();
+    await child.status;
+  }
   assert.throws(
     () => fuse.getSupGroups(2 ** 30),
     (e: Error) => e instanceof fuse.ErrnoError && e.code === "ESRCH",
