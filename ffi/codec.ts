@@ -265,6 +265,7 @@ export function decodeFh(ptr: Deno.PointerValue): number {
  * @param info what the handler returned
  * @param flags the open flags of the request
  * @param bits the bit positions of the loaded libfuse
+ * @param noflushByDefault set `noflush` when `info.noflush` is undefined
  * @returns zeroed memory of the 3.17+ size with fh, flags and bits set
  * @throws {InvalidReplyError} if `info` is not a FileInfo-shaped object
  */
@@ -272,6 +273,7 @@ export function encodeFileInfo(
   info: FileInfo,
   flags: number,
   bits: FileInfoBits,
+  noflushByDefault = false,
 ): Uint8Array<ArrayBuffer> {
   if (info === null || typeof info !== "object") {
     throw new InvalidReplyError(`expected FileInfo, got ${String(info)}`);
@@ -284,6 +286,7 @@ export function encodeFileInfo(
   if (info.directIo) word |= 1 << bits.direct_io;
   if (info.keepCache) word |= 1 << bits.keep_cache;
   if (info.nonseekable) word |= 1 << bits.nonseekable;
+  if (info.noflush ?? noflushByDefault) word |= 1 << bits.noflush;
   view.setUint32(FI.bits.offset, word >>> 0, true);
   return bytes;
 }

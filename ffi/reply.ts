@@ -34,9 +34,17 @@ export class Replier {
   readonly #timespec = new BigInt64Array(2);
 
   /** @param libs the loaded libraries */
-  constructor(libs: LoadedLibraries) {
+  readonly #noflush: boolean;
+
+  /**
+   * @param libs the loaded libraries
+   * @param noflushByDefault set `noflush` on opened files unless the handler decided
+   *   (true when the filesystem has no flush handler)
+   */
+  constructor(libs: LoadedLibraries, noflushByDefault = false) {
     this.#libs = libs;
     this.#bits = fileInfoBits(libs.version);
+    this.#noflush = noflushByDefault;
   }
 
   /** The bit positions of `fuse_file_info` flags in the loaded libfuse. */
@@ -73,7 +81,7 @@ export class Replier {
    * @param flags the request's open flags
    */
   create(req: RequestPointer, info: FileInfo, attr: EntryAttributes, flags: number): void {
-    const fi = encodeFileInfo(info, flags, this.#bits);
+    const fi = encodeFileInfo(info, flags, this.#bits, this.#noflush);
     this.#libs.fuse.fuse_reply_create(req, this.#entry.encode(attr), fi);
   }
 
@@ -100,7 +108,7 @@ export class Replier {
    * @param flags the request's open flags
    */
   open(req: RequestPointer, info: FileInfo, flags: number): void {
-    this.#libs.fuse.fuse_reply_open(req, encodeFileInfo(info, flags, this.#bits));
+    this.#libs.fuse.fuse_reply_open(req, encodeFileInfo(info, flags, this.#bits, this.#noflush));
   }
 
   /**

@@ -7,6 +7,7 @@
 
 import { FuseMount, type FuseMountOptions, type Notifications } from "./mount.ts";
 import type { Inode } from "./types.ts";
+import type { NegotiatedConn } from "../ffi/conn.ts";
 import type { Operations } from "./operations.ts";
 import { FuseStateError } from "../utils/errors.ts";
 
@@ -202,6 +203,8 @@ export interface MountHandle extends AsyncDisposable, Notifications {
    * whatever the cause (unmount(), fusermount3 -u, a signal).
    */
   readonly closed: Promise<void>;
+  /** What FUSE_INIT negotiated (undefined until the kernel connected). */
+  readonly connection: NegotiatedConn | undefined;
   /**
    * Stops serving and unmounts.
    *
@@ -242,6 +245,9 @@ export function mount(
   };
   return {
     mountpoint: fs.mountpoint,
+    get connection() {
+      return fs.connection;
+    },
     closed,
     unmount,
     [Symbol.asyncDispose]: unmount,

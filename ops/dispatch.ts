@@ -19,7 +19,7 @@ import {
 } from "../ffi/codec.ts";
 import type { LowLevelImpls } from "../ffi/lowlevel_ops.ts";
 import type { Replier, RequestPointer } from "../ffi/reply.ts";
-import { connInfoNegotiate } from "../ffi/conn.ts";
+import { connInfoNegotiate, type NegotiatedConn } from "../ffi/conn.ts";
 import type { LoadedLibraries } from "../ffi/library.ts";
 import type { HandlerName, Operations } from "./operations.ts";
 import { ReaddirToken } from "./readdir.ts";
@@ -54,6 +54,8 @@ export interface DispatchHost {
   requestStarted(): void;
   /** Called when that request has been answered. */
   requestFinished(): void;
+  /** Receives what FUSE_INIT negotiated. */
+  connected(conn: NegotiatedConn): void;
   /** Receives the answer to a notifyRetrieve. */
   retrieveReply(cookie: Deno.PointerValue, bufv: Deno.PointerValue): void;
   /** Reports a handler failure (logged with its stack). */
@@ -147,11 +149,11 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
   const has = (h: HandlerName) => typeof ops[h] === "function";
 
   impls.init = (_userdata: Deno.PointerValue, conn: Deno.PointerValue) => {
-    connInfoNegotiate(conn, {
+    host.connected(connInfoNegotiate(conn, {
       exportSupport: ops.supportsDotLookup ?? false,
       writebackCache: ops.enableWritebackCache ?? false,
       posixAcl: ops.enableAcl ?? false,
-    });
+    }));
     try {
       ops.init?.();
     } catch (error) {

@@ -16,6 +16,7 @@ import { acquireLibraries, type LoadedLibraries, releaseLibraries } from "../ffi
 import { Replier } from "../ffi/reply.ts";
 import { InvalidReplyError } from "../ffi/codec.ts";
 import { decodeRetrieveReply, Notifier } from "../ffi/notify.ts";
+import type { NegotiatedConn } from "../ffi/conn.ts";
 import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
 import { LowLevelSession, Received } from "../ffi/session.ts";
 import { buildDispatch, type DispatchHost } from "./dispatch.ts";
@@ -127,6 +128,7 @@ export class FuseMount implements DispatchHost, Notifications {
   #destroyWhenIdle = false;
   #retrieves = new Map<number, { resolve(d: Uint8Array): void; reject(e: Error): void }>();
   #nextCookie = 1;
+  #connection: NegotiatedConn | undefined;
 
   private constructor(
     ops: Operations,
@@ -135,7 +137,7 @@ export class FuseMount implements DispatchHost, Notifications {
     options: FuseMountOptions,
   ) {
     this.libs = acquireLibraries();
-    this.replier = new Replier(this.libs);
+    this.replier = new Replier(this.libs, typeof ops.flush !== "function");
     this.mountpoint = mountpoint;
     this.#options = {
       handleSignals: options.handleSignals ?? true,
@@ -216,6 +218,20 @@ export class FuseMount implements DispatchHost, Notifications {
   requestFinished(): void {
     this.#inflight--;
     this.#settled();
+  }
+
+  /**
+   * What the kernel and libfuse agreed in FUSE_INIT (protocol version,
+   * capability bits, request sizes); undefined until the kernel has
+   * connected, which happens once serving starts.
+   */
+  get connection(): NegotiatedConn | undefined {
+    return this.#connection;
+  }
+
+  /** @internal */
+  connected(conn: NegotiatedConn): void {
+    this.#connection = conn;
   }
 
   /** @internal */

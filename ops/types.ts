@@ -85,6 +85,12 @@ export class FileInfo {
   keepCache = false;
   /** The file is not seekable (pipes, sockets, streams). */
   nonseekable = false;
+  /**
+   * Skip FLUSH requests on close(2) for this open file. When left
+   * undefined, denofuse sets it exactly when the filesystem has no `flush`
+   * handler, saving a round trip per close. (Not in pyfuse3.)
+   */
+  noflush?: boolean;
 
   /** @param init members to set */
   constructor(init?: Partial<FileInfo>) {
