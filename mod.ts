@@ -59,6 +59,7 @@ export {
   StatvfsData,
 } from "./ops/types.ts";
 export { processIds } from "./ffi/process.ts";
+export { FUSE_CAP, type NegotiatedConn } from "./ffi/conn.ts";
 export {
   getSupGroups,
   getxattr,
