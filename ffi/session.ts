@@ -9,13 +9,13 @@
 import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
 import { captureLibfuseLog, recentLibfuseMessages } from "./log.ts";
+import { Poller } from "./poller.ts";
 import { FuseMountError } from "../utils/errors.ts";
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const F_GETFL = 3;
 const F_SETFL = 4;
-const POLLIN = 0x1;
 
 /** What {@link LowLevelSession.receive} found. */
 export const Received = {
@@ -43,13 +43,12 @@ export class LowLevelSession {
   readonly #libs: LoadedLibraries;
   readonly #se: Deno.PointerObject;
   readonly #buf = new Uint8Array(FUSE_BUF_ALLOC);
-  readonly #pollfds = new Uint8Array(16);
   readonly #wakeBytes = new BigUint64Array(1);
+  #poller: Poller | null = null;
   #wakeFd = -1;
   #fd = -1;
   #mounted = false;
   #destroyed = false;
-  #waiting: Promise<number> | null = null;
 
   /**
    * Creates the session (`fuse_session_new`), parsing `options` the way
@@ -147,11 +146,6 @@ export class LowLevelSession {
     }
     this.#wakeFd = libc.eventfd(0, O_NONBLOCK | O_CLOEXEC);
     if (this.#wakeFd < 0) throw new FuseMountError("eventfd() failed");
-    const pv = new DataView(this.#pollfds.buffer);
-    pv.setInt32(0, this.#fd, true);
-    pv.setInt16(4, POLLIN, true);
-    pv.setInt32(8, this.#wakeFd, true);
-    pv.setInt16(12, POLLIN, true);
   }
 
   /**
@@ -182,21 +176,24 @@ export class LowLevelSession {
   }
 
   /**
-   * Waits on a Deno worker thread until a request may be queued or
-   * {@link wake} was called. The JS thread stays free meanwhile.
+   * Waits on a dedicated thread (see ffi/poller.ts) until a request may be
+   * queued or {@link wake} was called. The JS thread stays free meanwhile.
    *
    * @returns resolves when the device is readable (or hung up) or on wake-up
    */
-  async waitReadable(): Promise<void> {
-    this.#waiting = this.#libs.libc.poll_wait(this.#pollfds, 2n, -1);
-    try {
-      await this.#waiting;
-    } finally {
-      this.#waiting = null;
-    }
-    if (new DataView(this.#pollfds.buffer).getInt16(14, true) !== 0) {
-      this.#libs.libc.read(this.#wakeFd, this.#wakeBytes, 8n);
-    }
+  waitReadable(): Promise<void> {
+    this.#poller ??= new Poller(this.#fd, this.#wakeFd);
+    return this.#poller.wait();
+  }
+
+  /**
+   * Ends the poll thread (after a pending wait was woken). Idempotent; a later
+   * {@link waitReadable} starts a new one.
+   */
+  stopWaiting(): void {
+    this.wake();
+    this.#poller?.stop();
+    this.#poller = null;
   }
 
   /** Interrupts a pending {@link waitReadable}. Safe to call at any time. */
@@ -221,7 +218,10 @@ export class LowLevelSession {
    */
   destroy(): void {
     if (this.#destroyed) return;
-    if (this.#waiting) throw new Error("LowLevelSession.destroy() while waitReadable() is pending");
+    if (this.#poller?.waiting) {
+      throw new Error("LowLevelSession.destroy() while waitReadable() is pending");
+    }
+    this.stopWaiting();
     this.#destroyed = true;
     captureLibfuseLog(this.#libs, () => this.#libs.fuse.fuse_session_destroy(this.#se));
     // libfuse allocated the receive buffer's memory on first use; it is ours to free.

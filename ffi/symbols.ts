@@ -208,14 +208,6 @@ export const FUSE_SYMBOLS = {
 export const LIBC_SYMBOLS = {
   // int fcntl(int fd, int cmd, ... /* int arg */)
   fcntl: { parameters: [/* fd */ "i32", /* cmd */ "i32", /* arg */ "i32"], result: "i32" },
-  // int poll(struct pollfd *fds, nfds_t nfds, int timeout)
-  // Runs on a Deno worker thread so the JS thread stays free while idle.
-  poll_wait: {
-    name: "poll",
-    parameters: [/* fds */ "buffer", /* nfds */ "u64", /* timeout */ "i32"],
-    result: "i32",
-    nonblocking: true,
-  },
   // int eventfd(unsigned int initval, int flags)
   eventfd: { parameters: [/* initval */ "u32", /* flags */ "i32"], result: "i32" },
   // ssize_t write(int fd, const void *buf, size_t count)

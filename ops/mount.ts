@@ -282,6 +282,7 @@ export class FuseMount implements DispatchHost, Notifications {
       await this.#loop();
       await this.#waitForHandlers();
     } finally {
+      this.#session.stopWaiting();
       for (const sig of signals) Deno.removeSignalListener(sig, stop);
     }
   }

@@ -197,3 +197,18 @@ Deno.test("EntryAttributes timestamps round-trip with nanosecond precision", asy
     );
   });
 });
+
+Deno.test("mount() keeps serving while hundreds of async calls to it are in flight", async () => {
+  // Each pending Deno.stat occupies a thread of Deno's blocking pool; the
+  // request loop must not need that pool to make progress.
+  await withMount(new HelloFs(), async (mnt) => {
+    const results = await Promise.all(
+      Array.from({ length: 300 }, () => Deno.stat(join(mnt, "message"))),
+    );
+    assert.ok(results.every((st) => st.size === 12));
+    const missing = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => Deno.stat(join(mnt, `absent-${i}`))),
+    );
+    assert.ok(missing.every((r) => r.status === "rejected"));
+  }, { timeoutMs: 20_000 });
+});
