@@ -175,6 +175,16 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     }
   };
 
+  if (typeof ops.destroy === "function") {
+    impls.destroy = () => {
+      try {
+        ops.destroy!();
+      } catch (error) {
+        host.logHandlerError("destroy", error);
+      }
+    };
+  }
+
   if (has("lookup")) {
     impls.lookup = guarded("lookup", (req, parent: bigint, namePtr: Deno.PointerValue) => {
       const p = ino(parent), n = name(namePtr), c = ctx(req);
@@ -225,6 +235,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
           updateAtime: (toSet & (SET_ATTR.ATIME | SET_ATTR.ATIME_NOW)) !== 0,
           updateMtime: (toSet & (SET_ATTR.MTIME | SET_ATTR.MTIME_NOW)) !== 0,
           updateCtime: (toSet & SET_ATTR.CTIME) !== 0,
+          updateAtimeNow: (toSet & SET_ATTR.ATIME_NOW) !== 0,
+          updateMtimeNow: (toSet & SET_ATTR.MTIME_NOW) !== 0,
         });
         if (toSet & (SET_ATTR.ATIME_NOW | SET_ATTR.MTIME_NOW)) {
           const now = replier.nowNs();

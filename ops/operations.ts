@@ -59,6 +59,11 @@ export interface Operations {
 
   /** Called once the kernel has connected (FUSE_INIT), before any other handler. */
   init?(): void;
+  /**
+   * Called once when the session ends (unmount or `close()`), after the
+   * last request; release resources here. Synchronous. (Not in pyfuse3.)
+   */
+  destroy?(): void;
 
   /** Look up `name` in directory `parentInode`; ENOENT if absent. */
   lookup?(parentInode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<EntryAttributes>;
@@ -185,5 +190,5 @@ export interface Operations {
 /** The names of the request handlers of {@link Operations}. */
 export type HandlerName = Exclude<
   keyof Operations,
-  "supportsDotLookup" | "enableWritebackCache" | "enableAcl" | "init"
+  "supportsDotLookup" | "enableWritebackCache" | "enableAcl" | "init" | "destroy"
 >;

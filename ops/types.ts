@@ -114,6 +114,14 @@ export class SetattrFields {
   updateGid = false;
   /** `attr.stSize` is to be set (truncate). */
   updateSize = false;
+  /**
+   * The caller asked for "now" (UTIME_NOW) rather than an explicit atime;
+   * `attr.stAtimeNs` holds the server's current time. (Not in pyfuse3: lets
+   * a passthrough forward UTIME_NOW.)
+   */
+  updateAtimeNow = false;
+  /** Like {@link updateAtimeNow}, for mtime. */
+  updateMtimeNow = false;
 
   /** @param init members to set */
   constructor(init?: Partial<SetattrFields>) {

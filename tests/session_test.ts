@@ -212,3 +212,46 @@ Deno.test("mount() keeps serving while hundreds of async calls to it are in flig
     assert.ok(missing.every((r) => r.status === "rejected"));
   }, { timeoutMs: 20_000 });
 });
+
+Deno.test("destroy() is called once when the filesystem is unmounted", async () => {
+  let destroyed = 0;
+  const ops: fuse.Operations = {
+    getattr: (inode) => new HelloFs().getattr(inode),
+    destroy: () => void destroyed++,
+  };
+  await withMount(ops, async (mnt) => {
+    await Deno.stat(mnt);
+    assert.equal(destroyed, 0);
+  });
+  assert.equal(destroyed, 1);
+});
+
+Deno.test("setattr() receives resolved 'now' times and knows they were 'now'", async () => {
+  const seen: fuse.SetattrFields[] = [];
+  const times: bigint[] = [];
+  const hello = new HelloFs();
+  const ops: fuse.Operations = {
+    getattr: (inode) => hello.getattr(inode),
+    lookup: (p, n) => hello.lookup(p, n),
+    setattr: (inode, attr, fields) => {
+      seen.push(fields);
+      times.push(attr.stMtimeNs);
+      return hello.getattr(inode);
+    },
+  };
+  await withMount(ops, async (mnt) => {
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const r = await new Deno.Command("touch", { args: ["-c", join(mnt, "message")] }).output();
+    assert.equal(r.code, 0);
+    const t = await new Deno.Command("touch", {
+      args: ["-c", "-d", "@1000000000", join(mnt, "message")],
+    })
+      .output();
+    assert.equal(t.code, 0);
+    assert.equal(seen.length, 2);
+    assert.ok(seen[0].updateMtimeNow && seen[0].updateAtimeNow && seen[0].updateMtime);
+    assert.ok(times[0] >= before - 1_000_000_000n);
+    assert.ok(!seen[1].updateMtimeNow && seen[1].updateMtime);
+    assert.equal(times[1], 1_000_000_000n * 1_000_000_000n);
+  }, { options: [] });
+});
