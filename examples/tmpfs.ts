@@ -1,0 +1,1103 @@
+/**
+ * tmpfs: an in-memory read-write filesystem, the counterpart of pyfuse3's
+ * tmpfs.py, written to behave like the kernel's tmpfs wherever a FUSE
+ * filesystem can.
+ *
+ *     deno run --allow-ffi --allow-read examples/tmpfs.ts [-o opt,...] MOUNTPOINT
+ *
+ * Besides the usual FUSE options, `-o` takes the kernel tmpfs options
+ * `size=` (bytes, with an optional k/m/g/t suffix, default half the RAM),
+ * `nr_inodes=` (same suffixes), `mode=` (octal, of the root directory,
+ * default 1777), `uid=` and `gid=` (owner of the root directory, default
+ * this process). `default_permissions` is always on: the kernel checks
+ * permissions against the attributes served here.
+ *
+ * Stays in the foreground; Ctrl-C (SIGINT) or SIGTERM unmounts.
+ *
+ * Design notes:
+ *
+ * - Entry and attribute timeouts are 0. Several attributes change without
+ *   the kernel seeing the cause (relatime atime updates on read, ctime of a
+ *   file whose other hard link was renamed over, set-id bits cleared on
+ *   write), so anything the kernel cached could be stale; without
+ *   invalidation notifications the only correct choice is not to cache.
+ * - File contents live in 64 KiB chunks keyed by chunk index: reads and
+ *   writes cost O(request size), holes read as zeros and cost nothing, and
+ *   `st_blocks` counts allocated chunks.
+ * - Directory entries carry per-directory, monotonically increasing ids,
+ *   which are the readdir cookies: a listing resumed after concurrent
+ *   changes neither repeats nor skips an entry that existed throughout.
+ * - An inode is freed once it has no links, no kernel lookup references and
+ *   no open handles, whichever of unlink, forget and release comes last.
+ * - There is no `flush` handler on purpose: there is nothing to flush, and
+ *   after the first ENOSYS the kernel stops sending FLUSH, which saves a
+ *   round trip on every close(2) and keeps close(2) from waiting on this
+ *   process (which matters when the same process closes files on its own
+ *   mount).
+ *
+ * @module
+ */
+
+import * as fuse from "../mod.ts";
+import { parseMountArgs } from "../utils/cli.ts";
+
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+const S_IFLNK = 0o120000;
+const S_IFREG = 0o100000;
+const S_IFBLK = 0o060000;
+const S_IFDIR = 0o040000;
+const S_IFCHR = 0o020000;
+const S_IFIFO = 0o010000;
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_ISVTX = 0o1000;
+const S_IXGRP = 0o010;
+const PERMISSION_BITS = 0o7777;
+
+const O_ACCMODE = 0o3;
+const O_RDONLY = 0o0;
+const O_TRUNC = 0o1000;
+
+const RENAME_NOREPLACE = 1;
+const RENAME_EXCHANGE = 2;
+const XATTR_CREATE = 1;
+const XATTR_REPLACE = 2;
+const XATTR_NAME_MAX = 255;
+const XATTR_SIZE_MAX = 65536;
+
+/** Longest name of a directory entry, in bytes (NAME_MAX). */
+export const NAME_MAX = 255;
+/** Size of the chunks file data is stored in. */
+export const CHUNK_SIZE = 64 * 1024;
+/** Block size reported by stat and statfs, like the kernel's tmpfs (PAGE_SIZE). */
+const BLOCK_SIZE = 4096;
+/** The kernel's tmpfs counts 20 bytes of directory size per entry (BOGO_DIRENT_SIZE). */
+const BOGO_DIRENT_SIZE = 20;
+/** Largest file size: offsets beyond it could not be represented exactly. */
+const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
+/** relatime refreshes an access time at least once a day. */
+const RELATIME_INTERVAL_NS = 24n * 3600n * 1_000_000_000n;
+
+/** Readdir cookies 1 and 2 are "." and ".."; entries count up from here. */
+const FIRST_ENTRY_ID = 3;
+
+/** The file's bytes, in fixed-size chunks; missing chunks are holes. */
+class FileData {
+  size = 0;
+  readonly chunks = new Map<number, Uint8Array>();
+
+  read(off: number, length: number): Uint8Array {
+    const end = Math.min(this.size, off + length);
+    if (off >= end) return new Uint8Array(0);
+    const out = new Uint8Array(end - off);
+    for (let pos = off; pos < end;) {
+      const index = Math.floor(pos / CHUNK_SIZE);
+      const at = pos - index * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - at, end - pos);
+      const chunk = this.chunks.get(index);
+      // A hole needs no copy: `out` starts zeroed.
+      if (chunk) out.set(chunk.subarray(at, at + n), pos - off);
+      pos += n;
+    }
+    return out;
+  }
+
+  /** How many chunks a write of `length` bytes at `off` would allocate. */
+  missingChunks(off: number, length: number): number {
+    if (length === 0) return 0;
+    let missing = 0;
+    const last = Math.floor((off + length - 1) / CHUNK_SIZE);
+    for (let i = Math.floor(off / CHUNK_SIZE); i <= last; i++) {
+      if (!this.chunks.has(i)) missing++;
+    }
+    return missing;
+  }
+
+  write(off: number, buf: Uint8Array): void {
+    const end = off + buf.length;
+    for (let pos = off; pos < end;) {
+      const index = Math.floor(pos / CHUNK_SIZE);
+      const at = pos - index * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - at, end - pos);
+      let chunk = this.chunks.get(index);
+      if (!chunk) {
+        chunk = new Uint8Array(CHUNK_SIZE);
+        this.chunks.set(index, chunk);
+      }
+      chunk.set(buf.subarray(pos - off, pos - off + n), at);
+      pos += n;
+    }
+    if (end > this.size) this.size = end;
+  }
+
+  /** Sets the size; returns how many chunks were freed. */
+  truncate(size: number): number {
+    let freed = 0;
+    if (size < this.size) {
+      const keep = Math.ceil(size / CHUNK_SIZE);
+      for (const index of this.chunks.keys()) {
+        if (index >= keep) {
+          this.chunks.delete(index);
+          freed++;
+        }
+      }
+      // Bytes past the end must read as zeros if the file grows again.
+      const tail = size % CHUNK_SIZE;
+      if (tail !== 0) this.chunks.get(Math.floor(size / CHUNK_SIZE))?.fill(0, tail);
+    }
+    this.size = size;
+    return freed;
+  }
+}
+
+/** One name in a directory. */
+interface DirEntry {
+  readonly name: Uint8Array;
+  /** The readdir cookie: unique and increasing within the directory. */
+  readonly id: number;
+  ino: number;
+  removed: boolean;
+}
+
+/** A directory's entries, in creation order. */
+class DirData {
+  readonly entries = new Map<string, DirEntry>();
+  parent: number;
+  /** Removed by rmdir or rename-over: lookups and listings find nothing. */
+  dead = false;
+  // Removed entries stay as tombstones until compaction so that positions
+  // found by binary search over ids remain cheap to compute.
+  #order: DirEntry[] = [];
+  #tombstones = 0;
+  #nextId = FIRST_ENTRY_ID;
+
+  constructor(parent: number) {
+    this.parent = parent;
+  }
+
+  add(key: string, name: Uint8Array, ino: number): DirEntry {
+    const entry: DirEntry = { name, id: this.#nextId++, ino, removed: false };
+    this.entries.set(key, entry);
+    this.#order.push(entry);
+    return entry;
+  }
+
+  remove(key: string, entry: DirEntry): void {
+    this.entries.delete(key);
+    entry.removed = true;
+    if (++this.#tombstones > 64 && this.#tombstones * 2 > this.#order.length) {
+      this.#order = this.#order.filter((e) => !e.removed);
+      this.#tombstones = 0;
+    }
+  }
+
+  /** The live entries whose id is greater than `startId`, in id order. */
+  *after(startId: number): Generator<DirEntry> {
+    const order = this.#order;
+    let lo = 0, hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (order[mid].id <= startId) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < order.length; i++) {
+      if (!order[i].removed) yield order[i];
+    }
+  }
+}
+
+/** An inode: attributes plus the contents for its type. */
+class TmpNode {
+  mode: number;
+  uid: number;
+  gid: number;
+  rdev = 0;
+  nlink = 1;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  /** References the kernel holds (lookups minus forgets). */
+  lookups = 0;
+  /** Open file and directory handles. */
+  opens = 0;
+  readonly xattrs = new Map<string, { name: Uint8Array; value: Uint8Array }>();
+  data?: FileData;
+  dir?: DirData;
+  target?: Uint8Array;
+
+  constructor(readonly ino: number, mode: number, uid: number, gid: number, now: bigint) {
+    this.mode = mode;
+    this.uid = uid;
+    this.gid = gid;
+    this.atimeNs = this.mtimeNs = this.ctimeNs = now;
+  }
+
+  get isDir(): boolean {
+    return (this.mode & S_IFMT) === S_IFDIR;
+  }
+
+  get isRegular(): boolean {
+    return (this.mode & S_IFMT) === S_IFREG;
+  }
+
+  get size(): number {
+    if (this.data) return this.data.size;
+    if (this.dir) return BOGO_DIRENT_SIZE * (this.dir.entries.size + 2);
+    return this.target?.length ?? 0;
+  }
+
+  touchContent(now: bigint): void {
+    this.mtimeNs = this.ctimeNs = now;
+  }
+
+  /**
+   * Clears set-user-ID, and set-group-ID if group-executable or if the
+   * caller is not in the file's group, as the kernel's tmpfs does on write,
+   * truncate and chown of a regular file. Through FUSE the kernel does most
+   * of this itself, but with libfuse's default FUSE_CAP_HANDLE_KILLPRIV and
+   * atomic O_TRUNC it leaves open(O_TRUNC), and set-group-ID without group
+   * execute, to the filesystem; clearing twice is harmless. Only the
+   * caller's primary group is known.
+   */
+  killPriv(caller: { uid: number; gid: number }): void {
+    if (!this.isRegular) return;
+    let mode = this.mode & ~S_ISUID;
+    if (
+      (mode & S_ISGID) && ((mode & S_IXGRP) || (caller.uid !== 0 && caller.gid !== this.gid))
+    ) {
+      mode &= ~S_ISGID;
+    }
+    this.mode = mode;
+  }
+}
+
+/** An open regular file. */
+interface OpenFile {
+  node: TmpNode;
+  flags: number;
+  /** Who opened it: write requests carry no caller, and set-id clearing depends on it. */
+  opener: { uid: number; gid: number };
+}
+
+/**
+ * Nanosecond wall-clock timestamps that never repeat or go backwards, so
+ * that every change is visible as a newer time.
+ */
+class Clock {
+  // performance.now() has sub-millisecond resolution; Date.now() does not.
+  readonly #originNs = BigInt(Math.round(performance.timeOrigin * 1e6));
+  #lastNs = 0n;
+
+  now(): bigint {
+    const wall = this.#originNs + BigInt(Math.round(performance.now() * 1e6));
+    this.#lastNs = wall > this.#lastNs ? wall : this.#lastNs + 1n;
+    return this.#lastNs;
+  }
+
+  /**
+   * Takes note of a timestamp the kernel resolved as "now" (utimensat with
+   * UTIME_NOW reads CLOCK_REALTIME, which may run slightly ahead of our
+   * clock), so that later changes are never stamped earlier than it.
+   */
+  observe(ns: bigint): void {
+    const now = this.now();
+    // Explicit times far in the future (touch -d) must not drag the clock along.
+    if (ns > now && ns - now < 1_000_000_000n) this.#lastNs = ns;
+  }
+}
+
+/** Limits and root directory attributes of a {@link TmpFs}; the kernel tmpfs options. */
+export interface TmpFsOptions {
+  /** Capacity in bytes (`size=`); default half of the physical memory, else 1 GiB. */
+  maxBytes?: number;
+  /** Most inodes, the root included (`nr_inodes=`); default maxBytes / 4096. */
+  maxInodes?: number;
+  /** Permission bits of the root directory (`mode=`); default 0o1777. */
+  rootMode?: number;
+  /** Owner of the root directory (`uid=`); default this process's uid. */
+  rootUid?: number;
+  /** Group of the root directory (`gid=`); default this process's gid. */
+  rootGid?: number;
+}
+
+/**
+ * An in-memory read-write filesystem: regular files, directories, symlinks,
+ * hard links, FIFOs, sockets and device nodes, extended attributes, and
+ * the POSIX rules for timestamps, set-group-ID directories and sticky
+ * directories. Mount it with `default_permissions`, which leaves
+ * permission checks to the kernel.
+ *
+ * @example
+ * ```ts ignore
+ * import { mount } from "../mod.ts";
+ * import { TmpFs } from "./tmpfs.ts";
+ * await using fs = mount(new TmpFs({ maxBytes: 64 << 20 }), "/mnt/tmp");
+ * await Deno.writeTextFile("/mnt/tmp/a", "hello");
+ * ```
+ */
+export class TmpFs implements fuse.Operations {
+  readonly #nodes = new Map<number, TmpNode>();
+  readonly #files = new Map<number, OpenFile>();
+  readonly #dirs = new Map<number, TmpNode>();
+  readonly #clock = new Clock();
+  readonly #maxChunks: number;
+  readonly #maxInodes: number;
+  #usedChunks = 0;
+  #nextIno = fuse.ROOT_INODE + 1;
+  #nextFh = 1;
+
+  /** @param options capacity and root directory attributes */
+  constructor(options: TmpFsOptions = {}) {
+    const maxBytes = options.maxBytes ?? defaultCapacity();
+    this.#maxChunks = Math.floor(maxBytes / CHUNK_SIZE);
+    this.#maxInodes = options.maxInodes ?? Math.max(1, Math.floor(maxBytes / BLOCK_SIZE));
+    const ids = options.rootUid === undefined || options.rootGid === undefined
+      ? fuse.processIds()
+      : { uid: 0, gid: 0 };
+    const root = new TmpNode(
+      fuse.ROOT_INODE,
+      S_IFDIR | ((options.rootMode ?? 0o1777) & PERMISSION_BITS),
+      options.rootUid ?? ids.uid,
+      options.rootGid ?? ids.gid,
+      this.#clock.now(),
+    );
+    root.nlink = 2;
+    // The root is its own parent, as ".." of a mount's root shows it.
+    root.dir = new DirData(fuse.ROOT_INODE);
+    this.#nodes.set(root.ino, root);
+  }
+
+  /** How many inodes exist, the root and inodes only kept alive by the kernel or open files included. */
+  get liveInodes(): number {
+    return this.#nodes.size;
+  }
+
+  /** How many file and directory handles are open. */
+  get openHandles(): number {
+    return this.#files.size + this.#dirs.size;
+  }
+
+  /** How many bytes of file data are allocated (whole chunks). */
+  get allocatedBytes(): number {
+    return this.#usedChunks * CHUNK_SIZE;
+  }
+
+  // ---- lookups and attributes ----
+
+  /** Looks `name` up in directory `parentInode`. */
+  lookup(parentInode: fuse.Inode, name: Uint8Array): fuse.EntryAttributes {
+    checkName(name);
+    const dir = this.#dirNode(parentInode);
+    const entry = dir.dir!.entries.get(nameKey(name));
+    if (!entry) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    const node = this.#node(entry.ino);
+    node.lookups++;
+    return this.#attr(node);
+  }
+
+  /** Drops kernel references; frees inodes that are no longer reachable at all. */
+  forget(inodeList: Array<[fuse.Inode, number]>): void {
+    for (const [ino, count] of inodeList) {
+      const node = this.#nodes.get(ino);
+      if (!node) continue;
+      node.lookups = Math.max(0, node.lookups - count);
+      this.#maybeFree(node);
+    }
+  }
+
+  /** The attributes of `inode`. */
+  getattr(inode: fuse.Inode): fuse.EntryAttributes {
+    return this.#attr(this.#node(inode));
+  }
+
+  /** chmod, chown, truncate and utimens. */
+  setattr(
+    inode: fuse.Inode,
+    attr: fuse.EntryAttributes,
+    fields: fuse.SetattrFields,
+    _fh: fuse.FileHandle | null,
+    ctx: fuse.RequestContext,
+  ): fuse.EntryAttributes {
+    const node = this.#node(inode);
+    if (fields.updateAtime) this.#clock.observe(attr.stAtimeNs);
+    if (fields.updateMtime) this.#clock.observe(attr.stMtimeNs);
+    const now = this.#clock.now();
+    if (fields.updateSize) {
+      if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
+      if (!node.data) throw new fuse.FUSEError(fuse.errno.EINVAL);
+      if (attr.stSize > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
+      this.#usedChunks -= node.data.truncate(attr.stSize);
+      // Even to the current size, as the kernel's tmpfs does (POSIX only
+      // requires it when the size changes).
+      node.touchContent(now);
+      // Root (CAP_FSETID) keeps its set-id bits; capabilities are not visible here.
+      if (ctx.uid !== 0) node.killPriv(ctx);
+    }
+    if (fields.updateUid || fields.updateGid) {
+      // chown clears set-id bits even when root does it.
+      node.killPriv(ctx);
+      if (fields.updateUid) node.uid = attr.stUid;
+      if (fields.updateGid) node.gid = attr.stGid;
+    }
+    if (fields.updateMode) node.mode = (node.mode & S_IFMT) | (attr.stMode & PERMISSION_BITS);
+    if (fields.updateAtime) node.atimeNs = attr.stAtimeNs;
+    if (fields.updateMtime) node.mtimeNs = attr.stMtimeNs;
+    // Every attribute change is a status change.
+    node.ctimeNs = fields.updateCtime ? attr.stCtimeNs : now;
+    return this.#attr(node);
+  }
+
+  /** Whether `ctx` may access `inode` with `mode`; only asked when mounted without `default_permissions`. */
+  access(inode: fuse.Inode, mode: number, ctx: fuse.RequestContext): boolean {
+    const node = this.#node(inode);
+    const want = mode & 7;
+    if (want === 0) return true;
+    if (ctx.uid === 0) {
+      // Root may read and write anything, but execute only what someone may.
+      return (want & 1) === 0 || node.isDir || (node.mode & 0o111) !== 0;
+    }
+    // Only the primary group is known: the request carries no supplementary groups.
+    const granted = ctx.uid === node.uid
+      ? (node.mode >> 6) & 7
+      : ctx.gid === node.gid
+      ? (node.mode >> 3) & 7
+      : node.mode & 7;
+    return (granted & want) === want;
+  }
+
+  /** Filesystem usage; blocks are 4 KiB, counted from allocated chunks. */
+  statfs(): fuse.StatvfsData {
+    const blocksPerChunk = CHUNK_SIZE / BLOCK_SIZE;
+    const total = this.#maxChunks * blocksPerChunk;
+    const free = Math.max(0, total - this.#usedChunks * blocksPerChunk);
+    const freeInodes = Math.max(0, this.#maxInodes - this.#nodes.size);
+    return new fuse.StatvfsData({
+      fBsize: BLOCK_SIZE,
+      fFrsize: BLOCK_SIZE,
+      fBlocks: total,
+      fBfree: free,
+      fBavail: free,
+      fFiles: this.#maxInodes,
+      fFfree: freeInodes,
+      fFavail: freeInodes,
+      fNamemax: NAME_MAX,
+    });
+  }
+
+  // ---- creating and removing names ----
+
+  /** Creates a regular file, FIFO, socket or device node. */
+  mknod(
+    parentInode: fuse.Inode,
+    name: Uint8Array,
+    mode: number,
+    rdev: number,
+    ctx: fuse.RequestContext,
+  ): fuse.EntryAttributes {
+    const type = (mode & S_IFMT) || S_IFREG;
+    if (![S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK].includes(type)) {
+      throw new fuse.FUSEError(fuse.errno.EINVAL);
+    }
+    const node = this.#create(parentInode, name, type | (mode & PERMISSION_BITS), ctx);
+    if (type === S_IFCHR || type === S_IFBLK) node.rdev = rdev;
+    return this.#attr(node);
+  }
+
+  /** Creates a directory. */
+  mkdir(
+    parentInode: fuse.Inode,
+    name: Uint8Array,
+    mode: number,
+    ctx: fuse.RequestContext,
+  ): fuse.EntryAttributes {
+    // mkdir(2) honours only the permission and sticky bits; set-group-ID
+    // comes from the parent.
+    return this.#attr(this.#create(parentInode, name, S_IFDIR | (mode & 0o1777), ctx));
+  }
+
+  /** Creates a symbolic link. */
+  symlink(
+    parentInode: fuse.Inode,
+    name: Uint8Array,
+    target: Uint8Array,
+    ctx: fuse.RequestContext,
+  ): fuse.EntryAttributes {
+    const node = this.#create(parentInode, name, S_IFLNK | 0o777, ctx, target);
+    return this.#attr(node);
+  }
+
+  /** Creates and opens a regular file. */
+  create(
+    parentInode: fuse.Inode,
+    name: Uint8Array,
+    mode: number,
+    flags: number,
+    ctx: fuse.RequestContext,
+  ): [fuse.FileInfo, fuse.EntryAttributes] {
+    const node = this.#create(parentInode, name, S_IFREG | (mode & PERMISSION_BITS), ctx);
+    return [this.#openFile(node, flags, ctx), this.#attr(node)];
+  }
+
+  /** Adds the hard link `newName` to `inode`. */
+  link(
+    inode: fuse.Inode,
+    newParentInode: fuse.Inode,
+    newName: Uint8Array,
+  ): fuse.EntryAttributes {
+    checkName(newName);
+    const node = this.#node(inode);
+    if (node.isDir) throw new fuse.FUSEError(fuse.errno.EPERM);
+    if (node.nlink === 0) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    const dir = this.#dirNode(newParentInode);
+    const key = nameKey(newName);
+    if (dir.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    if (dir.dir!.entries.has(key)) throw new fuse.FUSEError(fuse.errno.EEXIST);
+    const now = this.#clock.now();
+    dir.dir!.add(key, newName.slice(), node.ino);
+    dir.touchContent(now);
+    node.nlink++;
+    node.ctimeNs = now;
+    node.lookups++;
+    return this.#attr(node);
+  }
+
+  /** Removes a non-directory name. */
+  unlink(parentInode: fuse.Inode, name: Uint8Array, ctx: fuse.RequestContext): void {
+    checkName(name);
+    const dir = this.#dirNode(parentInode);
+    const key = nameKey(name);
+    const entry = dir.dir!.entries.get(key);
+    if (!entry) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    const node = this.#node(entry.ino);
+    if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
+    checkSticky(dir, node, ctx);
+    const now = this.#clock.now();
+    dir.dir!.remove(key, entry);
+    dir.touchContent(now);
+    node.nlink--;
+    node.ctimeNs = now;
+    this.#maybeFree(node);
+  }
+
+  /** Removes an empty directory. */
+  rmdir(parentInode: fuse.Inode, name: Uint8Array, ctx: fuse.RequestContext): void {
+    checkName(name);
+    const dir = this.#dirNode(parentInode);
+    const key = nameKey(name);
+    const entry = dir.dir!.entries.get(key);
+    if (!entry) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    const node = this.#node(entry.ino);
+    if (!node.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
+    if (node.dir!.entries.size > 0) throw new fuse.FUSEError(fuse.errno.ENOTEMPTY);
+    checkSticky(dir, node, ctx);
+    const now = this.#clock.now();
+    dir.dir!.remove(key, entry);
+    dir.touchContent(now);
+    dir.nlink--;
+    this.#kill(node, now);
+  }
+
+  /**
+   * Moves `nameOld` to `nameNew`, replacing it if allowed; `flags` may be
+   * RENAME_NOREPLACE or RENAME_EXCHANGE.
+   */
+  rename(
+    parentInodeOld: fuse.Inode,
+    nameOld: Uint8Array,
+    parentInodeNew: fuse.Inode,
+    nameNew: Uint8Array,
+    flags: number,
+    ctx: fuse.RequestContext,
+  ): void {
+    if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) !== 0 || flags === 3) {
+      throw new fuse.FUSEError(fuse.errno.EINVAL);
+    }
+    checkName(nameOld);
+    checkName(nameNew);
+    const oldDir = this.#dirNode(parentInodeOld);
+    const newDir = this.#dirNode(parentInodeNew);
+    const oldKey = nameKey(nameOld), newKey = nameKey(nameNew);
+    const oldEntry = oldDir.dir!.entries.get(oldKey);
+    if (!oldEntry) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    if (newDir.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    const src = this.#node(oldEntry.ino);
+    const newEntry = newDir.dir!.entries.get(newKey);
+    const dst = newEntry ? this.#node(newEntry.ino) : undefined;
+
+    if (flags & RENAME_EXCHANGE) {
+      if (!newEntry || !dst) throw new fuse.FUSEError(fuse.errno.ENOENT);
+      if (newEntry === oldEntry) return;
+      if (src.isDir && this.#isWithin(newDir, src)) throw new fuse.FUSEError(fuse.errno.EINVAL);
+      if (dst.isDir && this.#isWithin(oldDir, dst)) throw new fuse.FUSEError(fuse.errno.EINVAL);
+      checkSticky(oldDir, src, ctx);
+      checkSticky(newDir, dst, ctx);
+      // The names stay where they are (and keep their readdir cookies);
+      // only the inodes behind them swap.
+      oldEntry.ino = dst.ino;
+      newEntry.ino = src.ino;
+      if (oldDir !== newDir) {
+        if (src.isDir) this.#reparent(src, oldDir, newDir);
+        if (dst.isDir) this.#reparent(dst, newDir, oldDir);
+      }
+      const now = this.#clock.now();
+      oldDir.touchContent(now);
+      newDir.touchContent(now);
+      src.ctimeNs = dst.ctimeNs = now;
+      return;
+    }
+
+    if (dst) {
+      if (flags & RENAME_NOREPLACE) throw new fuse.FUSEError(fuse.errno.EEXIST);
+      // Two names of one inode: POSIX says do nothing and succeed.
+      if (dst === src) return;
+      if (src.isDir) {
+        if (!dst.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
+        if (dst.dir!.entries.size > 0) throw new fuse.FUSEError(fuse.errno.ENOTEMPTY);
+      } else if (dst.isDir) {
+        throw new fuse.FUSEError(fuse.errno.EISDIR);
+      }
+    }
+    if (src.isDir && this.#isWithin(newDir, src)) throw new fuse.FUSEError(fuse.errno.EINVAL);
+    checkSticky(oldDir, src, ctx);
+    if (dst) checkSticky(newDir, dst, ctx);
+
+    const now = this.#clock.now();
+    if (newEntry && dst) {
+      newDir.dir!.remove(newKey, newEntry);
+      if (dst.isDir) {
+        newDir.nlink--;
+        this.#kill(dst, now);
+      } else {
+        dst.nlink--;
+        dst.ctimeNs = now;
+        this.#maybeFree(dst);
+      }
+    }
+    oldDir.dir!.remove(oldKey, oldEntry);
+    // A fresh cookie: a listing in progress may show the new name even if
+    // it already showed the old one, which POSIX allows for renamed entries.
+    newDir.dir!.add(newKey, nameNew.slice(), src.ino);
+    if (src.isDir && oldDir !== newDir) this.#reparent(src, oldDir, newDir);
+    oldDir.touchContent(now);
+    newDir.touchContent(now);
+    src.ctimeNs = now;
+  }
+
+  /** The target of a symbolic link. */
+  readlink(inode: fuse.Inode): Uint8Array {
+    const node = this.#node(inode);
+    if (!node.target) throw new fuse.FUSEError(fuse.errno.EINVAL);
+    this.#touchAtime(node);
+    return node.target;
+  }
+
+  // ---- file I/O ----
+
+  /** Opens a regular file; O_TRUNC truncates here (libfuse negotiates atomic O_TRUNC). */
+  open(inode: fuse.Inode, flags: number, ctx: fuse.RequestContext): fuse.FileInfo {
+    const node = this.#node(inode);
+    if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
+    if (!node.data) throw new fuse.FUSEError(fuse.errno.EINVAL);
+    if (flags & O_TRUNC) {
+      this.#usedChunks -= node.data.truncate(0);
+      node.touchContent(this.#clock.now());
+      if (ctx.uid !== 0) node.killPriv(ctx);
+    }
+    return this.#openFile(node, flags, ctx);
+  }
+
+  /** Reads from an open file; holes read as zeros. */
+  read(fh: fuse.FileHandle, off: number, size: number): Uint8Array {
+    const file = this.#file(fh);
+    const data = file.node.data!.read(off, size);
+    this.#touchAtime(file.node);
+    return data;
+  }
+
+  /** Writes to an open file, allocating only the chunks the write touches. */
+  write(fh: fuse.FileHandle, off: number, buf: Uint8Array): number {
+    const file = this.#file(fh);
+    if ((file.flags & O_ACCMODE) === O_RDONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
+    if (buf.length === 0) return 0;
+    if (off + buf.length > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
+    const node = file.node;
+    const missing = node.data!.missingChunks(off, buf.length);
+    if (this.#usedChunks + missing > this.#maxChunks) throw new fuse.FUSEError(fuse.errno.ENOSPC);
+    node.data!.write(off, buf);
+    this.#usedChunks += missing;
+    node.touchContent(this.#clock.now());
+    if (file.opener.uid !== 0) node.killPriv(file.opener);
+    return buf.length;
+  }
+
+  /** Nothing to sync: memory is all the storage there is. */
+  fsync(fh: fuse.FileHandle, _datasync: boolean): void {
+    this.#file(fh);
+  }
+
+  /** Closes an open file; an unlinked file's data goes with its last handle. */
+  release(fh: fuse.FileHandle): void {
+    const file = this.#file(fh);
+    this.#files.delete(fh);
+    file.node.opens--;
+    this.#maybeFree(file.node);
+  }
+
+  // ---- directories ----
+
+  /** Opens a directory for listing. */
+  opendir(inode: fuse.Inode): fuse.FileHandle {
+    const node = this.#node(inode);
+    if (!node.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
+    const fh = this.#nextFh++;
+    this.#dirs.set(fh, node);
+    node.opens++;
+    return fh;
+  }
+
+  /** Lists entries after cookie `startId`: ".", "..", then entries by increasing id. */
+  readdir(fh: fuse.FileHandle, startId: number, token: fuse.ReaddirToken): void {
+    const node = this.#dirHandle(fh);
+    const dir = node.dir!;
+    if (dir.dead) return;
+    this.#touchAtime(node);
+    // The kernel takes no lookup reference for "." and "..", so neither
+    // is counted here (unlike every other entry readdirReply accepts).
+    if (startId < 1 && !fuse.readdirReply(token, DOT, this.#attr(node), 1)) return;
+    if (startId < 2 && !fuse.readdirReply(token, DOTDOT, this.#attr(this.#node(dir.parent)), 2)) {
+      return;
+    }
+    for (const entry of dir.after(startId)) {
+      const child = this.#node(entry.ino);
+      if (!fuse.readdirReply(token, entry.name, this.#attr(child), entry.id)) return;
+      child.lookups++;
+    }
+  }
+
+  /** Nothing to sync. */
+  fsyncdir(fh: fuse.FileHandle, _datasync: boolean): void {
+    this.#dirHandle(fh);
+  }
+
+  /** Closes a directory handle. */
+  releasedir(fh: fuse.FileHandle): void {
+    const node = this.#dirHandle(fh);
+    this.#dirs.delete(fh);
+    node.opens--;
+    this.#maybeFree(node);
+  }
+
+  // ---- extended attributes ----
+
+  /** Sets an extended attribute, honouring XATTR_CREATE and XATTR_REPLACE. */
+  setxattr(
+    inode: fuse.Inode,
+    name: Uint8Array,
+    value: Uint8Array,
+    _ctx: fuse.RequestContext,
+    flags: number,
+  ): void {
+    const node = this.#node(inode);
+    checkXattrName(name);
+    if (value.length > XATTR_SIZE_MAX) throw new fuse.FUSEError(fuse.errno.E2BIG);
+    const key = nameKey(name);
+    const exists = node.xattrs.has(key);
+    if ((flags & XATTR_CREATE) && exists) throw new fuse.FUSEError(fuse.errno.EEXIST);
+    if ((flags & XATTR_REPLACE) && !exists) throw new fuse.FUSEError(fuse.errno.ENODATA);
+    node.xattrs.set(key, { name: name.slice(), value: value.slice() });
+    node.ctimeNs = this.#clock.now();
+  }
+
+  /** The value of an extended attribute. */
+  getxattr(inode: fuse.Inode, name: Uint8Array): Uint8Array {
+    const node = this.#node(inode);
+    checkXattrName(name);
+    const attr = node.xattrs.get(nameKey(name));
+    if (!attr) throw new fuse.FUSEError(fuse.errno.ENODATA);
+    return attr.value;
+  }
+
+  /** The names of the extended attributes; trusted.* only for root, as on the kernel's tmpfs. */
+  listxattr(inode: fuse.Inode, ctx: fuse.RequestContext): Uint8Array[] {
+    const names = [...this.#node(inode).xattrs.values()].map((x) => x.name);
+    return ctx.uid === 0 ? names : names.filter((n) => !hasPrefix(n, TRUSTED_PREFIX));
+  }
+
+  /** Removes an extended attribute. */
+  removexattr(inode: fuse.Inode, name: Uint8Array): void {
+    const node = this.#node(inode);
+    checkXattrName(name);
+    if (!node.xattrs.delete(nameKey(name))) throw new fuse.FUSEError(fuse.errno.ENODATA);
+    node.ctimeNs = this.#clock.now();
+  }
+
+  // ---- internals ----
+
+  #node(ino: number): TmpNode {
+    const node = this.#nodes.get(ino);
+    if (!node) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    return node;
+  }
+
+  #dirNode(ino: number): TmpNode {
+    const node = this.#node(ino);
+    if (!node.dir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
+    return node;
+  }
+
+  #file(fh: number): OpenFile {
+    const file = this.#files.get(fh);
+    if (!file) throw new fuse.FUSEError(fuse.errno.EBADF);
+    return file;
+  }
+
+  #dirHandle(fh: number): TmpNode {
+    const node = this.#dirs.get(fh);
+    if (!node) throw new fuse.FUSEError(fuse.errno.EBADF);
+    return node;
+  }
+
+  #openFile(node: TmpNode, flags: number, ctx: fuse.RequestContext): fuse.FileInfo {
+    const fh = this.#nextFh++;
+    this.#files.set(fh, { node, flags, opener: { uid: ctx.uid, gid: ctx.gid } });
+    node.opens++;
+    return new fuse.FileInfo({ fh });
+  }
+
+  /**
+   * Makes a new inode named `name` in `parentInode`, owned by the caller
+   * (or by the directory's group if it is set-group-ID), and counts the
+   * lookup reference the kernel takes for it.
+   */
+  #create(
+    parentInode: fuse.Inode,
+    name: Uint8Array,
+    mode: number,
+    ctx: fuse.RequestContext,
+    target?: Uint8Array,
+  ): TmpNode {
+    checkName(name);
+    const parent = this.#dirNode(parentInode);
+    const key = nameKey(name);
+    // A removed directory still has an inode while something holds it, but
+    // nothing may be created in it.
+    if (parent.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    if (parent.dir!.entries.has(key)) throw new fuse.FUSEError(fuse.errno.EEXIST);
+    if (this.#nodes.size >= this.#maxInodes) throw new fuse.FUSEError(fuse.errno.ENOSPC);
+    const type = mode & S_IFMT;
+    // The kernel has usually applied the umask already (the connection does
+    // not ask for FUSE_CAP_DONT_MASK); masking is idempotent, so applying it
+    // again cannot clear a bit twice and covers kernels that leave it to us.
+    if (type !== S_IFLNK) mode &= ~(ctx.umask & 0o777);
+    let gid = ctx.gid;
+    if (parent.mode & S_ISGID) {
+      gid = parent.gid;
+      if (type === S_IFDIR) mode |= S_ISGID;
+    }
+    const now = this.#clock.now();
+    const node = new TmpNode(this.#nextIno++, mode, ctx.uid, gid, now);
+    if (type === S_IFDIR) {
+      node.dir = new DirData(parent.ino);
+      node.nlink = 2;
+      parent.nlink++;
+    } else if (type === S_IFREG) {
+      node.data = new FileData();
+    } else if (type === S_IFLNK) {
+      node.target = target!.slice();
+    }
+    this.#nodes.set(node.ino, node);
+    parent.dir!.add(key, name.slice(), node.ino);
+    parent.touchContent(now);
+    node.lookups++;
+    return node;
+  }
+
+  /** Marks a directory removed (rmdir, or replaced by rename). */
+  #kill(dirNode: TmpNode, now: bigint): void {
+    dirNode.nlink = 0;
+    dirNode.dir!.dead = true;
+    dirNode.ctimeNs = now;
+    this.#maybeFree(dirNode);
+  }
+
+  /** Moves a directory's ".." from `from` to `to`. */
+  #reparent(dirNode: TmpNode, from: TmpNode, to: TmpNode): void {
+    dirNode.dir!.parent = to.ino;
+    from.nlink--;
+    to.nlink++;
+  }
+
+  /** Whether directory `dirNode` is `ancestor` or lies below it. */
+  #isWithin(dirNode: TmpNode, ancestor: TmpNode): boolean {
+    let node = dirNode;
+    for (;;) {
+      if (node === ancestor) return true;
+      if (node.ino === fuse.ROOT_INODE) return false;
+      node = this.#node(node.dir!.parent);
+    }
+  }
+
+  #maybeFree(node: TmpNode): void {
+    if (node.nlink > 0 || node.lookups > 0 || node.opens > 0) return;
+    if (node.ino === fuse.ROOT_INODE) return;
+    this.#nodes.delete(node.ino);
+    if (node.data) this.#usedChunks -= node.data.truncate(0);
+  }
+
+  /** relatime: refresh atime only if it is older than mtime or ctime, or a day old. */
+  #touchAtime(node: TmpNode): void {
+    const now = this.#clock.now();
+    if (
+      node.atimeNs <= node.mtimeNs || node.atimeNs <= node.ctimeNs ||
+      now - node.atimeNs >= RELATIME_INTERVAL_NS
+    ) {
+      node.atimeNs = now;
+    }
+  }
+
+  #attr(node: TmpNode): fuse.EntryAttributes {
+    return new fuse.EntryAttributes({
+      stIno: node.ino,
+      generation: 0,
+      entryTimeout: 0,
+      attrTimeout: 0,
+      stMode: node.mode,
+      stNlink: node.nlink,
+      stUid: node.uid,
+      stGid: node.gid,
+      stRdev: node.rdev,
+      stSize: node.size,
+      stBlksize: BLOCK_SIZE,
+      stBlocks: node.data ? node.data.chunks.size * (CHUNK_SIZE / 512) : 0,
+      stAtimeNs: node.atimeNs,
+      stMtimeNs: node.mtimeNs,
+      stCtimeNs: node.ctimeNs,
+    });
+  }
+}
+
+const DOT = new Uint8Array([0x2e]);
+const TRUSTED_PREFIX = new TextEncoder().encode("trusted.");
+const XATTR_PREFIXES = ["user.", "trusted.", "security."].map((p) => new TextEncoder().encode(p));
+const DOTDOT = new Uint8Array([0x2e, 0x2e]);
+
+/** A lossless map key for a name: one UTF-16 code unit per byte (latin1). */
+function nameKey(name: Uint8Array): string {
+  return String.fromCharCode(...name);
+}
+
+function checkName(name: Uint8Array): void {
+  // The kernel passes names of up to 1024 bytes (FUSE_NAME_MAX) through.
+  if (name.length > NAME_MAX) throw new fuse.FUSEError(fuse.errno.ENAMETOOLONG);
+}
+
+/**
+ * The kernel hands FUSE every xattr namespace; like the kernel's tmpfs,
+ * accept only user., trusted. and security. (system.* would be ACLs, which
+ * this filesystem does not implement).
+ */
+function checkXattrName(name: Uint8Array): void {
+  if (name.length === 0 || name.length > XATTR_NAME_MAX) {
+    throw new fuse.FUSEError(fuse.errno.ERANGE);
+  }
+  if (!XATTR_PREFIXES.some((prefix) => hasPrefix(name, prefix))) {
+    throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
+  }
+}
+
+function hasPrefix(name: Uint8Array, prefix: Uint8Array): boolean {
+  return name.length > prefix.length && prefix.every((b, i) => name[i] === b);
+}
+
+/**
+ * In a sticky directory only the owner of the entry, the owner of the
+ * directory or root may remove or rename it. The kernel checks this too
+ * (may_delete), so this guards callers that bypass the VFS.
+ */
+function checkSticky(dir: TmpNode, victim: TmpNode, ctx: fuse.RequestContext): void {
+  if (!(dir.mode & S_ISVTX) || ctx.uid === 0) return;
+  if (ctx.uid !== victim.uid && ctx.uid !== dir.uid) throw new fuse.FUSEError(fuse.errno.EPERM);
+}
+
+/** Half the physical memory, the kernel tmpfs default; 1 GiB if /proc/meminfo is unreadable. */
+function defaultCapacity(): number {
+  const path = "/proc/meminfo";
+  try {
+    // Check first: reading without permission would prompt on a terminal.
+    if (Deno.permissions.querySync({ name: "read", path }).state === "granted") {
+      const total = /^MemTotal:\s+(\d+) kB/m.exec(Deno.readTextFileSync(path));
+      if (total) return Math.floor(Number(total[1]) * 1024 / 2);
+    }
+  } catch {
+    // Not Linux, or /proc not mounted: fall through.
+  }
+  return 1 << 30;
+}
+
+/**
+ * Splits `-o` options into the tmpfs ones (`size`, `nr_inodes`, `mode`,
+ * `uid`, `gid`) and those for libfuse, which rejects options it does not
+ * know.
+ */
+function splitOptions(options: string[]): { fs: TmpFsOptions; mount: string[] } {
+  const fs: TmpFsOptions = {};
+  const mount: string[] = [];
+  for (const option of options) {
+    const [key, value] = option.split("=", 2);
+    if (value === undefined) {
+      mount.push(option);
+      continue;
+    }
+    switch (key) {
+      case "size":
+        fs.maxBytes = parseSize(option, value);
+        break;
+      case "nr_inodes":
+        fs.maxInodes = parseSize(option, value);
+        break;
+      case "mode":
+        if (!/^[0-7]{1,4}$/.test(value)) throw new Error(`bad option ${option}: expected octal`);
+        fs.rootMode = parseInt(value, 8);
+        break;
+      case "uid":
+      case "gid": {
+        if (!/^\d+$/.test(value)) throw new Error(`bad option ${option}: expected a number`);
+        fs[key === "uid" ? "rootUid" : "rootGid"] = Number(value);
+        break;
+      }
+      default:
+        mount.push(option);
+    }
+  }
+  return { fs, mount };
+}
+
+function parseSize(option: string, value: string): number {
+  const match = /^(\d+)([kmgt]?)$/i.exec(value);
+  if (!match) throw new Error(`bad option ${option}: expected a number with optional k/m/g/t`);
+  const shift = { "": 0, k: 10, m: 20, g: 30, t: 40 }[match[2].toLowerCase()]!;
+  const n = Number(match[1]) * 2 ** shift;
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`bad option ${option}: out of range`);
+  return n;
+}
+
+if (import.meta.main) {
+  let args, split;
+  try {
+    args = parseMountArgs(Deno.args, ["MOUNTPOINT"]);
+    split = splitOptions(args.options);
+  } catch (error) {
+    console.error((error as Error).message);
+    Deno.exit(2);
+  }
+  const options = new Set([...fuse.defaultOptions, "fsname=tmpfs", ...split.mount]);
+  fuse.init(new TmpFs(split.fs), args.positional[0], options);
+  console.error(`tmpfs: mounted on ${args.positional[0]}`);
+  try {
+    await fuse.main();
+  } finally {
+    fuse.close();
+  }
+  console.error("tmpfs: unmounted");
+}

@@ -1,0 +1,84 @@
+/**
+ * POSIX conformance, differentially: tests/conformance/posix.py (a
+ * pjdfstest-style run of errno, ownership, permission and timestamp checks,
+ * as root and as uid 65534) runs on the kernel's own tmpfs and on our
+ * filesystems, and the outputs must match line by line.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PassthroughFs } from "../examples/passthrough.ts";
+import { TmpFs } from "../examples/tmpfs.ts";
+import type { Operations } from "../mod.ts";
+import { sh, withMount } from "./support/mount.ts";
+
+const SCRIPT = new URL("./conformance/posix.py", import.meta.url).pathname;
+
+async function runSuite(dir: string): Promise<string[]> {
+  const r = await sh("python3", [SCRIPT, dir], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `posix.py failed on ${dir}:\n${r.stderr}`);
+  return r.stdout.trimEnd().split("\n");
+}
+
+/** Mounts a fresh kernel tmpfs, runs `fn` on it, unmounts. */
+async function withKernelTmpfs<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "denofuse-ktmpfs-" });
+  try {
+    const m = await sh("mount", ["-t", "tmpfs", "-o", "size=64m", "denofuse-ktmpfs", dir]);
+    assert.equal(m.code, 0, m.stderr);
+    try {
+      return await fn(dir);
+    } finally {
+      await sh("umount", [dir]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+let reference: string[] | undefined;
+async function kernelReference(): Promise<string[]> {
+  reference ??= await withKernelTmpfs(runSuite);
+  return reference;
+}
+
+function compare(expected: string[], actual: string[], allowed: Record<string, string>) {
+  const exp = new Map(expected.map((l) => [l.slice(0, l.indexOf(":")), l]));
+  const act = new Map(actual.map((l) => [l.slice(0, l.indexOf(":")), l]));
+  assert.deepEqual([...act.keys()], [...exp.keys()], "the same checks ran");
+  const diffs: string[] = [];
+  for (const [key, line] of exp) {
+    if (act.get(key) !== line && !(key in allowed)) {
+      diffs.push(`kernel tmpfs  ${line}\n  ours         ${act.get(key)}`);
+    }
+  }
+  assert.equal(diffs.length, 0, `differences from the kernel's tmpfs:\n  ${diffs.join("\n  ")}`);
+  assert.ok(expected.length > 120, `only ${expected.length} checks ran`);
+}
+
+const OPTIONS = ["default_permissions", "allow_other", "fsname=denofuse-conformance"];
+
+async function conform(ops: Operations, allowed: Record<string, string> = {}) {
+  const expected = await kernelReference();
+  await withMount(ops, async (mnt) => compare(expected, await runSuite(mnt), allowed), {
+    options: OPTIONS,
+    timeoutMs: 120_000,
+  });
+}
+
+Deno.test("tmpfs example matches the kernel's tmpfs on the POSIX conformance run", async () => {
+  await conform(new TmpFs());
+});
+
+Deno.test("passthrough example over a tmpfs matches the kernel's tmpfs on the conformance run", async () => {
+  await withKernelTmpfs(async (backing) => {
+    const src = join(backing, "src");
+    await Deno.mkdir(src);
+    const fs = new PassthroughFs(src);
+    try {
+      await conform(fs);
+    } finally {
+      fs.close();
+    }
+  });
+});
