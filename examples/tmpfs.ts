@@ -255,9 +255,9 @@ class TmpNode {
    * Clears set-user-ID, and set-group-ID if group-executable or if the
    * caller is not in the file's group, as the kernel's tmpfs does on write,
    * truncate and chown of a regular file. Through FUSE the kernel does most
-   * of this itself, but with libfuse's default FUSE_CAP_HANDLE_KILLPRIV and
-   * atomic O_TRUNC it leaves open(O_TRUNC), and set-group-ID without group
-   * execute, to the filesystem; clearing twice is harmless. Only the
+   * of this itself (denofuse leaves FUSE_CAP_HANDLE_KILLPRIV off unless a
+   * filesystem sets `handleKillpriv`), but with atomic O_TRUNC it leaves
+   * open(O_TRUNC) to the filesystem; clearing twice is harmless. Only the
    * caller's primary group is known.
    */
   killPriv(caller: { uid: number; gid: number }): void {

@@ -41,6 +41,8 @@ export interface Negotiation {
   writebackCache: boolean;
   /** FUSE_CAP_POSIX_ACL. */
   posixAcl: boolean;
+  /** FUSE_CAP_HANDLE_KILLPRIV: the filesystem clears set-id bits on write/truncate itself. */
+  handleKillpriv: boolean;
 }
 
 /** Largest write request: 1 MiB, which libfuse 3.10+ turns into max_pages 256. */
@@ -86,6 +88,10 @@ export function connInfoNegotiate(conn: Deno.PointerValue, request: Negotiation)
   ask(FUSE_CAP.EXPORT_SUPPORT, request.exportSupport);
   ask(FUSE_CAP.WRITEBACK_CACHE, request.writebackCache);
   ask(FUSE_CAP.POSIX_ACL, request.posixAcl);
+  // libfuse asks for HANDLE_KILLPRIV by default, which silently makes every
+  // filesystem responsible for clearing set-id bits on write; unless it says
+  // it does, leave that to the kernel (it then sends a setattr of the mode).
+  ask(FUSE_CAP.HANDLE_KILLPRIV, request.handleKillpriv);
   want &= ~(FUSE_CAP.SPLICE_READ | FUSE_CAP.SPLICE_WRITE | FUSE_CAP.SPLICE_MOVE);
   view.setUint32(F.want.offset, want >>> 0, true);
   if (get("max_write") > MAX_WRITE) view.setUint32(F.max_write.offset, MAX_WRITE, true);

@@ -153,6 +153,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       exportSupport: ops.supportsDotLookup ?? false,
       writebackCache: ops.enableWritebackCache ?? false,
       posixAcl: ops.enableAcl ?? false,
+      handleKillpriv: ops.handleKillpriv ?? false,
     }));
     try {
       ops.init?.();

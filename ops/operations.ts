@@ -10,7 +10,8 @@
  *
  * Lookup counts work as in pyfuse3: every successful `lookup`, `mknod`,
  * `mkdir`, `symlink`, `link` and `create`, and every entry `readdirReply`
- * accepts, adds one to the inode's count; `forget` subtracts.
+ * accepts, adds one to the inode's count — except entries named "." and
+ * "..", for which the kernel takes no reference; `forget` subtracts.
  *
  * @module
  */
@@ -56,6 +57,15 @@ export interface Operations {
   enableWritebackCache?: boolean;
   /** Ask the kernel to enforce POSIX ACLs (stored as xattrs); pyfuse3's `enable_acl`. */
   enableAcl?: boolean;
+
+  /**
+   * The filesystem clears the set-user-ID and set-group-ID bits itself when
+   * a file is written, truncated or opened with O_TRUNC
+   * (FUSE_CAP_HANDLE_KILLPRIV). Off by default: the kernel then clears them
+   * with a `setattr` of the mode. (libfuse turns it on by default; pyfuse3
+   * inherits that.)
+   */
+  handleKillpriv?: boolean;
 
   /** Called once the kernel has connected (FUSE_INIT), before any other handler. */
   init?(): void;
@@ -190,5 +200,10 @@ export interface Operations {
 /** The names of the request handlers of {@link Operations}. */
 export type HandlerName = Exclude<
   keyof Operations,
-  "supportsDotLookup" | "enableWritebackCache" | "enableAcl" | "init" | "destroy"
+  | "supportsDotLookup"
+  | "enableWritebackCache"
+  | "enableAcl"
+  | "handleKillpriv"
+  | "init"
+  | "destroy"
 >;

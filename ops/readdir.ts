@@ -74,7 +74,8 @@ export class ReaddirToken {
  *
  * The entry counts as a lookup of `attr.stIno` (readdirplus), so the
  * filesystem must expect a matching `forget` — but only when this returns
- * true.
+ * true, and never for entries named "." and ".." (the kernel takes no
+ * reference for those).
  *
  * @param token the token the readdir handler received
  * @param name the entry's name: bytes, or a string sent as UTF-8; no '/' or NUL
