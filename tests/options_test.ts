@@ -192,3 +192,49 @@ Deno.test("close(2) sends FLUSH only to filesystems with a flush handler (noflus
     assert.equal(flushes, 1, "FileInfo.noflush overrides the default");
   });
 });
+
+Deno.test("entryTimeout and attrTimeout bound how long the kernel caches lookups and attributes", async () => {
+  let lookups = 0, getattrs = 0;
+  let timeout = 0;
+  const ops: fuse.Operations = {
+    getattr: (ino) => {
+      getattrs++;
+      return new fuse.EntryAttributes({
+        stIno: ino,
+        stMode: ino === 1 ? 0o40755 : 0o100644,
+        stNlink: 1,
+        attrTimeout: timeout,
+        entryTimeout: timeout,
+      });
+    },
+    lookup: (_p, name) => {
+      lookups++;
+      if (new TextDecoder().decode(name) !== "f") throw new fuse.FUSEError(fuse.errno.ENOENT);
+      return ops.getattr!(2, {} as fuse.RequestContext) as fuse.EntryAttributes;
+    },
+  };
+  const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
+  try {
+    const h = fuse.mount(ops, mnt, [], { handleSignals: false });
+    try {
+      const path = join(mnt, "f");
+      await Deno.stat(path);
+      const l0 = lookups, g0 = getattrs;
+      await Deno.stat(path);
+      assert.ok(lookups > l0 || getattrs > g0, "timeout 0: nothing cached");
+      timeout = 0.5;
+      await h.invalidateEntry(fuse.ROOT_INODE, "f");
+      await Deno.stat(path);
+      const l1 = lookups, g1 = getattrs;
+      await Deno.stat(path);
+      assert.deepEqual([lookups, getattrs], [l1, g1], "within the timeout: served from the cache");
+      await new Promise((r) => setTimeout(r, 700));
+      await Deno.stat(path);
+      assert.ok(lookups > l1, "after the timeout: looked up again");
+    } finally {
+      await h.unmount();
+    }
+  } finally {
+    await Deno.remove(mnt);
+  }
+});
