@@ -420,6 +420,21 @@ export function copyBytes(ptr: Deno.PointerValue, len: number): Uint8Array<Array
 const encoder = new TextEncoder();
 
 /**
+ * Copies bytes (or a string's UTF-8) into new memory with a trailing NUL,
+ * for a `const char *` argument. The caller decides whether an embedded NUL
+ * is an error (see {@link toCString}).
+ *
+ * @param value bytes or a string
+ * @returns the bytes plus a trailing NUL
+ */
+export function nulTerminated(value: Uint8Array | string): Uint8Array<ArrayBuffer> {
+  const bytes = typeof value === "string" ? encoder.encode(value) : value;
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/**
  * Bytes as a NUL-terminated C string in JS-owned memory.
  *
  * @param value bytes or a string (sent as UTF-8)
@@ -433,9 +448,7 @@ export function toCString(value: Uint8Array | string, what: string): Uint8Array<
     throw new InvalidReplyError(`${what} must be a Uint8Array or string, got ${String(value)}`);
   }
   if (bytes.includes(0)) throw new InvalidReplyError(`${what} contains a NUL byte`);
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
+  return nulTerminated(bytes);
 }
 
 /**

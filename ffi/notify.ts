@@ -9,23 +9,16 @@
 
 import { FUSE_BUFVEC_ALLOC, LAYOUT } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
-import { copyBytes, toSafeNumber } from "./codec.ts";
+import { copyBytes, nulTerminated, toSafeNumber } from "./codec.ts";
 
 /** A negative errno from libfuse, as a positive number, or 0. */
 export type NotifyResult = number;
 
-const encoder = new TextEncoder();
-
 /** Buffers C holds a bare pointer to while a call is in flight; kept reachable here. */
 const pinned = new Set<Uint8Array>();
 
-function nameBytes(name: Uint8Array | string): Uint8Array<ArrayBuffer> {
-  const bytes = typeof name === "string" ? encoder.encode(name) : name;
-  // libfuse takes (name, namelen) but the kernel also wants it NUL-terminated.
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
-}
+// libfuse takes (name, namelen) but the kernel also wants the name NUL-terminated.
+const nameBytes = nulTerminated;
 
 /** Sends notifications for one session. */
 export class Notifier {

@@ -35,6 +35,7 @@
 import { errno } from "../utils/errno.ts";
 import { FUSEError } from "../utils/errors.ts";
 import { type Field, LAYOUT } from "./layout.ts";
+import { nulTerminated } from "./codec.ts";
 
 // ---------------------------------------------------------------------------
 // Symbol table
@@ -411,9 +412,7 @@ const encoder = new TextEncoder();
 export function cstr(value: Uint8Array | string): Uint8Array<ArrayBuffer> {
   const bytes = typeof value === "string" ? encoder.encode(value) : value;
   if (bytes.includes(0)) throw new FUSEError(errno.EINVAL);
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
+  return nulTerminated(bytes);
 }
 
 /** The empty C string, for `AT_EMPTY_PATH` calls. */

@@ -10,6 +10,7 @@ import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
 import { captureLibfuseLog, recentLibfuseMessages } from "./log.ts";
 import { Poller } from "./poller.ts";
+import { nulTerminated } from "./codec.ts";
 import { FuseMountError } from "../utils/errors.ts";
 
 const O_NONBLOCK = 0o4000;
@@ -28,15 +29,6 @@ export const Received = {
 } as const;
 /** One of the {@link Received} outcomes. */
 export type Received = (typeof Received)[keyof typeof Received];
-
-const encoder = new TextEncoder();
-
-function cString(s: string): Uint8Array<ArrayBuffer> {
-  const bytes = encoder.encode(s);
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
-}
 
 /** A libfuse session owned by JS. */
 export class LowLevelSession {
@@ -68,7 +60,7 @@ export class LowLevelSession {
   ) {
     this.#libs = libs;
     const argvStrings = ["denofuse", ...(options.length ? ["-o", options.join(",")] : [])].map(
-      cString,
+      nulTerminated,
     );
     const argv = new BigUint64Array(argvStrings.length + 1);
     argvStrings.forEach((s, i) =>
@@ -126,7 +118,7 @@ export class LowLevelSession {
     const { fuse, libc } = this.#libs;
     const rc = captureLibfuseLog(
       this.#libs,
-      () => fuse.fuse_session_mount(this.#se, cString(mountpoint)),
+      () => fuse.fuse_session_mount(this.#se, nulTerminated(mountpoint)),
       (rc) => rc !== 0,
     );
     if (rc !== 0) {

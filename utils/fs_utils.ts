@@ -7,14 +7,12 @@
  */
 
 import { blockingSyscall } from "../ffi/blocking_syscall.ts";
+import { nulTerminated } from "../ffi/codec.ts";
 import { ErrnoError } from "./errors.ts";
 import { errno } from "./errno.ts";
 
 const encoder = new TextEncoder();
-
-function cString(s: string): Uint8Array {
-  return encoder.encode(s + "\0");
-}
+const cString = nulTerminated;
 
 /**
  * The names in a directory, like pyfuse3's `listdir` (and `os.listdir`):
