@@ -47,11 +47,21 @@ export {
 export { FuseMount, type FuseMountOptions, type Notifications } from "./ops/mount.ts";
 export type { BytesLike, HandlerName, Operations } from "./ops/operations.ts";
 export { readdirReply, ReaddirToken } from "./ops/readdir.ts";
+export { notifyPoll, PollHandle } from "./ops/poll.ts";
 export {
   EntryAttributes,
+  F_RDLCK,
+  F_UNLCK,
+  F_WRLCK,
   type FileHandle,
   FileInfo,
+  FileLock,
   type Inode,
+  type IoctlReply,
+  LOCK_EX,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
   type MaybePromise,
   type RequestContext,
   ROOT_INODE,

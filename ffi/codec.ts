@@ -7,7 +7,7 @@
  */
 
 import { FILE_INFO_ALLOC, type FileInfoBits, LAYOUT } from "./layout.ts";
-import { EntryAttributes, type FileInfo, type RequestContext, StatvfsData } from "../ops/types.ts";
+import { EntryAttributes, type FileInfo, FileLock, StatvfsData } from "../ops/types.ts";
 import type { LibC } from "./library.ts";
 
 const NS = 1_000_000_000n;
@@ -229,6 +229,8 @@ export interface DecodedFileInfo {
   lockOwner: bigint;
   /** The raw one-bit-flags word. */
   bits: number;
+  /** Requested poll events (poll only). */
+  pollEvents: number;
 }
 
 /**
@@ -245,6 +247,7 @@ export function decodeFileInfo(ptr: Deno.PointerValue): DecodedFileInfo | null {
     fh: toSafeNumber(pv.getBigUint64(FI.fh.offset), "fh"),
     lockOwner: pv.getBigUint64(FI.lock_owner.offset),
     bits: pv.getUint32(FI.bits.offset),
+    pollEvents: pv.getUint32(FI.poll_events.offset),
   };
 }
 
@@ -307,13 +310,21 @@ export function encodeFh(fh: number, flags: number): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/** Who sent a request: the ids in `struct fuse_ctx`. */
+export interface CallerIds {
+  uid: number;
+  gid: number;
+  pid: number;
+  umask: number;
+}
+
 /**
  * Reads the caller of a request.
  *
  * @param ctxPtr what `fuse_req_ctx()` returned
  * @returns a copy
  */
-export function decodeCtx(ctxPtr: Deno.PointerValue): RequestContext {
+export function decodeCtx(ctxPtr: Deno.PointerValue): CallerIds {
   if (ctxPtr === null) return { uid: 0, gid: 0, pid: 0, umask: 0 };
   const pv = new Deno.UnsafePointerView(ctxPtr);
   return {
@@ -322,6 +333,52 @@ export function decodeCtx(ctxPtr: Deno.PointerValue): RequestContext {
     pid: pv.getInt32(CTX.pid.offset),
     umask: pv.getUint32(CTX.umask.offset),
   };
+}
+
+const FLOCK = LAYOUT.flock.fields;
+
+/**
+ * Reads a `struct flock`.
+ *
+ * @param ptr the struct
+ * @returns a copy
+ */
+export function decodeFlock(ptr: Deno.PointerValue): FileLock {
+  if (ptr === null) return new FileLock();
+  const pv = new Deno.UnsafePointerView(ptr);
+  return new FileLock({
+    type: pv.getInt16(FLOCK.l_type.offset),
+    whence: pv.getInt16(FLOCK.l_whence.offset),
+    start: toSafeNumber(pv.getBigInt64(FLOCK.l_start.offset), "l_start"),
+    len: toSafeNumber(pv.getBigInt64(FLOCK.l_len.offset), "l_len"),
+    pid: pv.getInt32(FLOCK.l_pid.offset),
+  });
+}
+
+/**
+ * Writes a `FileLock` as a `struct flock`.
+ *
+ * @param lock what getlk returned
+ * @returns JS-owned memory
+ * @throws {InvalidReplyError} for an invalid member
+ */
+export function encodeFlock(lock: FileLock): Uint8Array<ArrayBuffer> {
+  if (lock === null || typeof lock !== "object") {
+    throw new InvalidReplyError(`expected FileLock, got ${String(lock)}`);
+  }
+  if (lock.type !== 0 && lock.type !== 1 && lock.type !== 2) {
+    throw new InvalidReplyError(
+      `FileLock.type must be F_RDLCK, F_WRLCK or F_UNLCK, got ${lock.type}`,
+    );
+  }
+  const bytes = new Uint8Array(LAYOUT.flock.size);
+  const view = new DataView(bytes.buffer);
+  view.setInt16(FLOCK.l_type.offset, lock.type, true);
+  view.setInt16(FLOCK.l_whence.offset, checkUint(lock.whence, "FileLock.whence", 2), true);
+  view.setBigInt64(FLOCK.l_start.offset, BigInt(checkUint(lock.start, "FileLock.start")), true);
+  view.setBigInt64(FLOCK.l_len.offset, BigInt(checkUint(lock.len, "FileLock.len")), true);
+  view.setInt32(FLOCK.l_pid.offset, checkUint(lock.pid, "FileLock.pid", 0x7fff_ffff), true);
+  return bytes;
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 
 /** The C type of one struct member, as read or written by {@link StructView}. */
-export type FieldKind = "u8" | "i32" | "u32" | "u64" | "i64" | "f64" | "pointer";
+export type FieldKind = "u8" | "i16" | "i32" | "u32" | "u64" | "i64" | "f64" | "pointer";
 
 /** One struct member: where it is and what C type it has. */
 export interface Field {
@@ -245,6 +245,18 @@ const FORGET_DATA: StructLayout = {
   },
 };
 
+/** `struct flock` (fcntl record locks; identical on both 64-bit ABIs). */
+const FLOCK: StructLayout = {
+  size: 32,
+  fields: {
+    l_type: f(0, "i16"),
+    l_whence: f(2, "i16"),
+    l_start: f(8, "i64"),
+    l_len: f(16, "i64"),
+    l_pid: f(24, "i32"),
+  },
+};
+
 /** `struct libfuse_version` (3.17+, passed to `fuse_session_new_versioned`). */
 const LIBFUSE_VERSION: StructLayout = {
   size: 16,
@@ -269,6 +281,7 @@ export interface Layouts {
   fuse_bufvec: StructLayout;
   fuse_forget_data: StructLayout;
   libfuse_version: StructLayout;
+  flock: StructLayout;
 }
 
 /**
@@ -297,6 +310,7 @@ export function layoutsFor(arch: string): Layouts {
     fuse_bufvec: BUFVEC,
     fuse_forget_data: FORGET_DATA,
     libfuse_version: LIBFUSE_VERSION,
+    flock: FLOCK,
   };
 }
 

@@ -86,14 +86,47 @@ export const LOWLEVEL_OPS = {
   // void (*create)(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
   //                struct fuse_file_info *fi)
   create: { slot: 30, parameters: ["pointer", "u64", "pointer", "u32", "pointer"] },
+  // void (*getlk)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+  //               struct flock *lock)
+  getlk: { slot: 31, parameters: ["pointer", "u64", "pointer", "pointer"] },
+  // void (*setlk)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+  //               struct flock *lock, int sleep)
+  setlk: { slot: 32, parameters: ["pointer", "u64", "pointer", "pointer", "i32"] },
+  // void (*bmap)(fuse_req_t req, fuse_ino_t ino, size_t blocksize, uint64_t idx)
+  bmap: { slot: 33, parameters: ["pointer", "u64", "usize", "u64"] },
+  // void (*ioctl)(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+  //               struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+  //               size_t in_bufsz, size_t out_bufsz)
+  ioctl: {
+    slot: 34,
+    parameters: ["pointer", "u64", "u32", "pointer", "pointer", "u32", "pointer", "usize", "usize"],
+  },
+  // void (*poll)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+  //              struct fuse_pollhandle *ph)
+  poll: { slot: 35, parameters: ["pointer", "u64", "pointer", "pointer"] },
   // void (*retrieve_reply)(fuse_req_t req, void *cookie, fuse_ino_t ino, off_t offset,
   //                        struct fuse_bufvec *bufv)
   retrieve_reply: { slot: 37, parameters: ["pointer", "pointer", "u64", "i64", "pointer"] },
   // void (*forget_multi)(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
   forget_multi: { slot: 38, parameters: ["pointer", "usize", "pointer"] },
+  // void (*flock)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+  flock: { slot: 39, parameters: ["pointer", "u64", "pointer", "i32"] },
+  // void (*fallocate)(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+  //                   struct fuse_file_info *fi)
+  fallocate: { slot: 40, parameters: ["pointer", "u64", "i32", "i64", "i64", "pointer"] },
   // void (*readdirplus)(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   //                     struct fuse_file_info *fi)
   readdirplus: { slot: 41, parameters: ["pointer", "u64", "usize", "i64", "pointer"] },
+  // void (*copy_file_range)(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+  //   struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+  //   struct fuse_file_info *fi_out, size_t len, int flags)
+  copy_file_range: {
+    slot: 42,
+    parameters: ["pointer", "u64", "i64", "pointer", "u64", "i64", "pointer", "usize", "i32"],
+  },
+  // void (*lseek)(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+  //               struct fuse_file_info *fi)
+  lseek: { slot: 43, parameters: ["pointer", "u64", "i64", "i32", "pointer"] },
 } as const satisfies Record<string, OpRow>;
 
 /** The name of a libfuse low-level operation. */

@@ -10,6 +10,7 @@ import {
   copyCString,
   encodeFh,
   encodeFileInfo,
+  encodeFlock,
   encodeStatvfs,
   EntryParamBuffer,
   InvalidReplyError,
@@ -18,7 +19,7 @@ import {
 } from "./codec.ts";
 import { type FileInfoBits, fileInfoBits } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
-import type { EntryAttributes, FileInfo, StatvfsData } from "../ops/types.ts";
+import type { EntryAttributes, FileInfo, FileLock, StatvfsData } from "../ops/types.ts";
 
 /** An opaque `fuse_req_t`. */
 export type RequestPointer = Deno.PointerObject;
@@ -145,6 +146,65 @@ export class Replier {
    */
   statfs(req: RequestPointer, data: StatvfsData): void {
     this.#libs.fuse.fuse_reply_statfs(req, encodeStatvfs(data));
+  }
+
+  /**
+   * @param req a getlk request
+   * @param lock the conflicting lock, or one of type F_UNLCK
+   */
+  lock(req: RequestPointer, lock: FileLock): void {
+    this.#libs.fuse.fuse_reply_lock(req, encodeFlock(lock));
+  }
+
+  /**
+   * @param req an lseek request
+   * @param offset the resulting offset
+   */
+  lseek(req: RequestPointer, offset: number): void {
+    this.#libs.fuse.fuse_reply_lseek(req, BigInt(offset));
+  }
+
+  /**
+   * @param req a bmap request
+   * @param idx the device block
+   */
+  bmap(req: RequestPointer, idx: number): void {
+    this.#libs.fuse.fuse_reply_bmap(req, BigInt(idx));
+  }
+
+  /**
+   * @param req an ioctl request
+   * @param result the ioctl's return value
+   * @param data the output bytes
+   */
+  ioctl(req: RequestPointer, result: number, data: Uint8Array): void {
+    this.#libs.fuse.fuse_reply_ioctl(
+      req,
+      result,
+      data as Uint8Array<ArrayBuffer>,
+      BigInt(data.length),
+    );
+  }
+
+  /**
+   * @param req a poll request
+   * @param revents the ready events
+   */
+  poll(req: RequestPointer, revents: number): void {
+    this.#libs.fuse.fuse_reply_poll(req, revents >>> 0);
+  }
+
+  /**
+   * @param ph a poll handle
+   * @returns 0 or a positive errno
+   */
+  notifyPoll(ph: Deno.PointerObject): number {
+    return -this.#libs.fuse.fuse_lowlevel_notify_poll(ph);
+  }
+
+  /** @param ph a poll handle to free */
+  destroyPollHandle(ph: Deno.PointerObject): void {
+    this.#libs.fuse.fuse_pollhandle_destroy(ph);
   }
 
   /**

@@ -27,6 +27,9 @@ export function writeField(view: DataView, base: number, field: Field, value: CV
     case "u8":
       view.setUint8(at, Number(value));
       return;
+    case "i16":
+      view.setInt16(at, Number(value), true);
+      return;
     case "i32":
       view.setInt32(at, Number(value), true);
       return;
@@ -57,6 +60,8 @@ export function readField(pv: Deno.UnsafePointerView, field: Field): CValue {
   switch (field.kind) {
     case "u8":
       return pv.getUint8(field.offset);
+    case "i16":
+      return pv.getInt16(field.offset);
     case "i32":
       return pv.getInt32(field.offset);
     case "u32":
@@ -124,6 +129,8 @@ export class OwnedStruct<F extends string> {
     switch (field.kind) {
       case "u8":
         return this.view.getUint8(at);
+      case "i16":
+        return this.view.getInt16(at, true);
       case "i32":
         return this.view.getInt32(at, true);
       case "u32":

@@ -116,6 +116,22 @@ export const FUSE_SYMBOLS = {
   fuse_reply_statfs: { parameters: [/* req */ "pointer", /* stbuf */ "buffer"], result: "i32" },
   // int fuse_reply_xattr(fuse_req_t req, size_t count)
   fuse_reply_xattr: { parameters: [/* req */ "pointer", /* count */ "usize"], result: "i32" },
+  // int fuse_reply_lock(fuse_req_t req, const struct flock *lock)
+  fuse_reply_lock: { parameters: [/* req */ "pointer", /* lock */ "buffer"], result: "i32" },
+  // int fuse_reply_bmap(fuse_req_t req, uint64_t idx)
+  fuse_reply_bmap: { parameters: [/* req */ "pointer", /* idx */ "u64"], result: "i32" },
+  // int fuse_reply_ioctl(fuse_req_t req, int result, const void *buf, size_t size)
+  fuse_reply_ioctl: {
+    parameters: [/* req */ "pointer", /* result */ "i32", /* buf */ "buffer", /* size */ "usize"],
+    result: "i32",
+  },
+  // int fuse_reply_poll(fuse_req_t req, unsigned revents)
+  fuse_reply_poll: { parameters: [/* req */ "pointer", /* revents */ "u32"], result: "i32" },
+  // int fuse_lowlevel_notify_poll(struct fuse_pollhandle *ph)
+  // (only wakes pollers: takes no lock a pending request could hold)
+  fuse_lowlevel_notify_poll: { parameters: [/* ph */ "pointer"], result: "i32" },
+  // void fuse_pollhandle_destroy(struct fuse_pollhandle *ph)
+  fuse_pollhandle_destroy: { parameters: [/* ph */ "pointer"], result: "void" },
   // int fuse_reply_lseek(fuse_req_t req, off_t off)
   fuse_reply_lseek: { parameters: [/* req */ "pointer", /* off */ "i64"], result: "i32" },
 

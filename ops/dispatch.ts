@@ -7,9 +7,10 @@
  */
 
 import {
-  decodeCtx,
+  copyBytes,
   decodeFh,
   decodeFileInfo,
+  decodeFlock,
   decodeForgets,
   decodeStat,
   InvalidReplyError,
@@ -26,9 +27,13 @@ import { ReaddirToken } from "./readdir.ts";
 import {
   type EntryAttributes,
   type FileInfo,
-  type RequestContext,
+  type FileLock,
+  type IoctlReply,
   SetattrFields,
 } from "./types.ts";
+import { Context } from "./context.ts";
+import type { InterruptHub } from "../ffi/interrupt.ts";
+import { PollHandle, type PollHost } from "./poll.ts";
 import { errno } from "../utils/errno.ts";
 import { FUSEError } from "../utils/errors.ts";
 
@@ -44,10 +49,15 @@ const SET_ATTR = {
   CTIME: 1 << 10,
 } as const;
 
+const FUSE_IOCTL_UNRESTRICTED = 1 << 1;
+
 /** What the dispatcher needs from the mount that owns it. */
-export interface DispatchHost {
+export interface DispatchHost extends PollHost {
   readonly libs: LoadedLibraries;
   readonly replier: Replier;
+  readonly interrupts: InterruptHub;
+  /** Receives each new poll handle (so unmount can free it). */
+  pollHandleCreated(handle: PollHandle): void;
   /** False once the session is destroyed: late replies must not reach libfuse. */
   readonly alive: boolean;
   /** Called when a request starts waiting for an asynchronous handler. */
@@ -80,12 +90,24 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     if (!host.alive) return;
     if (error instanceof FUSEError) {
       replier.err(req, error.errno);
+    } else if (error instanceof DOMException && error.name === "AbortError") {
+      replier.err(req, errno.EINTR);
     } else if (error instanceof UnsafeIntegerError) {
       replier.err(req, errno.EOVERFLOW);
     } else {
       host.logHandlerError(op, error);
       replier.err(req, errno.EIO);
     }
+  }
+
+  /** Sends the reply for `value`, or the error reply if that fails; exactly once. */
+  function settle<T>(op: string, req: RequestPointer, c: Context, reply: Reply<T>, value: T) {
+    try {
+      reply(req, value);
+    } catch (error) {
+      fail(op, req, error);
+    }
+    c.finish();
   }
 
   /**
@@ -95,6 +117,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
   function run<T>(
     op: string,
     req: RequestPointer,
+    c: Context,
     start: () => T | Promise<T>,
     reply: Reply<T>,
   ): void {
@@ -103,36 +126,35 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       value = start();
     } catch (error) {
       fail(op, req, error);
+      c.finish();
       return;
     }
-    if (value instanceof Promise) {
-      host.requestStarted();
-      value.then(
-        (v) => {
-          if (!host.alive) return;
-          try {
-            reply(req, v);
-          } catch (error) {
-            fail(op, req, error);
-          }
-        },
-        (error) => fail(op, req, error),
-      ).finally(() => host.requestFinished());
-      return;
-    }
-    try {
-      reply(req, value);
-    } catch (error) {
-      fail(op, req, error);
-    }
+    if (!(value instanceof Promise)) return settle(op, req, c, reply, value);
+    host.requestStarted();
+    value.then(
+      (v) => {
+        if (host.alive) settle(op, req, c, reply, v);
+      },
+      (error) => {
+        fail(op, req, error);
+        c.finish();
+      },
+    ).finally(() => host.requestFinished());
   }
 
-  const ctx = (req: RequestPointer): RequestContext => decodeCtx(replier.ctxPointer(req));
+  const ctx = (req: RequestPointer) => new Context(req, replier, host.interrupts);
   const ino = (v: number | bigint): number => toSafeNumber(v, "inode");
+  const num = (v: number | bigint, what: string): number => toSafeNumber(v, what);
   const name = (p: Deno.PointerValue) => replier.name(p);
   const entry: Reply<EntryAttributes> = (req, attr) => replier.entry(req, attr);
   const attrReply: Reply<EntryAttributes> = (req, attr) => replier.attr(req, attr);
   const ok: Reply<void> = (req) => replier.err(req, 0);
+  const count = (what: string, max: number): Reply<number> => (req, n) => {
+    if (!Number.isInteger(n) || n < 0 || n > max) {
+      throw new InvalidReplyError(`${what} must be an integer from 0 to ${max}, got ${String(n)}`);
+    }
+    replier.write(req, n);
+  };
 
   /** Guards argument decoding: an unrepresentable argument gets EOVERFLOW. */
   const guarded =
@@ -162,6 +184,16 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     }
   };
 
+  if (typeof ops.destroy === "function") {
+    impls.destroy = () => {
+      try {
+        ops.destroy!();
+      } catch (error) {
+        host.logHandlerError("destroy", error);
+      }
+    };
+  }
+
   impls.retrieve_reply = (
     req: RequestPointer,
     cookie: Deno.PointerValue,
@@ -176,20 +208,10 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     }
   };
 
-  if (typeof ops.destroy === "function") {
-    impls.destroy = () => {
-      try {
-        ops.destroy!();
-      } catch (error) {
-        host.logHandlerError("destroy", error);
-      }
-    };
-  }
-
   if (has("lookup")) {
     impls.lookup = guarded("lookup", (req, parent: bigint, namePtr: Deno.PointerValue) => {
       const p = ino(parent), n = name(namePtr), c = ctx(req);
-      run("lookup", req, () => ops.lookup!(p, n, c), (r, a) => replier.entry(r, a, true));
+      run("lookup", req, c, () => ops.lookup!(p, n, c), (r, a) => replier.entry(r, a, true));
     });
   }
   if (has("forget")) {
@@ -213,13 +235,13 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     };
     impls.forget = (req: RequestPointer, i: bigint, nlookup: bigint) =>
       forget("forget", req, [[Number(i), Number(nlookup)]]);
-    impls.forget_multi = (req: RequestPointer, count: number | bigint, data: Deno.PointerValue) =>
-      forget("forget", req, decodeForgets(data, Number(count)));
+    impls.forget_multi = (req: RequestPointer, n: number | bigint, data: Deno.PointerValue) =>
+      forget("forget", req, decodeForgets(data, Number(n)));
   }
   if (has("getattr")) {
     impls.getattr = guarded("getattr", (req, i: bigint) => {
       const n = ino(i), c = ctx(req);
-      run("getattr", req, () => ops.getattr!(n, c), attrReply);
+      run("getattr", req, c, () => ops.getattr!(n, c), attrReply);
     });
   }
   if (has("setattr")) {
@@ -245,23 +267,22 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
           if (toSet & SET_ATTR.MTIME_NOW) attr.stMtimeNs = now;
         }
         const fh = fi === null ? null : decodeFh(fi);
-        run("setattr", req, () => ops.setattr!(n, attr, fields, fh, c), attrReply);
+        run("setattr", req, c, () => ops.setattr!(n, attr, fields, fh, c), attrReply);
       },
     );
   }
   if (has("readlink")) {
     impls.readlink = guarded("readlink", (req, i: bigint) => {
       const n = ino(i), c = ctx(req);
-      run("readlink", req, () => ops.readlink!(n, c), (r, t) => replier.readlink(r, t));
+      run("readlink", req, c, () => ops.readlink!(n, c), (r, t) => replier.readlink(r, t));
     });
   }
   if (has("mknod")) {
     impls.mknod = guarded(
       "mknod",
       (req, parent: bigint, namePtr: Deno.PointerValue, mode: number, rdev: bigint) => {
-        const p = ino(parent), nm = name(namePtr), c = ctx(req);
-        const dev = toSafeNumber(rdev, "rdev");
-        run("mknod", req, () => ops.mknod!(p, nm, mode, dev, c), entry);
+        const p = ino(parent), nm = name(namePtr), c = ctx(req), dev = num(rdev, "rdev");
+        run("mknod", req, c, () => ops.mknod!(p, nm, mode, dev, c), entry);
       },
     );
   }
@@ -270,28 +291,23 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       "mkdir",
       (req, parent: bigint, namePtr: Deno.PointerValue, mode: number) => {
         const p = ino(parent), nm = name(namePtr), c = ctx(req);
-        run("mkdir", req, () => ops.mkdir!(p, nm, mode, c), entry);
+        run("mkdir", req, c, () => ops.mkdir!(p, nm, mode, c), entry);
       },
     );
   }
-  if (has("unlink")) {
-    impls.unlink = guarded("unlink", (req, parent: bigint, namePtr: Deno.PointerValue) => {
+  const remove = (h: "unlink" | "rmdir") =>
+    guarded(h, (req, parent: bigint, namePtr: Deno.PointerValue) => {
       const p = ino(parent), nm = name(namePtr), c = ctx(req);
-      run("unlink", req, () => ops.unlink!(p, nm, c), ok);
+      run(h, req, c, () => ops[h]!(p, nm, c), ok);
     });
-  }
-  if (has("rmdir")) {
-    impls.rmdir = guarded("rmdir", (req, parent: bigint, namePtr: Deno.PointerValue) => {
-      const p = ino(parent), nm = name(namePtr), c = ctx(req);
-      run("rmdir", req, () => ops.rmdir!(p, nm, c), ok);
-    });
-  }
+  if (has("unlink")) impls.unlink = remove("unlink");
+  if (has("rmdir")) impls.rmdir = remove("rmdir");
   if (has("symlink")) {
     impls.symlink = guarded(
       "symlink",
       (req, linkPtr: Deno.PointerValue, parent: bigint, namePtr: Deno.PointerValue) => {
         const target = name(linkPtr), p = ino(parent), nm = name(namePtr), c = ctx(req);
-        run("symlink", req, () => ops.symlink!(p, nm, target, c), entry);
+        run("symlink", req, c, () => ops.symlink!(p, nm, target, c), entry);
       },
     );
   }
@@ -308,7 +324,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       ) => {
         const p = ino(parent), nm = name(namePtr), np = ino(newParent), nn = name(newNamePtr);
         const c = ctx(req);
-        run("rename", req, () => ops.rename!(p, nm, np, nn, flags, c), ok);
+        run("rename", req, c, () => ops.rename!(p, nm, np, nn, flags, c), ok);
       },
     );
   }
@@ -317,7 +333,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       "link",
       (req, i: bigint, newParent: bigint, namePtr: Deno.PointerValue) => {
         const n = ino(i), np = ino(newParent), nm = name(namePtr), c = ctx(req);
-        run("link", req, () => ops.link!(n, np, nm, c), entry);
+        run("link", req, c, () => ops.link!(n, np, nm, c), entry);
       },
     );
   }
@@ -328,6 +344,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       run(
         "open",
         req,
+        c,
         () => ops.open!(n, flags, c),
         (r, info: FileInfo) => replier.open(r, info, flags),
       );
@@ -337,8 +354,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     impls.read = guarded(
       "read",
       (req, _i: bigint, size: number | bigint, off: bigint, fi: Deno.PointerValue) => {
-        const fh = decodeFh(fi), s = Number(size), o = toSafeNumber(off, "offset");
-        run("read", req, () => ops.read!(fh, o, s), (r, data: Uint8Array) => {
+        const fh = decodeFh(fi), s = Number(size), o = num(off, "offset"), c = ctx(req);
+        run("read", req, c, () => ops.read!(fh, o, s, c), (r, data: Uint8Array) => {
           if (!(data instanceof Uint8Array)) {
             throw new InvalidReplyError(`expected a Uint8Array, got ${String(data)}`);
           }
@@ -363,32 +380,24 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
         off: bigint,
         fi: Deno.PointerValue,
       ) => {
-        const fh = decodeFh(fi), s = Number(size), o = toSafeNumber(off, "offset");
-        const data = new Uint8Array(s);
-        if (bufPtr !== null && s > 0) Deno.UnsafePointerView.copyInto(bufPtr, data);
-        run("write", req, () => ops.write!(fh, o, data), (r, count: number) => {
-          if (!Number.isInteger(count) || count < 0 || count > s) {
-            throw new InvalidReplyError(
-              `must return a byte count from 0 to ${s}, got ${String(count)}`,
-            );
-          }
-          replier.write(r, count);
-        });
+        const fh = decodeFh(fi), s = Number(size), o = num(off, "offset"), c = ctx(req);
+        const data = copyBytes(bufPtr, s);
+        run("write", req, c, () => ops.write!(fh, o, data, c), count("the byte count", s));
       },
     );
   }
   const fhOnly = (h: "flush" | "release" | "releasedir") =>
     guarded(h, (req, _i: bigint, fi: Deno.PointerValue) => {
-      const fh = decodeFh(fi);
-      run(h, req, () => ops[h]!(fh), ok);
+      const fh = decodeFh(fi), c = ctx(req);
+      run(h, req, c, () => ops[h]!(fh, c), ok);
     });
   if (has("flush")) impls.flush = fhOnly("flush");
   if (has("release")) impls.release = fhOnly("release");
   if (has("releasedir")) impls.releasedir = fhOnly("releasedir");
   const sync = (h: "fsync" | "fsyncdir") =>
     guarded(h, (req, _i: bigint, datasync: number, fi: Deno.PointerValue) => {
-      const fh = decodeFh(fi);
-      run(h, req, () => ops[h]!(fh, datasync !== 0), ok);
+      const fh = decodeFh(fi), c = ctx(req);
+      run(h, req, c, () => ops[h]!(fh, datasync !== 0, c), ok);
     });
   if (has("fsync")) impls.fsync = sync("fsync");
   if (has("fsyncdir")) impls.fsyncdir = sync("fsyncdir");
@@ -399,6 +408,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       run(
         "opendir",
         req,
+        c,
         () => ops.opendir!(n, c),
         (r, fh: number) => replier.opendir(r, fh, flags),
       );
@@ -408,12 +418,13 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     impls.readdirplus = guarded(
       "readdir",
       (req, _i: bigint, size: number | bigint, off: bigint, fi: Deno.PointerValue) => {
-        const fh = decodeFh(fi), start = toSafeNumber(off, "readdir offset");
+        const fh = decodeFh(fi), start = num(off, "readdir offset"), c = ctx(req);
         const token = new ReaddirToken(replier, req, Number(size));
         run(
           "readdir",
           req,
-          () => ops.readdir!(fh, start, token),
+          c,
+          () => ops.readdir!(fh, start, token, c),
           (r) => replier.buf(r, token.finish()),
         );
       },
@@ -422,7 +433,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
   if (has("statfs")) {
     impls.statfs = guarded("statfs", (req, _i: bigint) => {
       const c = ctx(req);
-      run("statfs", req, () => ops.statfs!(c), (r, d) => replier.statfs(r, d));
+      run("statfs", req, c, () => ops.statfs!(c), (r, d) => replier.statfs(r, d));
     });
   }
   if (has("setxattr")) {
@@ -437,9 +448,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
         flags: number,
       ) => {
         const n = ino(i), nm = name(namePtr), c = ctx(req);
-        const value = new Uint8Array(Number(size));
-        if (valuePtr !== null && value.length) Deno.UnsafePointerView.copyInto(valuePtr, value);
-        run("setxattr", req, () => ops.setxattr!(n, nm, value, c, flags), ok);
+        const value = copyBytes(valuePtr, Number(size));
+        run("setxattr", req, c, () => ops.setxattr!(n, nm, value, c, flags), ok);
       },
     );
   }
@@ -448,7 +458,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       "getxattr",
       (req, i: bigint, namePtr: Deno.PointerValue, size: number | bigint) => {
         const n = ino(i), nm = name(namePtr), c = ctx(req), s = Number(size);
-        run("getxattr", req, () => ops.getxattr!(n, nm, c), (r, v) => {
+        run("getxattr", req, c, () => ops.getxattr!(n, nm, c), (r, v) => {
           replier.xattr(r, toBytes(v, "getxattr value"), s);
         });
       },
@@ -457,7 +467,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
   if (has("listxattr")) {
     impls.listxattr = guarded("listxattr", (req, i: bigint, size: number | bigint) => {
       const n = ino(i), c = ctx(req), s = Number(size);
-      run("listxattr", req, () => ops.listxattr!(n, c), (r, names) => {
+      run("listxattr", req, c, () => ops.listxattr!(n, c), (r, names) => {
         if (!Array.isArray(names)) {
           throw new InvalidReplyError(`expected an array of names, got ${String(names)}`);
         }
@@ -474,15 +484,18 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     });
   }
   if (has("removexattr")) {
-    impls.removexattr = guarded("removexattr", (req, i: bigint, namePtr: Deno.PointerValue) => {
-      const n = ino(i), nm = name(namePtr), c = ctx(req);
-      run("removexattr", req, () => ops.removexattr!(n, nm, c), ok);
-    });
+    impls.removexattr = guarded(
+      "removexattr",
+      (req, i: bigint, namePtr: Deno.PointerValue) => {
+        const n = ino(i), nm = name(namePtr), c = ctx(req);
+        run("removexattr", req, c, () => ops.removexattr!(n, nm, c), ok);
+      },
+    );
   }
   if (has("access")) {
     impls.access = guarded("access", (req, i: bigint, mask: number) => {
       const n = ino(i), c = ctx(req);
-      run("access", req, () => ops.access!(n, mask, c), (r, allowed: boolean) => {
+      run("access", req, c, () => ops.access!(n, mask, c), (r, allowed: boolean) => {
         if (typeof allowed !== "boolean") {
           throw new InvalidReplyError(`expected a boolean, got ${String(allowed)}`);
         }
@@ -496,13 +509,169 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       (req, parent: bigint, namePtr: Deno.PointerValue, mode: number, fi: Deno.PointerValue) => {
         const p = ino(parent), nm = name(namePtr), c = ctx(req);
         const flags = decodeFileInfo(fi)?.flags ?? 0;
-        run("create", req, () => ops.create!(p, nm, mode, flags, c), (r, result) => {
+        run("create", req, c, () => ops.create!(p, nm, mode, flags, c), (r, result) => {
           if (!Array.isArray(result) || result.length !== 2) {
             throw new InvalidReplyError(
               `expected [FileInfo, EntryAttributes], got ${String(result)}`,
             );
           }
           replier.create(r, result[0], result[1], flags);
+        });
+      },
+    );
+  }
+
+  // ---- Beyond pyfuse3 ----
+
+  if (has("getlk") && has("setlk")) {
+    impls.getlk = guarded(
+      "getlk",
+      (req, i: bigint, fi: Deno.PointerValue, lockPtr: Deno.PointerValue) => {
+        const n = ino(i), info = decodeFileInfo(fi)!, lock = decodeFlock(lockPtr), c = ctx(req);
+        run(
+          "getlk",
+          req,
+          c,
+          () => ops.getlk!(n, info.fh, info.lockOwner, lock, c),
+          (r, l: FileLock) => replier.lock(r, l),
+        );
+      },
+    );
+    impls.setlk = guarded(
+      "setlk",
+      (req, i: bigint, fi: Deno.PointerValue, lockPtr: Deno.PointerValue, sleep: number) => {
+        const n = ino(i), info = decodeFileInfo(fi)!, lock = decodeFlock(lockPtr), c = ctx(req);
+        run(
+          "setlk",
+          req,
+          c,
+          () => ops.setlk!(n, info.fh, info.lockOwner, lock, sleep !== 0, c),
+          ok,
+        );
+      },
+    );
+  }
+  if (has("flock")) {
+    impls.flock = guarded("flock", (req, i: bigint, fi: Deno.PointerValue, op: number) => {
+      const n = ino(i), info = decodeFileInfo(fi)!, c = ctx(req);
+      run("flock", req, c, () => ops.flock!(n, info.fh, info.lockOwner, op, c), ok);
+    });
+  }
+  if (has("fallocate")) {
+    impls.fallocate = guarded(
+      "fallocate",
+      (req, _i: bigint, mode: number, off: bigint, len: bigint, fi: Deno.PointerValue) => {
+        const fh = decodeFh(fi), o = num(off, "offset"), l = num(len, "length"), c = ctx(req);
+        run("fallocate", req, c, () => ops.fallocate!(fh, mode, o, l, c), ok);
+      },
+    );
+  }
+  if (has("lseek")) {
+    impls.lseek = guarded(
+      "lseek",
+      (req, _i: bigint, off: bigint, whence: number, fi: Deno.PointerValue) => {
+        const fh = decodeFh(fi), o = num(off, "offset"), c = ctx(req);
+        run("lseek", req, c, () => ops.lseek!(fh, o, whence, c), (r, at: number) => {
+          if (!Number.isSafeInteger(at) || at < 0) {
+            throw new InvalidReplyError(`expected an offset >= 0, got ${String(at)}`);
+          }
+          replier.lseek(r, at);
+        });
+      },
+    );
+  }
+  if (has("copyFileRange")) {
+    impls.copy_file_range = guarded(
+      "copyFileRange",
+      (
+        req,
+        _in: bigint,
+        offIn: bigint,
+        fiIn: Deno.PointerValue,
+        _out: bigint,
+        offOut: bigint,
+        fiOut: Deno.PointerValue,
+        len: number | bigint,
+        flags: number,
+      ) => {
+        const fhIn = decodeFh(fiIn), fhOut = decodeFh(fiOut), c = ctx(req);
+        const oi = num(offIn, "offset"), oo = num(offOut, "offset"), l = num(len, "length");
+        run(
+          "copyFileRange",
+          req,
+          c,
+          () => ops.copyFileRange!(fhIn, oi, fhOut, oo, l, flags, c),
+          count("the byte count", l),
+        );
+      },
+    );
+  }
+  if (has("ioctl")) {
+    impls.ioctl = guarded(
+      "ioctl",
+      (
+        req,
+        _i: bigint,
+        cmd: number,
+        _arg: Deno.PointerValue,
+        fi: Deno.PointerValue,
+        flags: number,
+        inBuf: Deno.PointerValue,
+        inSize: number | bigint,
+        outSize: number | bigint,
+      ) => {
+        // Unrestricted ioctls need the retry protocol, which only CUSE drivers use.
+        if (flags & FUSE_IOCTL_UNRESTRICTED) throw new FUSEError(errno.ENOSYS);
+        const fh = decodeFh(fi), input = copyBytes(inBuf, Number(inSize)), c = ctx(req);
+        const max = Number(outSize);
+        run("ioctl", req, c, () => ops.ioctl!(fh, cmd >>> 0, input, max, flags, c), (r, v) => {
+          const out: IoctlReply = v instanceof Uint8Array ? { data: v } : v;
+          if (out === null || typeof out !== "object") {
+            throw new InvalidReplyError(`expected { result, data } or bytes, got ${String(v)}`);
+          }
+          const data = out.data ?? new Uint8Array(0);
+          if (data.length > max) {
+            throw new InvalidReplyError(
+              `returned ${data.length} bytes, more than the ${max} allowed`,
+            );
+          }
+          replier.ioctl(r, out.result ?? 0, data);
+        });
+      },
+    );
+  }
+  if (has("poll")) {
+    impls.poll = guarded(
+      "poll",
+      (req, _i: bigint, fi: Deno.PointerValue, ph: Deno.PointerValue) => {
+        const info = decodeFileInfo(fi)!, c = ctx(req);
+        const handle = ph === null ? null : new PollHandle(ph, host);
+        if (handle) host.pollHandleCreated(handle);
+        run(
+          "poll",
+          req,
+          c,
+          () => ops.poll!(info.fh, handle, info.pollEvents, c),
+          (r, revents: number) => {
+            if (!Number.isInteger(revents) || revents < 0) {
+              throw new InvalidReplyError(`expected an event mask, got ${String(revents)}`);
+            }
+            replier.poll(r, revents);
+          },
+        );
+      },
+    );
+  }
+  if (has("bmap")) {
+    impls.bmap = guarded(
+      "bmap",
+      (req, i: bigint, blocksize: number | bigint, idx: bigint) => {
+        const n = ino(i), b = Number(blocksize), x = num(idx, "block index"), c = ctx(req);
+        run("bmap", req, c, () => ops.bmap!(n, b, x, c), (r, block: number) => {
+          if (!Number.isSafeInteger(block) || block < 0) {
+            throw new InvalidReplyError(`expected a block number, got ${String(block)}`);
+          }
+          replier.bmap(r, block);
         });
       },
     );

@@ -17,6 +17,8 @@ import { Replier } from "../ffi/reply.ts";
 import { InvalidReplyError } from "../ffi/codec.ts";
 import { decodeRetrieveReply, Notifier } from "../ffi/notify.ts";
 import type { NegotiatedConn } from "../ffi/conn.ts";
+import { InterruptHub } from "../ffi/interrupt.ts";
+import type { PollHandle } from "./poll.ts";
 import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
 import { LowLevelSession, Received } from "../ffi/session.ts";
 import { buildDispatch, type DispatchHost } from "./dispatch.ts";
@@ -113,6 +115,8 @@ export class FuseMount implements DispatchHost, Notifications {
   readonly libs: LoadedLibraries;
   /** The reply layer. */
   readonly replier: Replier;
+  /** Interrupt signals of requests. @internal */
+  readonly interrupts: InterruptHub;
   /** The directory this filesystem is mounted on. */
   readonly mountpoint: string;
   readonly #session: LowLevelSession;
@@ -129,6 +133,7 @@ export class FuseMount implements DispatchHost, Notifications {
   #retrieves = new Map<number, { resolve(d: Uint8Array): void; reject(e: Error): void }>();
   #nextCookie = 1;
   #connection: NegotiatedConn | undefined;
+  readonly #pollHandles = new Set<PollHandle>();
 
   private constructor(
     ops: Operations,
@@ -138,6 +143,7 @@ export class FuseMount implements DispatchHost, Notifications {
   ) {
     this.libs = acquireLibraries();
     this.replier = new Replier(this.libs, typeof ops.flush !== "function");
+    this.interrupts = new InterruptHub(this.libs);
     this.mountpoint = mountpoint;
     this.#options = {
       handleSignals: options.handleSignals ?? true,
@@ -153,6 +159,7 @@ export class FuseMount implements DispatchHost, Notifications {
       );
     } catch (error) {
       this.#lowlevel.close();
+      this.interrupts.close();
       releaseLibraries();
       throw error;
     }
@@ -162,6 +169,7 @@ export class FuseMount implements DispatchHost, Notifications {
     } catch (error) {
       this.#session.destroy();
       this.#lowlevel.close();
+      this.interrupts.close();
       releaseLibraries();
       throw error;
     }
@@ -366,9 +374,31 @@ export class FuseMount implements DispatchHost, Notifications {
 
   #destroy(): void {
     this.#destroyWhenIdle = false;
+    for (const handle of [...this.#pollHandles]) handle.release();
     this.#session.destroy();
     this.#lowlevel.close();
+    this.interrupts.close();
     releaseLibraries();
+  }
+
+  /** @internal */
+  pollHandleCreated(handle: PollHandle): void {
+    this.#pollHandles.add(handle);
+  }
+
+  /** @internal */
+  pollHandleDone(handle: PollHandle): void {
+    this.#pollHandles.delete(handle);
+  }
+
+  /** @internal */
+  notifyPollHandle(ptr: Deno.PointerObject): number {
+    return this.#alive ? this.replier.notifyPoll(ptr) : 0;
+  }
+
+  /** @internal */
+  destroyPollHandle(ptr: Deno.PointerObject): void {
+    this.replier.destroyPollHandle(ptr);
   }
 
   async #notify(what: string, call: (n: Notifier) => Promise<number>): Promise<void> {

@@ -27,6 +27,8 @@ import type {
   StatvfsData,
 } from "./types.ts";
 import type { ReaddirToken } from "./readdir.ts";
+import type { PollHandle } from "./poll.ts";
+import type { FileLock, IoctlReply } from "./types.ts";
 
 /** Bytes, or a string to be sent as UTF-8. */
 export type BytesLike = Uint8Array | string;
@@ -143,15 +145,15 @@ export interface Operations {
   /** Open a file; `flags` are the open(2) flags. */
   open?(inode: Inode, flags: number, ctx: RequestContext): MaybePromise<FileInfo>;
   /** Read up to `size` bytes at `off`; fewer bytes means end of file. */
-  read?(fh: FileHandle, off: number, size: number): MaybePromise<Uint8Array>;
+  read?(fh: FileHandle, off: number, size: number, ctx: RequestContext): MaybePromise<Uint8Array>;
   /** Write `buf` at `off`; return the number of bytes written. */
-  write?(fh: FileHandle, off: number, buf: Uint8Array): MaybePromise<number>;
+  write?(fh: FileHandle, off: number, buf: Uint8Array, ctx: RequestContext): MaybePromise<number>;
   /** Called on each close(2) of a file descriptor. */
-  flush?(fh: FileHandle): MaybePromise<void>;
+  flush?(fh: FileHandle, ctx: RequestContext): MaybePromise<void>;
   /** The last reference to an open file is gone. */
-  release?(fh: FileHandle): MaybePromise<void>;
+  release?(fh: FileHandle, ctx: RequestContext): MaybePromise<void>;
   /** Flush file data (and metadata unless `datasync`) to stable storage. */
-  fsync?(fh: FileHandle, datasync: boolean): MaybePromise<void>;
+  fsync?(fh: FileHandle, datasync: boolean, ctx: RequestContext): MaybePromise<void>;
   /** Open a directory; return a handle for readdir. */
   opendir?(inode: Inode, ctx: RequestContext): MaybePromise<FileHandle>;
   /**
@@ -160,11 +162,16 @@ export interface Operations {
    * false. `nextId` is the `startId` of the call that continues after that
    * entry.
    */
-  readdir?(fh: FileHandle, startId: number, token: ReaddirToken): MaybePromise<void>;
+  readdir?(
+    fh: FileHandle,
+    startId: number,
+    token: ReaddirToken,
+    ctx: RequestContext,
+  ): MaybePromise<void>;
   /** Close a directory handle. */
-  releasedir?(fh: FileHandle): MaybePromise<void>;
+  releasedir?(fh: FileHandle, ctx: RequestContext): MaybePromise<void>;
   /** Flush directory contents to stable storage. */
-  fsyncdir?(fh: FileHandle, datasync: boolean): MaybePromise<void>;
+  fsyncdir?(fh: FileHandle, datasync: boolean, ctx: RequestContext): MaybePromise<void>;
   /** Filesystem statistics. */
   statfs?(ctx: RequestContext): MaybePromise<StatvfsData>;
   /**
@@ -195,6 +202,100 @@ export interface Operations {
     flags: number,
     ctx: RequestContext,
   ): MaybePromise<[FileInfo, EntryAttributes]>;
+
+  // ---- Beyond pyfuse3: the rest of libfuse's low-level API ----
+
+  /**
+   * Test for a POSIX record lock: return the first lock held by another
+   * owner that conflicts with `lock`, or `lock` with `type` F_UNLCK if
+   * none does. With getlk and setlk the kernel forwards fcntl locks here
+   * instead of handling them locally (needed for network filesystems).
+   */
+  getlk?(
+    inode: Inode,
+    fh: FileHandle,
+    lockOwner: bigint,
+    lock: FileLock,
+    ctx: RequestContext,
+  ): MaybePromise<FileLock>;
+  /**
+   * Acquire, change or release (`type` F_UNLCK) a POSIX record lock of
+   * `lockOwner`. On conflict: with `wait` false throw EAGAIN; with `wait`
+   * true (F_SETLKW) resolve once acquired — asynchronously, so the loop keeps
+   * serving — and reject with `ctx.signal.reason` if the request is
+   * interrupted.
+   */
+  setlk?(
+    inode: Inode,
+    fh: FileHandle,
+    lockOwner: bigint,
+    lock: FileLock,
+    wait: boolean,
+    ctx: RequestContext,
+  ): MaybePromise<void>;
+  /**
+   * BSD flock(2): `op` is LOCK_SH, LOCK_EX or LOCK_UN, possibly with LOCK_NB
+   * (then throw EWOULDBLOCK/EAGAIN on conflict instead of waiting).
+   */
+  flock?(
+    inode: Inode,
+    fh: FileHandle,
+    lockOwner: bigint,
+    op: number,
+    ctx: RequestContext,
+  ): MaybePromise<void>;
+  /**
+   * fallocate(2): allocate, or with FALLOC_FL_PUNCH_HOLE (2, always with
+   * FALLOC_FL_KEEP_SIZE 1) deallocate, `[offset, offset + length)`.
+   */
+  fallocate?(
+    fh: FileHandle,
+    mode: number,
+    offset: number,
+    length: number,
+    ctx: RequestContext,
+  ): MaybePromise<void>;
+  /**
+   * lseek(2) with SEEK_DATA (3) or SEEK_HOLE (4): the next data or hole at
+   * or after `offset` (ENXIO past the end). The kernel handles the other
+   * whence values itself.
+   */
+  lseek?(fh: FileHandle, offset: number, whence: number, ctx: RequestContext): MaybePromise<number>;
+  /** copy_file_range(2) inside this filesystem; return the bytes copied. */
+  copyFileRange?(
+    fhIn: FileHandle,
+    offIn: number,
+    fhOut: FileHandle,
+    offOut: number,
+    length: number,
+    flags: number,
+    ctx: RequestContext,
+  ): MaybePromise<number>;
+  /**
+   * A restricted ioctl(2): `inBuf` holds the argument's bytes (for _IOW
+   * commands); answer with up to `outSize` bytes (for _IOR commands).
+   */
+  ioctl?(
+    fh: FileHandle,
+    cmd: number,
+    inBuf: Uint8Array,
+    outSize: number,
+    flags: number,
+    ctx: RequestContext,
+  ): MaybePromise<IoctlReply | Uint8Array>;
+  /**
+   * poll(2) readiness: return the ready events among `events` (POLLIN 1,
+   * POLLOUT 4, ...). Keep `handle` (when not null) to wake the poller later
+   * with `notifyPoll(handle)`.
+   */
+  poll?(
+    fh: FileHandle,
+    handle: PollHandle | null,
+    events: number,
+    ctx: RequestContext,
+  ): MaybePromise<number>;
+  /** FIBMAP for block-device-backed (fuseblk) filesystems: the device block of `idx`. */
+  bmap?(inode: Inode, blocksize: number, idx: number, ctx: RequestContext): MaybePromise<number>;
 }
 
 /** The names of the request handlers of {@link Operations}. */

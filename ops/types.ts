@@ -139,6 +139,13 @@ export interface RequestContext {
   readonly pid: number;
   /** The caller's umask (for mknod, mkdir, create). */
   readonly umask: number;
+  /**
+   * Aborted when the kernel interrupts the request (FUSE_INTERRUPT, e.g.
+   * the caller got a signal). A handler that rejects with the signal's
+   * reason (an `AbortError`) answers EINTR. Registering costs one FFI
+   * call, made only when this is first read. (Not in pyfuse3.)
+   */
+  readonly signal: AbortSignal;
 }
 
 /** Filesystem statistics returned by `statfs`. */
@@ -166,6 +173,49 @@ export class StatvfsData {
   constructor(init?: Partial<StatvfsData>) {
     if (init) Object.assign(this, init);
   }
+}
+
+/** fcntl lock types, for {@link FileLock.type}. */
+export const F_RDLCK = 0;
+/** A write (exclusive) lock. */
+export const F_WRLCK = 1;
+/** No lock / unlock. */
+export const F_UNLCK = 2;
+
+/** flock(2) operations, for the `flock` handler's `op`. */
+export const LOCK_SH = 1;
+/** Exclusive flock. */
+export const LOCK_EX = 2;
+/** Do not block (combined with LOCK_SH or LOCK_EX). */
+export const LOCK_NB = 4;
+/** Release the flock. */
+export const LOCK_UN = 8;
+
+/** A POSIX record lock (`struct flock`), for `getlk` and `setlk`. */
+export class FileLock {
+  /** F_RDLCK, F_WRLCK or F_UNLCK. */
+  type = F_UNLCK;
+  /** How `start` is measured; the kernel always sends SEEK_SET (0). */
+  whence = 0;
+  /** First byte of the range. */
+  start = 0;
+  /** Bytes in the range; 0 means "to the end of the file". */
+  len = 0;
+  /** The owning process (reported by getlk for a conflicting lock). */
+  pid = 0;
+
+  /** @param init members to set */
+  constructor(init?: Partial<FileLock>) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+/** What an `ioctl` handler answers: a result and the output bytes. */
+export interface IoctlReply {
+  /** The ioctl's return value (default 0). */
+  result?: number;
+  /** Output bytes, at most the `outSize` asked for. */
+  data?: Uint8Array;
 }
 
 /** A handler may answer synchronously or with a promise. */

@@ -24,7 +24,13 @@ import {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const NOBODY = 65534;
-const ROOT_CTX: fuse.RequestContext = { uid: 0, gid: 0, pid: 0, umask: 0o022 };
+const ROOT_CTX: fuse.RequestContext = {
+  uid: 0,
+  gid: 0,
+  pid: 0,
+  umask: 0o022,
+  signal: new AbortController().signal,
+};
 
 Deno.test("passthrough mirrors file contents: read, write, append, random access", async () => {
   await withPassthrough(async ({ src, mnt }) => {

@@ -985,8 +985,9 @@ Deno.test("tmpfs honours the sticky bit for other users", async () => {
 Deno.test("tmpfs handlers enforce sticky and subtree rules on their own", () => {
   // The kernel checks these before asking us; the handlers must not rely on it.
   const fs = new TmpFs({ rootMode: 0o1777, rootUid: 0, rootGid: 0 });
-  const root = { uid: 0, gid: 0, pid: 1, umask: 0o022 };
-  const nobody = { uid: NOBODY, gid: NOBODY, pid: 1, umask: 0o022 };
+  const signal = new AbortController().signal;
+  const root = { uid: 0, gid: 0, pid: 1, umask: 0o022, signal };
+  const nobody = { uid: NOBODY, gid: NOBODY, pid: 1, umask: 0o022, signal };
   const name = (s: string) => enc.encode(s);
   const errnoOf = (fn: () => unknown) => {
     try {

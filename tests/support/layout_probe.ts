@@ -29,6 +29,7 @@ const C_TYPE: Record<keyof Layouts, string> = {
   fuse_bufvec: "struct fuse_bufvec",
   fuse_forget_data: "struct fuse_forget_data",
   libfuse_version: "struct libfuse_version",
+  flock: "struct flock",
 };
 
 /** Structs that only newer libfuse releases declare: minimum minor version. */

@@ -1,0 +1,76 @@
+/**
+ * The `RequestContext` handed to handlers: the caller's ids, read lazily
+ * (most handlers never look), and the interrupt signal.
+ *
+ * @module
+ */
+
+import { type CallerIds, decodeCtx } from "../ffi/codec.ts";
+import type { InterruptHub } from "../ffi/interrupt.ts";
+import type { Replier, RequestPointer } from "../ffi/reply.ts";
+import type { RequestContext } from "./types.ts";
+
+const NEVER = new AbortController().signal;
+
+/** One request's context; valid until the request is answered. */
+export class Context implements RequestContext {
+  #req: RequestPointer | null;
+  #ids: CallerIds | undefined;
+  #signal: AbortSignal | undefined;
+  readonly #replier: Replier;
+  readonly #interrupts: InterruptHub;
+
+  /**
+   * @param req the request
+   * @param replier for `fuse_req_ctx`
+   * @param interrupts for the signal
+   */
+  constructor(req: RequestPointer, replier: Replier, interrupts: InterruptHub) {
+    this.#req = req;
+    this.#replier = replier;
+    this.#interrupts = interrupts;
+  }
+
+  #caller(): CallerIds {
+    // libfuse frees the request (and its ctx) with the reply; ids read
+    // after that come back as zeros rather than from freed memory.
+    this.#ids ??= this.#req ? decodeCtx(this.#replier.ctxPointer(this.#req)) : {
+      uid: 0,
+      gid: 0,
+      pid: 0,
+      umask: 0,
+    };
+    return this.#ids;
+  }
+
+  /** Effective user id of the caller. */
+  get uid(): number {
+    return this.#caller().uid;
+  }
+  /** Effective group id of the caller. */
+  get gid(): number {
+    return this.#caller().gid;
+  }
+  /** Process id of the caller. */
+  get pid(): number {
+    return this.#caller().pid;
+  }
+  /** The caller's umask. */
+  get umask(): number {
+    return this.#caller().umask;
+  }
+  /** Aborted when the kernel interrupts the request. */
+  get signal(): AbortSignal {
+    if (!this.#signal) {
+      this.#signal = this.#req ? this.#interrupts.signalFor(this.#req) : NEVER;
+    }
+    return this.#signal;
+  }
+
+  /** Called when the request has been answered. @internal */
+  finish(): void {
+    if (this.#req === null) return;
+    if (this.#signal) this.#interrupts.done(this.#req);
+    this.#req = null;
+  }
+}
