@@ -40,6 +40,7 @@
 
 import * as fuse from "../mod.ts";
 import { parseMountArgs } from "../utils/cli.ts";
+import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
 
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
@@ -58,6 +59,13 @@ const PERMISSION_BITS = 0o7777;
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0o0;
 const O_TRUNC = 0o1000;
+const O_WRONLY = 0o1;
+
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+const FALLOC_FL_ZERO_RANGE = 0x10;
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
 
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
@@ -129,6 +137,63 @@ class FileData {
       pos += n;
     }
     if (end > this.size) this.size = end;
+  }
+
+  /** Allocates zeroed chunks for `[off, off + length)`; returns how many were new. */
+  allocate(off: number, length: number): number {
+    let added = 0;
+    const last = Math.floor((off + length - 1) / CHUNK_SIZE);
+    for (let i = Math.floor(off / CHUNK_SIZE); i <= last; i++) {
+      if (!this.chunks.has(i)) {
+        this.chunks.set(i, new Uint8Array(CHUNK_SIZE));
+        added++;
+      }
+    }
+    return added;
+  }
+
+  /**
+   * Zeroes `[off, off + length)` (within the size), freeing the chunks it
+   * covers whole; returns how many chunks were freed.
+   */
+  punch(off: number, length: number): number {
+    const end = Math.min(off + length, Math.max(this.size, off));
+    let freed = 0;
+    for (let pos = off; pos < end;) {
+      const index = Math.floor(pos / CHUNK_SIZE);
+      const at = pos - index * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - at, end - pos);
+      const chunk = this.chunks.get(index);
+      if (chunk && n === CHUNK_SIZE) {
+        this.chunks.delete(index);
+        freed++;
+      } else {
+        chunk?.fill(0, at, at + n);
+      }
+      pos += n;
+    }
+    return freed;
+  }
+
+  /** SEEK_DATA: the first offset >= `off` inside an allocated chunk, or -1. */
+  seekData(off: number): number {
+    if (off >= this.size) return -1;
+    let best = -1;
+    for (const index of this.chunks.keys()) {
+      const start = Math.max(index * CHUNK_SIZE, off);
+      if (start < (index + 1) * CHUNK_SIZE && start < this.size && (best < 0 || start < best)) {
+        best = start;
+      }
+    }
+    return best;
+  }
+
+  /** SEEK_HOLE: the first offset >= `off` in a hole, or the size (the implicit hole at EOF). */
+  seekHole(off: number): number {
+    if (off >= this.size) return -1;
+    let index = Math.floor(off / CHUNK_SIZE);
+    while (this.chunks.has(index)) index++;
+    return Math.min(Math.max(index * CHUNK_SIZE, off), this.size);
   }
 
   /** Sets the size; returns how many chunks were freed. */
@@ -225,6 +290,9 @@ class TmpNode {
   data?: FileData;
   dir?: DirData;
   target?: Uint8Array;
+  /** fcntl and flock locks, created on first use. */
+  posixLocks?: PosixLocks;
+  flocks?: FlockLocks;
 
   constructor(readonly ino: number, mode: number, uid: number, gid: number, now: bigint) {
     this.mode = mode;
@@ -830,6 +898,124 @@ export class TmpFs implements fuse.Operations {
     checkXattrName(name);
     if (!node.xattrs.delete(nameKey(name))) throw new fuse.FUSEError(fuse.errno.ENODATA);
     node.ctimeNs = this.#clock.now();
+  }
+
+  // ---- locks, preallocation, holes, server-side copy (beyond pyfuse3) ----
+
+  /** F_GETLK: the first conflicting lock of another owner. */
+  getlk(
+    inode: fuse.Inode,
+    _fh: fuse.FileHandle,
+    owner: bigint,
+    lock: fuse.FileLock,
+  ): fuse.FileLock {
+    const node = this.#node(inode);
+    return node.posixLocks?.test(owner, lock) ?? new fuse.FileLock({ ...lock, type: fuse.F_UNLCK });
+  }
+
+  /** F_SETLK / F_SETLKW; a waiting lock gives way when the caller is interrupted. */
+  async setlk(
+    inode: fuse.Inode,
+    _fh: fuse.FileHandle,
+    owner: bigint,
+    lock: fuse.FileLock,
+    wait: boolean,
+    ctx: fuse.RequestContext,
+  ): Promise<void> {
+    const node = this.#node(inode);
+    node.posixLocks ??= new PosixLocks();
+    await node.posixLocks.set(owner, lock, wait, ctx.signal);
+  }
+
+  /** flock(2); the kernel sends LOCK_UN for the open file's owner on its last close. */
+  async flock(
+    inode: fuse.Inode,
+    _fh: fuse.FileHandle,
+    owner: bigint,
+    op: number,
+    ctx: fuse.RequestContext,
+  ): Promise<void> {
+    const node = this.#node(inode);
+    node.flocks ??= new FlockLocks();
+    await node.flocks.apply(owner, op, ctx.signal);
+  }
+
+  /**
+   * fallocate(2): preallocation (optionally keeping the size), punching holes
+   * and zeroing ranges. Collapsing and inserting ranges are not supported.
+   */
+  fallocate(fh: fuse.FileHandle, mode: number, offset: number, length: number): void {
+    const file = this.#file(fh);
+    if ((file.flags & O_ACCMODE) === O_RDONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
+    if (length <= 0 || offset < 0) throw new fuse.FUSEError(fuse.errno.EINVAL);
+    const end = offset + length;
+    if (end > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
+    const node = file.node, data = node.data!;
+    const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
+    switch (mode & ~FALLOC_FL_KEEP_SIZE) {
+      case 0: {
+        const missing = data.missingChunks(offset, length);
+        if (this.#usedChunks + missing > this.#maxChunks) {
+          throw new fuse.FUSEError(fuse.errno.ENOSPC);
+        }
+        this.#usedChunks += data.allocate(offset, length);
+        if (!keepSize && end > data.size) {
+          data.size = end;
+          node.touchContent(this.#clock.now());
+        }
+        return;
+      }
+      case FALLOC_FL_PUNCH_HOLE:
+        if (!keepSize) throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
+        this.#usedChunks -= data.punch(offset, length);
+        break;
+      case FALLOC_FL_ZERO_RANGE: {
+        this.#usedChunks -= data.punch(offset, length);
+        const missing = data.missingChunks(offset, length);
+        if (this.#usedChunks + missing > this.#maxChunks) {
+          throw new fuse.FUSEError(fuse.errno.ENOSPC);
+        }
+        this.#usedChunks += data.allocate(offset, length);
+        if (!keepSize && end > data.size) data.size = end;
+        break;
+      }
+      default:
+        throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
+    }
+    node.touchContent(this.#clock.now());
+  }
+
+  /** SEEK_DATA / SEEK_HOLE, at chunk granularity. */
+  lseek(fh: fuse.FileHandle, offset: number, whence: number): number {
+    const data = this.#file(fh).node.data!;
+    const at = whence === SEEK_DATA
+      ? data.seekData(offset)
+      : whence === SEEK_HOLE
+      ? data.seekHole(offset)
+      : -2;
+    if (at === -2) throw new fuse.FUSEError(fuse.errno.EINVAL);
+    if (at < 0) throw new fuse.FUSEError(fuse.errno.ENXIO);
+    return at;
+  }
+
+  /** copy_file_range(2) without a round trip through the caller: chunk by chunk. */
+  copyFileRange(
+    fhIn: fuse.FileHandle,
+    offIn: number,
+    fhOut: fuse.FileHandle,
+    offOut: number,
+    length: number,
+  ): number {
+    const src = this.#file(fhIn);
+    if ((src.flags & O_ACCMODE) === O_WRONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
+    let copied = 0;
+    while (copied < length) {
+      const part = src.node.data!.read(offIn + copied, Math.min(CHUNK_SIZE, length - copied));
+      if (part.length === 0) break;
+      this.write(fhOut, offOut + copied, part);
+      copied += part.length;
+    }
+    return copied;
   }
 
   // ---- internals ----

@@ -26,9 +26,12 @@ import type { HandlerName, Operations } from "./operations.ts";
 import { ReaddirToken } from "./readdir.ts";
 import {
   type EntryAttributes,
+  F_UNLCK,
   type FileInfo,
   type FileLock,
+  FileLock as FileLockClass,
   type IoctlReply,
+  LOCK_UN,
   SetattrFields,
 } from "./types.ts";
 import { Context } from "./context.ts";
@@ -73,6 +76,17 @@ export interface DispatchHost extends PollHost {
 }
 
 type Reply<T> = (req: RequestPointer, value: T) => void;
+
+/**
+ * Whether the filesystem keeps POSIX record locks itself (then the kernel
+ * forwards fcntl locks to it).
+ *
+ * @param ops the filesystem
+ * @returns true when both getlk and setlk are implemented
+ */
+export function hasPosixLocks(ops: Operations): boolean {
+  return typeof ops.getlk === "function" && typeof ops.setlk === "function";
+}
 
 /**
  * Builds the JS implementations of the libfuse operations that `ops`
@@ -386,14 +400,40 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       },
     );
   }
-  const fhOnly = (h: "flush" | "release" | "releasedir") =>
-    guarded(h, (req, _i: bigint, fi: Deno.PointerValue) => {
-      const fh = decodeFh(fi), c = ctx(req);
-      run(h, req, c, () => ops[h]!(fh, c), ok);
+  // The kernel leaves dropping a closing file's locks to the filesystem:
+  // POSIX locks of the lock owner at FLUSH, flock locks at the last RELEASE.
+  // Like libfuse's high-level API, do it here by calling setlk / flock.
+  const posixLocks = hasPosixLocks(ops);
+  if (has("flush") || posixLocks) {
+    impls.flush = guarded("flush", (req, i: bigint, fi: Deno.PointerValue) => {
+      const n = ino(i), info = decodeFileInfo(fi)!, c = ctx(req);
+      run("flush", req, c, async () => {
+        if (posixLocks) {
+          const unlock = new FileLockClass({ type: F_UNLCK });
+          await ops.setlk!(n, info.fh, info.lockOwner, unlock, false, c);
+        }
+        await ops.flush?.(info.fh, c);
+      }, ok);
     });
-  if (has("flush")) impls.flush = fhOnly("flush");
-  if (has("release")) impls.release = fhOnly("release");
-  if (has("releasedir")) impls.releasedir = fhOnly("releasedir");
+  }
+  if (has("release") || has("flock")) {
+    const flockReleaseBit = 1 << replier.bits.flock_release;
+    impls.release = guarded("release", (req, i: bigint, fi: Deno.PointerValue) => {
+      const n = ino(i), info = decodeFileInfo(fi)!, c = ctx(req);
+      const unlock = has("flock") && (info.bits & flockReleaseBit) !== 0;
+      if (!unlock) return run("release", req, c, () => ops.release?.(info.fh, c), ok);
+      run("release", req, c, async () => {
+        await ops.flock!(n, info.fh, info.lockOwner, LOCK_UN, c);
+        await ops.release?.(info.fh, c);
+      }, ok);
+    });
+  }
+  if (has("releasedir")) {
+    impls.releasedir = guarded("releasedir", (req, _i: bigint, fi: Deno.PointerValue) => {
+      const fh = decodeFh(fi), c = ctx(req);
+      run("releasedir", req, c, () => ops.releasedir!(fh, c), ok);
+    });
+  }
   const sync = (h: "fsync" | "fsyncdir") =>
     guarded(h, (req, _i: bigint, datasync: number, fi: Deno.PointerValue) => {
       const fh = decodeFh(fi), c = ctx(req);
@@ -523,7 +563,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
 
   // ---- Beyond pyfuse3 ----
 
-  if (has("getlk") && has("setlk")) {
+  if (posixLocks) {
     impls.getlk = guarded(
       "getlk",
       (req, i: bigint, fi: Deno.PointerValue, lockPtr: Deno.PointerValue) => {

@@ -21,7 +21,7 @@ import { InterruptHub } from "../ffi/interrupt.ts";
 import type { PollHandle } from "./poll.ts";
 import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
 import { LowLevelSession, Received } from "../ffi/session.ts";
-import { buildDispatch, type DispatchHost } from "./dispatch.ts";
+import { buildDispatch, type DispatchHost, hasPosixLocks } from "./dispatch.ts";
 import type { Operations } from "./operations.ts";
 import { ErrnoError, FuseMountError, FuseStateError } from "../utils/errors.ts";
 import { errno } from "../utils/errno.ts";
@@ -142,7 +142,9 @@ export class FuseMount implements DispatchHost, Notifications {
     options: FuseMountOptions,
   ) {
     this.libs = acquireLibraries();
-    this.replier = new Replier(this.libs, typeof ops.flush !== "function");
+    // Skip FLUSH on close unless something needs it: a flush handler, or
+    // POSIX locks (which are dropped at flush).
+    this.replier = new Replier(this.libs, typeof ops.flush !== "function" && !hasPosixLocks(ops));
     this.interrupts = new InterruptHub(this.libs);
     this.mountpoint = mountpoint;
     this.#options = {
