@@ -6,7 +6,8 @@
  * @module
  */
 
-import { acquireLibraries, releaseLibraries } from "./library.ts";
+import { acquireLibraries, type LoadedLibraries, releaseLibraries } from "./library.ts";
+import { nulTerminated } from "./codec.ts";
 
 /**
  * The real user and group id of this process (getuid(2), getgid(2)).
@@ -26,4 +27,18 @@ export function processIds(): { uid: number; gid: number } {
   } finally {
     releaseLibraries();
   }
+}
+
+/**
+ * Whether this process may read and write a path (access(2) with R_OK|W_OK),
+ * for checking /dev/fuse before mounting.
+ *
+ * @param libs the loaded libraries
+ * @param path the path
+ * @returns 0, or the errno access(2) failed with
+ */
+export function accessErrno(libs: LoadedLibraries, path: string): number {
+  const R_OK = 4, W_OK = 2;
+  if (libs.libc.access(nulTerminated(path), R_OK | W_OK) === 0) return 0;
+  return new Deno.UnsafePointerView(libs.libc.__errno_location()!).getInt32(0);
 }

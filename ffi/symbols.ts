@@ -246,6 +246,8 @@ export const LIBC_SYMBOLS = {
   },
   // int clock_gettime(clockid_t clockid, struct timespec *tp)
   clock_gettime: { parameters: [/* clockid */ "i32", /* tp */ "buffer"], result: "i32" },
+  // int access(const char *pathname, int mode)
+  access: { parameters: [/* pathname */ "buffer", /* mode */ "i32"], result: "i32" },
   // uid_t getuid(void)
   getuid: { parameters: [], result: "u32" },
   // gid_t getgid(void)

@@ -24,7 +24,8 @@ import { LowLevelSession, Received } from "../ffi/session.ts";
 import { buildDispatch, type DispatchHost, hasPosixLocks } from "./dispatch.ts";
 import type { Operations } from "./operations.ts";
 import { ErrnoError, FuseMountError, FuseStateError } from "../utils/errors.ts";
-import { errno } from "../utils/errno.ts";
+import { errno, errnoName } from "../utils/errno.ts";
+import { accessErrno } from "../ffi/process.ts";
 import type { Inode } from "./types.ts";
 import { checkMountpoint, normalizeOptions } from "../utils/preflight.ts";
 
@@ -106,6 +107,24 @@ export interface Notifications {
   notifyRetrieve(inode: Inode, offset: number, size: number): Promise<Uint8Array>;
 }
 
+/** The error for an unusable /dev/fuse, given access(2)'s errno. */
+function devFuseProblem(err: number): FuseMountError | undefined {
+  if (err === errno.ENOENT) {
+    return new FuseMountError(
+      "/dev/fuse does not exist: load the FUSE kernel module (modprobe fuse) or, in a " +
+        "container, pass the device in (docker run --device /dev/fuse --cap-add SYS_ADMIN)",
+    );
+  }
+  if (err === errno.EACCES || err === errno.EPERM) {
+    return new FuseMountError(
+      `/dev/fuse is not readable and writable by this process (${errnoName(err)}): ` +
+        `fix its permissions (it is normally mode 0666) or run as root; in a container ` +
+        `pass --device /dev/fuse`,
+    );
+  }
+  return undefined;
+}
+
 /**
  * One mounted filesystem: a libfuse session, its callbacks and its loop.
  * Several can be open in one process.
@@ -142,6 +161,11 @@ export class FuseMount implements DispatchHost, Notifications {
     options: FuseMountOptions,
   ) {
     this.libs = acquireLibraries();
+    const devError = devFuseProblem(accessErrno(this.libs, "/dev/fuse"));
+    if (devError) {
+      releaseLibraries();
+      throw devError;
+    }
     // Skip FLUSH on close unless something needs it: a flush handler, or
     // POSIX locks (which are dropped at flush).
     this.replier = new Replier(this.libs, typeof ops.flush !== "function" && !hasPosixLocks(ops));

@@ -73,9 +73,10 @@ export function mountTypeAt(path: string): string | undefined {
 }
 
 /**
- * Checks that `mountpoint` can be mounted on and that /dev/fuse exists.
- * Without read permission (`--allow-read`) the checks are skipped and
- * libfuse reports problems itself.
+ * Checks that `mountpoint` can be mounted on. Without read permission
+ * (`--allow-read`) the checks are skipped and libfuse reports problems
+ * itself. (/dev/fuse is checked with access(2) once libfuse is loaded:
+ * Deno refuses to stat device files without --allow-all.)
  *
  * @param mountpoint the directory
  * @returns its absolute path
@@ -87,17 +88,6 @@ export function checkMountpoint(mountpoint: string): string {
   }
   const path = resolve(mountpoint);
   if (!canRead()) return path;
-  try {
-    Deno.statSync("/dev/fuse");
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new FuseMountError(
-        "/dev/fuse does not exist: load the FUSE kernel module (modprobe fuse) or, in a " +
-          "container, pass the device in (docker run --device /dev/fuse --cap-add SYS_ADMIN)",
-        { cause: error },
-      );
-    }
-  }
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(path);
