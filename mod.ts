@@ -44,7 +44,7 @@ export {
   notifyStore,
   terminate,
 } from "./ops/api.ts";
-export { FuseMount, type FuseMountOptions, type Notifications } from "./ops/mount.ts";
+export { type FuseMountOptions, type Notifications } from "./ops/mount.ts";
 export type { BytesLike, HandlerName, Operations } from "./ops/operations.ts";
 export { readdirReply, ReaddirToken } from "./ops/readdir.ts";
 export { notifyPoll, PollHandle } from "./ops/poll.ts";

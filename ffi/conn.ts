@@ -50,12 +50,19 @@ export const MAX_WRITE = 1 << 20;
 
 /** What was agreed, for diagnostics and tests. */
 export interface NegotiatedConn {
+  /** FUSE protocol major version (7). */
   protoMajor: number;
+  /** FUSE protocol minor version the kernel speaks. */
   protoMinor: number;
+  /** `FUSE_CAP_*` bits the kernel and libfuse offer. */
   capable: number;
+  /** `FUSE_CAP_*` bits in use. */
   want: number;
+  /** Largest write request in bytes. */
   maxWrite: number;
+  /** Largest read request in bytes (0: no limit set). */
   maxRead: number;
+  /** Largest readahead in bytes. */
   maxReadahead: number;
 }
 

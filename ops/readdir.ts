@@ -22,6 +22,8 @@ export class ReaddirToken {
   #open = true;
 
   /**
+   * Creates the token of one readdir request. @internal
+   *
    * @param replier the session's reply layer
    * @param req the readdir request
    * @param size the kernel's buffer size for this request

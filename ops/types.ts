@@ -65,6 +65,8 @@ export class EntryAttributes {
   stCtimeNs = 0n;
 
   /**
+   * Creates the value; members not in `init` keep their defaults.
+   *
    * @param init members to set; the rest keep their defaults (zero, timeouts 300 s)
    */
   constructor(init?: Partial<EntryAttributes>) {
@@ -92,7 +94,11 @@ export class FileInfo {
    */
   noflush?: boolean;
 
-  /** @param init members to set */
+  /**
+   * Creates the value; members not in `init` keep their defaults.
+   *
+   * @param init members to set
+   */
   constructor(init?: Partial<FileInfo>) {
     if (init) Object.assign(this, init);
   }
@@ -123,7 +129,11 @@ export class SetattrFields {
   /** Like {@link updateAtimeNow}, for mtime. */
   updateMtimeNow = false;
 
-  /** @param init members to set */
+  /**
+   * Creates the value; members not in `init` keep their defaults.
+   *
+   * @param init members to set
+   */
   constructor(init?: Partial<SetattrFields>) {
     if (init) Object.assign(this, init);
   }
@@ -169,7 +179,11 @@ export class StatvfsData {
   /** Longest file name. */
   fNamemax = 0;
 
-  /** @param init members to set */
+  /**
+   * Creates the value; members not in `init` keep their defaults.
+   *
+   * @param init members to set
+   */
   constructor(init?: Partial<StatvfsData>) {
     if (init) Object.assign(this, init);
   }
@@ -194,7 +208,7 @@ export const LOCK_UN = 8;
 /** A POSIX record lock (`struct flock`), for `getlk` and `setlk`. */
 export class FileLock {
   /** F_RDLCK, F_WRLCK or F_UNLCK. */
-  type = F_UNLCK;
+  type: number = F_UNLCK;
   /** How `start` is measured; the kernel always sends SEEK_SET (0). */
   whence = 0;
   /** First byte of the range. */
@@ -204,7 +218,11 @@ export class FileLock {
   /** The owning process (reported by getlk for a conflicting lock). */
   pid = 0;
 
-  /** @param init members to set */
+  /**
+   * Creates the value; members not in `init` keep their defaults.
+   *
+   * @param init members to set
+   */
   constructor(init?: Partial<FileLock>) {
     if (init) Object.assign(this, init);
   }

@@ -5,9 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 
-deno check mod.ts examples/ tests/
+deno check mod.ts examples/ tests/ bench/
 deno lint
 deno fmt --check
+deno doc --lint mod.ts
+deno test --doc --allow-all --quiet mod.ts ffi/ ops/ utils/
+deno publish --dry-run --allow-dirty --quiet
 status=0
 deno test --allow-all --sanitize-ops --sanitize-resources tests/ || status=$?
 

@@ -18,7 +18,9 @@ import { errnoName } from "./errno.ts";
  * @example
  * ```ts
  * import { errno, FUSEError } from "../mod.ts";
- * throw new FUSEError(errno.ENOENT);
+ * function lookupMissing(): never {
+ *   throw new FUSEError(errno.ENOENT);
+ * }
  * ```
  */
 export class FUSEError extends Error {
@@ -26,6 +28,8 @@ export class FUSEError extends Error {
   readonly errno: number;
 
   /**
+   * Creates the error.
+   *
    * @param errnoValue a positive errno value, e.g. `errno.ENOENT`
    * @param message optional text for logs; defaults to the errno's name
    * @throws {RangeError} if `errnoValue` is not a positive integer
@@ -54,6 +58,8 @@ export class ErrnoError extends Error {
   readonly errno: number;
 
   /**
+   * Creates the error.
+   *
    * @param errnoValue the positive errno
    * @param what the call and its subject, e.g. `"syncfs(/mnt)"`
    */
@@ -76,6 +82,8 @@ export class ErrnoError extends Error {
  */
 export class FuseOperationalError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message what failed and how to fix it
    * @param options the underlying `cause`, if any
    */
@@ -88,6 +96,8 @@ export class FuseOperationalError extends Error {
 /** libfuse3 could not be loaded. */
 export class FuseLoadError extends FuseOperationalError {
   /**
+   * Creates the error.
+   *
    * @param message what was tried and how to install libfuse3
    * @param options the underlying `cause`, if any
    */
@@ -100,6 +110,8 @@ export class FuseLoadError extends FuseOperationalError {
 /** Creating the session or mounting it failed. */
 export class FuseMountError extends FuseOperationalError {
   /**
+   * Creates the error.
+   *
    * @param message what failed and how to fix it
    * @param options the underlying `cause`, if any
    */
@@ -111,7 +123,11 @@ export class FuseMountError extends FuseOperationalError {
 
 /** The session API was used in the wrong order (e.g. `main()` before `init()`). */
 export class FuseStateError extends FuseOperationalError {
-  /** @param message what was called out of order and what to call first */
+  /**
+   * Creates the error.
+   *
+   * @param message what was called out of order and what to call first
+   */
   constructor(message: string) {
     super(message);
     this.name = "FuseStateError";
