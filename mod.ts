@@ -42,9 +42,11 @@ export {
   notifyDelete,
   notifyRetrieve,
   notifyStore,
+  statistics,
   terminate,
 } from "./ops/api.ts";
-export { type FuseMountOptions, type Notifications } from "./ops/mount.ts";
+export type { OperationStats } from "./ops/stats.ts";
+export { DEBUG_ENV, type FuseMountOptions, type Notifications } from "./ops/mount.ts";
 export type { BytesLike, HandlerName, Operations } from "./ops/operations.ts";
 export { readdirReply, ReaddirToken } from "./ops/readdir.ts";
 export { notifyPoll, PollHandle } from "./ops/poll.ts";

@@ -8,6 +8,7 @@
 import { FuseMount, type FuseMountOptions, type Notifications } from "./mount.ts";
 import type { Inode } from "./types.ts";
 import type { NegotiatedConn } from "../ffi/conn.ts";
+import type { OperationStats } from "./stats.ts";
 import type { Operations } from "./operations.ts";
 import { FuseStateError } from "../utils/errors.ts";
 
@@ -33,6 +34,7 @@ let current: FuseMount | undefined;
  * @param ops the filesystem
  * @param mountpoint an existing directory that is not a mount point
  * @param options mount options (default {@link defaultOptions})
+ * @param loopOptions signal handling, grace period, debug logging
  * @throws {FuseStateError} if `init()` was already called without `close()`
  * @throws {FuseLoadError} if libfuse3 cannot be loaded
  * @throws {FuseMountError} if mounting fails, naming the problem and its fix
@@ -51,6 +53,7 @@ export function init(
   ops: Operations,
   mountpoint: string,
   options: Iterable<string> = defaultOptions,
+  loopOptions: FuseMountOptions = {},
 ): void {
   if (current) {
     throw new FuseStateError(
@@ -58,7 +61,7 @@ export function init(
         `or use mount() for several filesystems`,
     );
   }
-  current = FuseMount.open(ops, mountpoint, options);
+  current = FuseMount.open(ops, mountpoint, options, loopOptions);
 }
 
 /**
@@ -194,6 +197,16 @@ export function notifyRetrieve(inode: Inode, offset: number, size: number): Prom
   return mounted("notifyRetrieve()").notifyRetrieve(inode, offset, size);
 }
 
+/**
+ * Request statistics of the filesystem mounted by {@link init}.
+ *
+ * @returns per handler name: answered requests, errors, latency percentiles (µs)
+ * @throws {FuseStateError} before {@link init}
+ */
+export function statistics(): Record<string, OperationStats> {
+  return mounted("statistics()").statistics();
+}
+
 /** A filesystem mounted with {@link mount}. */
 export interface MountHandle extends AsyncDisposable, Notifications {
   /** The absolute mount point. */
@@ -205,6 +218,13 @@ export interface MountHandle extends AsyncDisposable, Notifications {
   readonly closed: Promise<void>;
   /** What FUSE_INIT negotiated (undefined until the kernel connected). */
   readonly connection: NegotiatedConn | undefined;
+  /**
+   * Request statistics so far: per operation, answered requests, errors and
+   * latency percentiles in microseconds.
+   *
+   * @returns a snapshot keyed by handler name
+   */
+  statistics(): Record<string, OperationStats>;
   /**
    * Stops serving and unmounts.
    *
@@ -220,7 +240,7 @@ export interface MountHandle extends AsyncDisposable, Notifications {
  * @param ops the filesystem
  * @param mountpoint an existing directory that is not a mount point
  * @param options mount options (default {@link defaultOptions})
- * @param loopOptions signal handling and grace period
+ * @param loopOptions signal handling, grace period, debug logging
  * @returns a handle; `await using` unmounts it at the end of the scope
  * @throws {FuseLoadError} if libfuse3 cannot be loaded
  * @throws {FuseMountError} if mounting fails, naming the problem and its fix
@@ -248,6 +268,7 @@ export function mount(
     get connection() {
       return fs.connection;
     },
+    statistics: () => fs.statistics(),
     closed,
     unmount,
     [Symbol.asyncDispose]: unmount,

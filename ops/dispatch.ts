@@ -37,6 +37,8 @@ import {
 import { Context } from "./context.ts";
 import type { InterruptHub } from "../ffi/interrupt.ts";
 import { PollHandle, type PollHost } from "./poll.ts";
+import type { RequestStats } from "./stats.ts";
+import type { RequestTracer } from "./trace.ts";
 import { errno } from "../utils/errno.ts";
 import { FUSEError } from "../utils/errors.ts";
 
@@ -71,6 +73,10 @@ export interface DispatchHost extends PollHost {
   connected(conn: NegotiatedConn): void;
   /** Receives the answer to a notifyRetrieve. */
   retrieveReply(cookie: Deno.PointerValue, bufv: Deno.PointerValue): void;
+  /** Per-operation statistics. */
+  readonly stats: RequestStats;
+  /** Request tracing, when debug logging is on. */
+  readonly tracer: RequestTracer | null;
   /** Reports a handler failure (logged with its stack). */
   logHandlerError(op: string, error: unknown): void;
 }
@@ -99,29 +105,48 @@ export function hasPosixLocks(ops: Operations): boolean {
 export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpls {
   const { replier } = host;
 
-  /** Sends the error reply for a failed handler or reply. */
-  function fail(op: string, req: RequestPointer, error: unknown): void {
-    if (!host.alive) return;
+  const { stats, tracer } = host;
+
+  /** Sends the error reply for a failed handler or reply; returns the errno sent. */
+  function fail(op: string, req: RequestPointer, error: unknown): number {
+    let err: number;
     if (error instanceof FUSEError) {
-      replier.err(req, error.errno);
+      err = error.errno;
     } else if (error instanceof DOMException && error.name === "AbortError") {
-      replier.err(req, errno.EINTR);
+      err = errno.EINTR;
     } else if (error instanceof UnsafeIntegerError) {
-      replier.err(req, errno.EOVERFLOW);
+      err = errno.EOVERFLOW;
     } else {
       host.logHandlerError(op, error);
-      replier.err(req, errno.EIO);
+      err = errno.EIO;
     }
+    replier.err(req, err);
+    return err;
+  }
+
+  /** Bookkeeping once a request is answered. */
+  function done(op: string, req: RequestPointer, c: Context, startMs: number, err: number) {
+    stats.record(op, startMs, err !== 0);
+    tracer?.replied(req, op, err, startMs);
+    c.finish();
   }
 
   /** Sends the reply for `value`, or the error reply if that fails; exactly once. */
-  function settle<T>(op: string, req: RequestPointer, c: Context, reply: Reply<T>, value: T) {
+  function settle<T>(
+    op: string,
+    req: RequestPointer,
+    c: Context,
+    startMs: number,
+    reply: Reply<T>,
+    value: T,
+  ) {
+    let err = 0;
     try {
       reply(req, value);
     } catch (error) {
-      fail(op, req, error);
+      err = fail(op, req, error);
     }
-    c.finish();
+    done(op, req, c, startMs, err);
   }
 
   /**
@@ -135,23 +160,22 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     start: () => T | Promise<T>,
     reply: Reply<T>,
   ): void {
+    const startMs = performance.now();
     let value: T | Promise<T>;
     try {
       value = start();
     } catch (error) {
-      fail(op, req, error);
-      c.finish();
+      done(op, req, c, startMs, fail(op, req, error));
       return;
     }
-    if (!(value instanceof Promise)) return settle(op, req, c, reply, value);
+    if (!(value instanceof Promise)) return settle(op, req, c, startMs, reply, value);
     host.requestStarted();
     value.then(
       (v) => {
-        if (host.alive) settle(op, req, c, reply, v);
+        if (host.alive) settle(op, req, c, startMs, reply, v);
       },
       (error) => {
-        fail(op, req, error);
-        c.finish();
+        if (host.alive) done(op, req, c, startMs, fail(op, req, error));
       },
     ).finally(() => host.requestFinished());
   }
@@ -177,7 +201,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       try {
         fn(req, ...args);
       } catch (error) {
-        fail(op, req, error);
+        const err = fail(op, req, error);
+        tracer?.replied(req, op, err, performance.now());
       }
     };
 
@@ -716,5 +741,5 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       },
     );
   }
-  return impls;
+  return tracer ? tracer.wrap(impls) : impls;
 }

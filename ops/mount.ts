@@ -19,6 +19,8 @@ import { decodeRetrieveReply, Notifier } from "../ffi/notify.ts";
 import type { NegotiatedConn } from "../ffi/conn.ts";
 import { InterruptHub } from "../ffi/interrupt.ts";
 import type { PollHandle } from "./poll.ts";
+import { type OperationStats, RequestStats } from "./stats.ts";
+import { RequestTracer } from "./trace.ts";
 import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
 import { LowLevelSession, Received } from "../ffi/session.ts";
 import { buildDispatch, type DispatchHost, hasPosixLocks } from "./dispatch.ts";
@@ -47,6 +49,25 @@ export interface FuseMountOptions {
    * before giving up on their replies (default 5000).
    */
   graceMs?: number;
+  /**
+   * Log every request and reply (operation, sequence number, arguments,
+   * result, latency) to stderr, like libfuse's `-d`. Defaults to on when the
+   * environment variable `DENOFUSE_DEBUG` is set to a non-empty value other
+   * than "0" (read only with `--allow-env`); off costs nothing.
+   */
+  debug?: boolean;
+}
+
+/** The environment variable that turns debug logging on. */
+export const DEBUG_ENV = "DENOFUSE_DEBUG";
+
+function debugFromEnv(): boolean {
+  try {
+    const v = Deno.env.get(DEBUG_ENV);
+    return v !== undefined && v !== "" && v !== "0";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -140,7 +161,11 @@ export class FuseMount implements DispatchHost, Notifications {
   readonly mountpoint: string;
   readonly #session: LowLevelSession;
   readonly #lowlevel: LowLevelOps;
-  readonly #options: Required<FuseMountOptions>;
+  readonly #options: Required<Omit<FuseMountOptions, "debug">>;
+  /** Per-operation statistics. @internal */
+  readonly stats = new RequestStats();
+  /** Request tracing when debug logging is on. @internal */
+  readonly tracer: RequestTracer | null;
   #alive = true;
   #terminating = false;
   #serving: Promise<void> | null = null;
@@ -175,6 +200,9 @@ export class FuseMount implements DispatchHost, Notifications {
       handleSignals: options.handleSignals ?? true,
       graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
     };
+    this.tracer = (options.debug ?? debugFromEnv())
+      ? new RequestTracer((line) => console.error(line), (p) => this.replier.name(p))
+      : null;
     this.#lowlevel = buildLowLevelOps(buildDispatch(ops, this));
     try {
       this.#session = new LowLevelSession(
@@ -252,6 +280,16 @@ export class FuseMount implements DispatchHost, Notifications {
   requestFinished(): void {
     this.#inflight--;
     this.#settled();
+  }
+
+  /**
+   * Request statistics so far: per operation, how many were answered, how
+   * many with an error, and latency percentiles in microseconds.
+   *
+   * @returns a snapshot keyed by handler name
+   */
+  statistics(): Record<string, OperationStats> {
+    return this.stats.snapshot();
   }
 
   /**

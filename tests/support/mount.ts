@@ -127,11 +127,16 @@ export async function withSpawnedFs(
   script: string,
   args: string[],
   fn: (fs: SpawnedFs) => Promise<void>,
-  { denoFlags = ["--allow-ffi", "--allow-read"], timeoutMs = 60_000 } = {},
+  {
+    denoFlags = ["--allow-ffi", "--allow-read"],
+    timeoutMs = 60_000,
+    env = {} as Record<string, string>,
+  } = {},
 ): Promise<void> {
   const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...denoFlags, join(REPO, "examples", script), ...args, mnt],
+    env,
     stdout: "null",
     stderr: "piped",
   }).spawn();

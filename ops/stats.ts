@@ -1,0 +1,97 @@
+/**
+ * Per-operation request statistics: counts, errors and latency percentiles,
+ * kept in log-scale histograms so recording costs a few arithmetic
+ * operations per request.
+ *
+ * @module
+ */
+
+/** Statistics of one operation. */
+export interface OperationStats {
+  /** Requests answered. */
+  count: number;
+  /** Of those, answered with an error. */
+  errors: number;
+  /** Median latency in microseconds (from the callback to the reply). */
+  p50Us: number;
+  /** 90th percentile latency in microseconds. */
+  p90Us: number;
+  /** 99th percentile latency in microseconds. */
+  p99Us: number;
+  /** Largest latency in microseconds. */
+  maxUs: number;
+}
+
+// Four buckets per power of two from 0.125 µs: bucket upper bounds within 19 %.
+const SUB = 4;
+const BUCKETS = 40 * SUB;
+const MIN_US = 0.125;
+
+function bucketOf(us: number): number {
+  if (us <= MIN_US) return 0;
+  const b = Math.ceil(Math.log2(us / MIN_US) * SUB);
+  return b >= BUCKETS ? BUCKETS - 1 : b;
+}
+
+function upperBound(bucket: number): number {
+  return MIN_US * 2 ** (bucket / SUB);
+}
+
+class OpCounter {
+  count = 0;
+  errors = 0;
+  maxUs = 0;
+  readonly histogram = new Uint32Array(BUCKETS);
+
+  percentile(p: number): number {
+    const target = Math.ceil(this.count * p);
+    let seen = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      seen += this.histogram[b];
+      if (seen >= target) return Math.min(upperBound(b), this.maxUs);
+    }
+    return this.maxUs;
+  }
+}
+
+/** Collects statistics for one mount. */
+export class RequestStats {
+  readonly #ops = new Map<string, OpCounter>();
+
+  /**
+   * Records one answered request.
+   *
+   * @param op the operation's name
+   * @param startMs `performance.now()` when the request arrived
+   * @param failed whether it was answered with an error
+   */
+  record(op: string, startMs: number, failed: boolean): void {
+    const us = (performance.now() - startMs) * 1000;
+    let c = this.#ops.get(op);
+    if (!c) this.#ops.set(op, c = new OpCounter());
+    c.count++;
+    if (failed) c.errors++;
+    if (us > c.maxUs) c.maxUs = us;
+    c.histogram[bucketOf(us)]++;
+  }
+
+  /**
+   * A snapshot.
+   *
+   * @returns statistics per operation name
+   */
+  snapshot(): Record<string, OperationStats> {
+    const out: Record<string, OperationStats> = {};
+    for (const [op, c] of this.#ops) {
+      out[op] = {
+        count: c.count,
+        errors: c.errors,
+        p50Us: c.percentile(0.5),
+        p90Us: c.percentile(0.9),
+        p99Us: c.percentile(0.99),
+        maxUs: c.maxUs,
+      };
+    }
+    return out;
+  }
+}
