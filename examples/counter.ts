@@ -14,7 +14,7 @@
  */
 
 import * as fuse from "../mod.ts";
-import { parseMountArgs } from "../utils/cli.ts";
+import { runFromCommandLine } from "../utils/cli.ts";
 
 const IOC_WRITE = 1, IOC_READ = 2;
 const ioc = (dir: number, type: string, nr: number, size: number) =>
@@ -120,23 +120,12 @@ export class CounterFs implements fuse.Operations {
 }
 
 if (import.meta.main) {
-  let args;
-  try {
-    args = parseMountArgs(Deno.args, ["MOUNTPOINT"]);
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(2);
-  }
-  fuse.init(new CounterFs(), args.positional[0], [
-    ...fuse.defaultOptions,
-    "fsname=counter",
-    ...args.options,
-  ]);
-  console.error(`counter: mounted on ${args.positional[0]}`);
-  try {
-    await fuse.main();
-  } finally {
-    fuse.close();
-  }
-  console.error("counter: unmounted");
+  await runFromCommandLine({
+    name: "counter",
+    positional: ["MOUNTPOINT"],
+    create: (_args, options) => ({
+      ops: new CounterFs(),
+      options: [...fuse.defaultOptions, "fsname=counter", ...options],
+    }),
+  });
 }

@@ -10,7 +10,7 @@
  */
 
 import * as fuse from "../mod.ts";
-import { parseMountArgs } from "../utils/cli.ts";
+import { runFromCommandLine } from "../utils/cli.ts";
 
 const FILE_NAME = new TextEncoder().encode("message");
 const FILE_INODE = fuse.ROOT_INODE + 1;
@@ -78,20 +78,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 if (import.meta.main) {
-  let args;
-  try {
-    args = parseMountArgs(Deno.args, ["MOUNTPOINT"]);
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(2);
-  }
-  const options = new Set([...fuse.defaultOptions, "fsname=hello", ...args.options]);
-  fuse.init(new HelloFs(), args.positional[0], options);
-  console.error(`hello: mounted on ${args.positional[0]}`);
-  try {
-    await fuse.main();
-  } finally {
-    fuse.close();
-  }
-  console.error("hello: unmounted");
+  await runFromCommandLine({
+    name: "hello",
+    positional: ["MOUNTPOINT"],
+    create: (_args, options) => ({
+      ops: new HelloFs(),
+      options: [...fuse.defaultOptions, "fsname=hello", ...options],
+    }),
+  });
 }

@@ -36,7 +36,7 @@
  */
 
 import * as fuse from "../mod.ts";
-import { parseMountArgs } from "../utils/cli.ts";
+import { runFromCommandLine } from "../utils/cli.ts";
 import {
   acquireLibc,
   AT,
@@ -990,45 +990,24 @@ function escapeOption(value: string): string {
 }
 
 if (import.meta.main) {
-  let args;
-  try {
-    args = parseMountArgs(Deno.args, ["SOURCE", "MOUNTPOINT"]);
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(2);
-  }
-  const [source, mountpoint] = args.positional;
-  let fs: PassthroughFs;
-  try {
-    // This process only serves the mount: with umask 0 new objects get
-    // exactly the mode the caller asked for (the kernel has applied the
-    // caller's umask already).
-    acquireLibc().umask(0);
-    fs = new PassthroughFs(source);
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(1);
-  } finally {
-    releaseLibc();
-  }
-  const options = new Set([
-    ...fuse.defaultOptions,
-    `fsname=${escapeOption(source)}`,
-    ...args.options,
-  ]);
-  try {
-    fuse.init(fs, mountpoint, options);
-  } catch (error) {
-    fs.close();
-    console.error((error as Error).message);
-    Deno.exit(1);
-  }
-  console.error(`passthrough: mirroring ${source} on ${mountpoint}`);
-  try {
-    await fuse.main();
-  } finally {
-    fuse.close();
-    fs.close();
-  }
-  console.error("passthrough: unmounted");
+  await runFromCommandLine({
+    name: "passthrough",
+    positional: ["SOURCE", "MOUNTPOINT"],
+    create: ([source], options) => {
+      // This process only serves the mount: with umask 0 new objects get
+      // exactly the mode the caller asked for (the kernel has applied the
+      // caller's umask already).
+      try {
+        acquireLibc().umask(0);
+      } finally {
+        releaseLibc();
+      }
+      const fs = new PassthroughFs(source);
+      return {
+        ops: fs,
+        options: [...fuse.defaultOptions, `fsname=${escapeOption(source)}`, ...options],
+        cleanup: () => fs.close(),
+      };
+    },
+  });
 }

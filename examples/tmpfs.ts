@@ -39,7 +39,7 @@
  */
 
 import * as fuse from "../mod.ts";
-import { parseMountArgs } from "../utils/cli.ts";
+import { runFromCommandLine } from "../utils/cli.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
 
 const S_IFMT = 0o170000;
@@ -1269,21 +1269,15 @@ function parseSize(option: string, value: string): number {
 }
 
 if (import.meta.main) {
-  let args, split;
-  try {
-    args = parseMountArgs(Deno.args, ["MOUNTPOINT"]);
-    split = splitOptions(args.options);
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(2);
-  }
-  const options = new Set([...fuse.defaultOptions, "fsname=tmpfs", ...split.mount]);
-  fuse.init(new TmpFs(split.fs), args.positional[0], options);
-  console.error(`tmpfs: mounted on ${args.positional[0]}`);
-  try {
-    await fuse.main();
-  } finally {
-    fuse.close();
-  }
-  console.error("tmpfs: unmounted");
+  await runFromCommandLine({
+    name: "tmpfs",
+    positional: ["MOUNTPOINT"],
+    create: (_args, options) => {
+      const split = splitOptions(options);
+      return {
+        ops: new TmpFs(split.fs),
+        options: [...fuse.defaultOptions, "fsname=tmpfs", ...split.mount],
+      };
+    },
+  });
 }

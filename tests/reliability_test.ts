@@ -8,21 +8,7 @@ import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { HelloFs } from "../examples/hello.ts";
 import { isMounted, REPO, sh, withMount, withSpawnedFs } from "./support/mount.ts";
-
-/** Captures console.error while `fn` runs. */
-async function capturingErrors(fn: () => Promise<void>): Promise<string> {
-  const original = console.error;
-  let text = "";
-  console.error = (...args: unknown[]) => {
-    text += args.map((a) => (a instanceof Error ? a.stack : String(a))).join(" ") + "\n";
-  };
-  try {
-    await fn();
-  } finally {
-    console.error = original;
-  }
-  return text;
-}
+import { capturingErrors } from "./support/log.ts";
 
 Deno.test("a read blocked in a slow handler returns EINTR promptly when the reader gets a signal", async () => {
   let aborted = false;
@@ -120,7 +106,7 @@ Deno.test("auto_unmount: kill -9 of the server leaves no dead mount behind", asy
     fs.child.kill("SIGKILL");
     await fs.exited();
     let gone = false;
-    for (let i = 0; i < 100 && !gone; i++) {
+    for (let i = 0; i < 500 && !gone; i++) {
       gone = !(await isMounted(fs.mnt));
       if (!gone) await new Promise((r) => setTimeout(r, 20));
     }

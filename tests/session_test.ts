@@ -3,21 +3,7 @@ import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { HelloFs } from "../examples/hello.ts";
 import { isMounted, withMount, withTimeout } from "./support/mount.ts";
-
-/** Captures console.error while `fn` runs. */
-async function capturingErrors(fn: () => Promise<void>): Promise<string> {
-  const original = console.error;
-  let text = "";
-  console.error = (...args: unknown[]) => {
-    text += args.map((a) => (a instanceof Error ? a.stack : String(a))).join(" ") + "\n";
-  };
-  try {
-    await fn();
-  } finally {
-    console.error = original;
-  }
-  return text;
-}
+import { capturingErrors } from "./support/log.ts";
 
 class ThrowingFs extends HelloFs {
   calls = 0;

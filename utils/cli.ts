@@ -5,6 +5,9 @@
  * @module
  */
 
+import { close, init, main } from "../ops/api.ts";
+import type { Operations } from "../ops/operations.ts";
+
 /** What {@link parseMountArgs} found. */
 export interface MountArgs {
   /** The positional arguments (mountpoint last). */
@@ -54,4 +57,68 @@ export function parseMountArgs(
     throw new Error(`expected ${positionalNames.join(" ")}\n${usage}`);
   }
   return { positional, options };
+}
+
+/** What {@link runFromCommandLine} needs to know about an example filesystem. */
+export interface CommandLineFs {
+  /** Program name for messages, e.g. "hello". */
+  name: string;
+  /** Names of the positional arguments, mountpoint last. */
+  positional: string[];
+  /**
+   * Builds the filesystem from the arguments.
+   *
+   * @param positional the positional arguments
+   * @param options the `-o` options
+   * @returns the operations, the mount options to use, and an optional cleanup run after unmounting
+   */
+  create(positional: string[], options: string[]): {
+    ops: Operations;
+    options: Iterable<string>;
+    cleanup?: () => void;
+  };
+}
+
+/**
+ * The `main` of an example: parses `[-o opt,...] ARGS... MOUNTPOINT`, mounts
+ * in the foreground, serves until SIGINT/SIGTERM/unmount, then unmounts.
+ * Usage errors exit with status 2, setup and mount errors with status 1,
+ * printing just the message (which names the fix).
+ *
+ * @param fs the example
+ * @param args the command line (default `Deno.args`)
+ * @returns resolves after unmounting
+ */
+export async function runFromCommandLine(fs: CommandLineFs, args = Deno.args): Promise<void> {
+  const fail = (error: unknown, status: number): never => {
+    console.error(error instanceof Error ? error.message : String(error));
+    Deno.exit(status);
+  };
+  let parsed: MountArgs;
+  try {
+    parsed = parseMountArgs(args, fs.positional);
+  } catch (error) {
+    return fail(error, 2);
+  }
+  let made: ReturnType<CommandLineFs["create"]>;
+  try {
+    made = fs.create(parsed.positional, parsed.options);
+  } catch (error) {
+    return fail(error, 1);
+  }
+  const mountpoint = parsed.positional.at(-1)!;
+  try {
+    init(made.ops, mountpoint, made.options);
+  } catch (error) {
+    made.cleanup?.();
+    return fail(error, 1);
+  }
+  console.error(`${fs.name}: mounted on ${mountpoint}`);
+  try {
+    await main();
+  } finally {
+    close();
+    made.cleanup?.();
+  }
+  console.error(`${fs.name}: unmounted`);
 }
