@@ -18,6 +18,9 @@ const O_CLOEXEC = 0o2000000;
 const F_GETFL = 3;
 const F_SETFL = 4;
 
+/** Receive buffers (about 1 MiB each) write handlers may hold at once before data is copied. */
+const MAX_HELD_BUFFERS = 64;
+
 /** What {@link LowLevelSession.receive} found. */
 export const Received = {
   /** A request is in the buffer; call `process()`. */
@@ -34,7 +37,15 @@ export type Received = (typeof Received)[keyof typeof Received];
 export class LowLevelSession {
   readonly #libs: LoadedLibraries;
   readonly #se: Deno.PointerObject;
-  readonly #buf = new Uint8Array(FUSE_BUF_ALLOC);
+  /**
+   * Receive buffers (`struct fuse_buf`, whose memory libfuse allocates on
+   * first use). Requests are received into `#pool[#current]`; a write
+   * handler still holding a view of its data pins that buffer, and
+   * receiving moves on to another one.
+   */
+  readonly #pool: Uint8Array<ArrayBuffer>[] = [new Uint8Array(FUSE_BUF_ALLOC)];
+  #current = 0;
+  readonly #pinned = new Set<number>();
   readonly #wakeBytes = new BigUint64Array(1);
   #poller: Poller | null = null;
   #wakeFd = -1;
@@ -148,7 +159,7 @@ export class LowLevelSession {
   receive(): Received {
     const { fuse } = this.#libs;
     for (;;) {
-      const res = fuse.fuse_session_receive_buf(this.#se, this.#buf);
+      const res = fuse.fuse_session_receive_buf(this.#se, this.#pool[this.#current]);
       if (res > 0) return Received.Request;
       if (res === -11 /* EAGAIN */) return Received.Empty;
       if (res === -4 /* EINTR */) continue;
@@ -159,7 +170,26 @@ export class LowLevelSession {
 
   /** Dispatches the received request; handlers' callbacks run synchronously inside. */
   process(): void {
-    this.#libs.fuse.fuse_session_process_buf(this.#se, this.#buf);
+    this.#libs.fuse.fuse_session_process_buf(this.#se, this.#pool[this.#current]);
+  }
+
+  /**
+   * Keeps the buffer holding the request being processed from being reused
+   * until the returned function is called; later requests are received
+   * into another buffer. For handing a write's data to a handler without
+   * copying it.
+   *
+   * @returns the release function, or null when too many buffers are held
+   *   already (then copy the data instead)
+   */
+  holdCurrentBuffer(): (() => void) | null {
+    if (this.#pinned.size >= MAX_HELD_BUFFERS) return null;
+    const held = this.#current;
+    this.#pinned.add(held);
+    let next = this.#pool.findIndex((_, i) => i !== held && !this.#pinned.has(i));
+    if (next < 0) next = this.#pool.push(new Uint8Array(FUSE_BUF_ALLOC)) - 1;
+    this.#current = next;
+    return () => this.#pinned.delete(held);
   }
 
   /** Whether libfuse considers the session exited. */
@@ -216,12 +246,11 @@ export class LowLevelSession {
     this.stopWaiting();
     this.#destroyed = true;
     captureLibfuseLog(this.#libs, () => this.#libs.fuse.fuse_session_destroy(this.#se));
-    // libfuse allocated the receive buffer's memory on first use; it is ours to free.
-    const mem = new DataView(this.#buf.buffer).getBigUint64(
-      LAYOUT.fuse_buf.fields.mem.offset,
-      true,
-    );
-    if (mem !== 0n) this.#libs.libc.free(Deno.UnsafePointer.create(mem));
+    // libfuse allocated the receive buffers' memory on first use; it is ours to free.
+    for (const buf of this.#pool) {
+      const mem = new DataView(buf.buffer).getBigUint64(LAYOUT.fuse_buf.fields.mem.offset, true);
+      if (mem !== 0n) this.#libs.libc.free(Deno.UnsafePointer.create(mem));
+    }
     if (this.#wakeFd >= 0) this.#libs.libc.close(this.#wakeFd);
     this.#wakeFd = -1;
     this.#fd = -1;

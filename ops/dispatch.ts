@@ -17,6 +17,7 @@ import {
   toBytes,
   toSafeNumber,
   UnsafeIntegerError,
+  viewBytes,
 } from "../ffi/codec.ts";
 import type { LowLevelImpls } from "../ffi/lowlevel_ops.ts";
 import type { Replier, RequestPointer } from "../ffi/reply.ts";
@@ -61,6 +62,11 @@ export interface DispatchHost extends PollHost {
   readonly libs: LoadedLibraries;
   readonly replier: Replier;
   readonly interrupts: InterruptHub;
+  /**
+   * Reserves the receive buffer of the request being processed (see
+   * LowLevelSession.holdCurrentBuffer); null when none can be spared.
+   */
+  holdReceiveBuffer(): (() => void) | null;
   /** Receives each new poll handle (so unmount can free it). */
   pollHandleCreated(handle: PollHandle): void;
   /** False once the session is destroyed: late replies must not reach libfuse. */
@@ -420,8 +426,23 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
         fi: Deno.PointerValue,
       ) => {
         const fh = decodeFh(fi), s = Number(size), o = num(off, "offset"), c = ctx(req);
-        const data = copyBytes(bufPtr, s);
-        run("write", req, c, () => ops.write!(fh, o, data, c), count("the byte count", s));
+        // Hand the data over as a view of the receive buffer, which stays
+        // reserved until the handler's promise settles; copy only when too
+        // many buffers are held already.
+        const release = host.holdReceiveBuffer();
+        const data = release ? viewBytes(bufPtr, s) : copyBytes(bufPtr, s);
+        run("write", req, c, () => {
+          let result: number | Promise<number>;
+          try {
+            result = ops.write!(fh, o, data, c);
+          } catch (error) {
+            release?.();
+            throw error;
+          }
+          if (!(result instanceof Promise)) release?.();
+          else if (release) result.finally(release).catch(() => {});
+          return result;
+        }, count("the byte count", s));
       },
     );
   }

@@ -446,6 +446,11 @@ export class FuseMount implements DispatchHost, Notifications {
   }
 
   /** @internal */
+  holdReceiveBuffer(): (() => void) | null {
+    return this.#session.holdCurrentBuffer();
+  }
+
+  /** @internal */
   pollHandleCreated(handle: PollHandle): void {
     this.#pollHandles.add(handle);
   }

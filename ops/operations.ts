@@ -146,7 +146,12 @@ export interface Operations {
   open?(inode: Inode, flags: number, ctx: RequestContext): MaybePromise<FileInfo>;
   /** Read up to `size` bytes at `off`; fewer bytes means end of file. */
   read?(fh: FileHandle, off: number, size: number, ctx: RequestContext): MaybePromise<Uint8Array>;
-  /** Write `buf` at `off`; return the number of bytes written. */
+  /**
+   * Write `buf` at `off`; return the number of bytes written. `buf` is a
+   * view of the kernel's request, not a copy: it is valid until the
+   * returned promise settles (or the handler returns), so copy what you
+   * keep (`buf.slice()`).
+   */
   write?(fh: FileHandle, off: number, buf: Uint8Array, ctx: RequestContext): MaybePromise<number>;
   /** Called on each close(2) of a file descriptor. */
   flush?(fh: FileHandle, ctx: RequestContext): MaybePromise<void>;

@@ -238,3 +238,70 @@ Deno.test("entryTimeout and attrTimeout bound how long the kernel caches lookups
     await Deno.remove(mnt);
   }
 });
+
+Deno.test("write handlers get their data intact while they hold it across awaits", async () => {
+  // Each file is written by its own process in 256 KiB writes; the handler
+  // sleeps before copying, so many requests arrive while earlier views are held.
+  const files = new Map<number, Uint8Array>();
+  const names = new Map<string, number>();
+  let nextIno = 2;
+  const attr = (ino: number) =>
+    new fuse.EntryAttributes({
+      stIno: ino,
+      stMode: ino === 1 ? 0o40755 : 0o100644,
+      stNlink: 1,
+      stSize: files.get(ino)?.length ?? 0,
+      attrTimeout: 0,
+      entryTimeout: 0,
+    });
+  const ops: fuse.Operations = {
+    getattr: (ino) => attr(ino),
+    lookup: (_p, name) => {
+      const ino = names.get(new TextDecoder().decode(name));
+      if (!ino) throw new fuse.FUSEError(fuse.errno.ENOENT);
+      return attr(ino);
+    },
+    create: (_p, name) => {
+      const ino = nextIno++;
+      names.set(new TextDecoder().decode(name), ino);
+      files.set(ino, new Uint8Array(0));
+      return [new fuse.FileInfo({ fh: ino, directIo: true }), attr(ino)];
+    },
+    setattr: (ino) => attr(ino),
+    write: async (fh, off, buf) => {
+      await new Promise((r) => setTimeout(r, Math.random() * 5));
+      let data = files.get(fh)!;
+      if (off + buf.length > data.length) {
+        const grown = new Uint8Array(off + buf.length);
+        grown.set(data);
+        files.set(fh, data = grown);
+      }
+      data.set(buf, off);
+      return buf.length;
+    },
+  };
+  await withFs(new OneFileFs({}, ops), async (mnt) => {
+    const writers = Array.from({ length: 6 }, (_, w) =>
+      sh("python3", [
+        "-c",
+        `import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+chunk = 256 * 1024
+for i in range(16):
+    os.pwrite(fd, bytes([(${w} * 31 + i) % 256]) * chunk, i * chunk)
+os.close(fd)`,
+        join(mnt, `w${w}`),
+      ]));
+    const results = await Promise.all(writers);
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    for (let w = 0; w < 6; w++) {
+      const data = files.get(names.get(`w${w}`)!)!;
+      assert.equal(data.length, 16 * 256 * 1024);
+      for (let i = 0; i < 16; i++) {
+        const expected = (w * 31 + i) % 256;
+        const part = data.subarray(i * 256 * 1024, (i + 1) * 256 * 1024);
+        assert.ok(part.every((b) => b === expected), `file w${w} chunk ${i} corrupted`);
+      }
+    }
+  });
+});
