@@ -75,6 +75,16 @@ function checkTimeout(value: unknown, field: string): number {
 }
 
 const U32 = 0xffff_ffff;
+const TWO_32 = 2 ** 32;
+
+/**
+ * Writes a non-negative safe integer as a little-endian 64-bit value
+ * without allocating a BigInt (this runs for every field of every reply).
+ */
+function setU64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value >>> 0, true);
+  view.setUint32(at + 4, Math.floor(value / TWO_32), true);
+}
 
 function writeTime(view: DataView, secAt: number, nsecAt: number, ns: bigint): void {
   let sec = ns / NS;
@@ -97,23 +107,19 @@ function writeTime(view: DataView, secAt: number, nsecAt: number, ns: bigint): v
  */
 export function encodeStat(view: DataView, base: number, attr: EntryAttributes): void {
   const ino = checkUint(attr.stIno, "stIno");
-  view.setBigUint64(base + STAT.st_ino.offset, BigInt(ino), true);
+  setU64(view, base + STAT.st_ino.offset, ino);
   const nlink = checkUint(attr.stNlink, "stNlink", STAT.st_nlink.kind === "u32" ? U32 : undefined);
   if (STAT.st_nlink.kind === "u32") view.setUint32(base + STAT.st_nlink.offset, nlink, true);
-  else view.setBigUint64(base + STAT.st_nlink.offset, BigInt(nlink), true);
+  else setU64(view, base + STAT.st_nlink.offset, nlink);
   view.setUint32(base + STAT.st_mode.offset, checkUint(attr.stMode, "stMode", U32), true);
   view.setUint32(base + STAT.st_uid.offset, checkUint(attr.stUid, "stUid", U32), true);
   view.setUint32(base + STAT.st_gid.offset, checkUint(attr.stGid, "stGid", U32), true);
-  view.setBigUint64(base + STAT.st_rdev.offset, BigInt(checkUint(attr.stRdev, "stRdev")), true);
-  view.setBigInt64(base + STAT.st_size.offset, BigInt(checkUint(attr.stSize, "stSize")), true);
+  setU64(view, base + STAT.st_rdev.offset, checkUint(attr.stRdev, "stRdev"));
+  setU64(view, base + STAT.st_size.offset, checkUint(attr.stSize, "stSize"));
   const blksize = checkUint(attr.stBlksize, "stBlksize", U32 >>> 1);
   if (STAT.st_blksize.kind === "i32") view.setInt32(base + STAT.st_blksize.offset, blksize, true);
-  else view.setBigInt64(base + STAT.st_blksize.offset, BigInt(blksize), true);
-  view.setBigInt64(
-    base + STAT.st_blocks.offset,
-    BigInt(checkUint(attr.stBlocks, "stBlocks")),
-    true,
-  );
+  else setU64(view, base + STAT.st_blksize.offset, blksize);
+  setU64(view, base + STAT.st_blocks.offset, checkUint(attr.stBlocks, "stBlocks"));
   writeTime(
     view,
     base + STAT.st_atime.offset,
@@ -161,12 +167,8 @@ export class EntryParamBuffer {
     if (attr.stIno === 0 && !allowNegative) {
       throw new InvalidReplyError("stIno must be at least 1 (0 is reserved for negative lookups)");
     }
-    view.setBigUint64(ENTRY.ino.offset, BigInt(checkUint(attr.stIno, "stIno")), true);
-    view.setBigUint64(
-      ENTRY.generation.offset,
-      BigInt(checkUint(attr.generation, "generation")),
-      true,
-    );
+    setU64(view, ENTRY.ino.offset, checkUint(attr.stIno, "stIno"));
+    setU64(view, ENTRY.generation.offset, checkUint(attr.generation, "generation"));
     view.setFloat64(ENTRY.attr_timeout.offset, checkTimeout(attr.attrTimeout, "attrTimeout"), true);
     view.setFloat64(
       ENTRY.entry_timeout.offset,
@@ -284,7 +286,7 @@ export function encodeFileInfo(
   const bytes = new Uint8Array(FILE_INFO_ALLOC);
   const view = new DataView(bytes.buffer);
   view.setInt32(FI.flags.offset, flags, true);
-  view.setBigUint64(FI.fh.offset, BigInt(checkUint(info.fh, "fh")), true);
+  setU64(view, FI.fh.offset, checkUint(info.fh, "fh"));
   let word = 0;
   if (info.directIo) word |= 1 << bits.direct_io;
   if (info.keepCache) word |= 1 << bits.keep_cache;
@@ -306,7 +308,7 @@ export function encodeFh(fh: number, flags: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(FILE_INFO_ALLOC);
   const view = new DataView(bytes.buffer);
   view.setInt32(FI.flags.offset, flags, true);
-  view.setBigUint64(FI.fh.offset, BigInt(checkUint(fh, "file handle")), true);
+  setU64(view, FI.fh.offset, checkUint(fh, "file handle"));
   return bytes;
 }
 

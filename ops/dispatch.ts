@@ -133,9 +133,14 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
   /** Bookkeeping once a request is answered. */
   function done(op: string, req: RequestPointer, c: Context, startMs: number, err: number) {
     stats.record(op, startMs, err !== 0);
-    tracer?.replied(req, op, err, startMs);
+    if (tracer) tracer.replied(req, op, err, startMs);
     c.finish();
   }
+
+  // Reading the clock costs a few hundred ns in Deno, as much as the rest of
+  // a request's bookkeeping: time one request in eight (all when tracing).
+  let sampled = 0;
+  const clock = (): number => (tracer || (++sampled & 7) === 0 ? performance.now() : -1);
 
   /** Sends the reply for `value`, or the error reply if that fails; exactly once. */
   function settle<T>(
@@ -166,7 +171,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     start: () => T | Promise<T>,
     reply: Reply<T>,
   ): void {
-    const startMs = performance.now();
+    const startMs = clock();
     let value: T | Promise<T>;
     try {
       value = start();

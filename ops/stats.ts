@@ -12,13 +12,16 @@ export interface OperationStats {
   count: number;
   /** Of those, answered with an error. */
   errors: number;
-  /** Median latency in microseconds (from the callback to the reply). */
+  /**
+   * Median latency in microseconds (from the callback to the reply),
+   * estimated from a sample of one request in eight (0 before the first sample).
+   */
   p50Us: number;
   /** 90th percentile latency in microseconds. */
   p90Us: number;
   /** 99th percentile latency in microseconds. */
   p99Us: number;
-  /** Largest latency in microseconds. */
+  /** Largest sampled latency in microseconds. */
   maxUs: number;
 }
 
@@ -40,11 +43,13 @@ function upperBound(bucket: number): number {
 class OpCounter {
   count = 0;
   errors = 0;
+  /** Requests whose latency was measured (a sample of `count`). */
+  sampled = 0;
   maxUs = 0;
   readonly histogram = new Uint32Array(BUCKETS);
 
   percentile(p: number): number {
-    const target = Math.ceil(this.count * p);
+    const target = Math.ceil(this.sampled * p);
     let seen = 0;
     for (let b = 0; b < BUCKETS; b++) {
       seen += this.histogram[b];
@@ -62,15 +67,18 @@ export class RequestStats {
    * Records one answered request.
    *
    * @param op the operation's name
-   * @param startMs `performance.now()` when the request arrived
+   * @param startMs `performance.now()` when the request arrived, or -1 when
+   *   this request's latency was not sampled
    * @param failed whether it was answered with an error
    */
   record(op: string, startMs: number, failed: boolean): void {
-    const us = (performance.now() - startMs) * 1000;
     let c = this.#ops.get(op);
     if (!c) this.#ops.set(op, c = new OpCounter());
     c.count++;
     if (failed) c.errors++;
+    if (startMs < 0) return;
+    const us = (performance.now() - startMs) * 1000;
+    c.sampled++;
     if (us > c.maxUs) c.maxUs = us;
     c.histogram[bucketOf(us)]++;
   }
