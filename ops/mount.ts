@@ -4,8 +4,8 @@
  * The loop runs on the JS thread inside Deno's event loop (see
  * docs/request_loop.md): with `/dev/fuse` non-blocking it drains every
  * queued request synchronously — libfuse calls our callbacks from inside
- * `fuse_session_process_buf` — and only when the queue is empty parks in a
- * `poll()` that runs on a Deno worker thread, leaving the JS thread free for
+ * `fuse_session_process_buf` — and only when the queue is empty waits for a
+ * dedicated poll thread (ffi/poller.ts), leaving the JS thread free for
  * handlers' own I/O.
  *
  * @module
