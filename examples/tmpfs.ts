@@ -415,8 +415,19 @@ export class TmpFs implements fuse.Operations {
   #nextIno = fuse.ROOT_INODE + 1;
   #nextFh = 1;
 
-  /** @param options capacity and root directory attributes */
+  /**
+   * Creates an empty filesystem.
+   *
+   * @param options capacity and root directory attributes
+   * @throws {RangeError} if maxBytes or maxInodes is not a positive safe integer
+   */
   constructor(options: TmpFsOptions = {}) {
+    for (const key of ["maxBytes", "maxInodes"] as const) {
+      const v = options[key];
+      if (v !== undefined && (!Number.isSafeInteger(v) || v <= 0)) {
+        throw new RangeError(`TmpFs: ${key} must be a positive safe integer, got ${v}`);
+      }
+    }
     const maxBytes = options.maxBytes ?? defaultCapacity();
     this.#maxChunks = Math.floor(maxBytes / CHUNK_SIZE);
     this.#maxInodes = options.maxInodes ?? Math.max(1, Math.floor(maxBytes / BLOCK_SIZE));

@@ -1069,3 +1069,11 @@ Deno.test("tmpfs runs as a command with tmpfs mount options", async () => {
     },
   );
 });
+
+Deno.test("TmpFs refuses a capacity that is not a positive safe integer", () => {
+  assert.throws(
+    () => new TmpFs({ maxBytes: 2 << 30 }),
+    /maxBytes must be a positive safe integer, got -2147483648/,
+  );
+  assert.throws(() => new TmpFs({ maxInodes: 1.5 }), RangeError);
+});
