@@ -319,8 +319,7 @@ print("woke:", events == [(fd, select.POLLIN)], time.monotonic() - t < 5, os.pre
       mnt,
       `import fcntl, os, struct, sys
 fd = os.open(sys.argv[1] + "/counter", os.O_RDONLY)
-fcntl.ioctl(fd, ${COUNTER_ADD}, struct.pack("<Q", 41))
-fcntl.ioctl(fd, ${COUNTER_ADD}, struct.pack("<Q", 1))
+fcntl.ioctl(fd, ${COUNTER_ADD}, struct.pack("<Q", 42))
 print(struct.unpack("<Q", fcntl.ioctl(fd, ${COUNTER_GET}, bytes(8)))[0])
 try:
     fcntl.ioctl(fd, 0x5401, bytes(64))  # TCGETS: not ours
