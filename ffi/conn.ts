@@ -6,6 +6,7 @@
  */
 
 import { LAYOUT } from "./layout.ts";
+import { loadedLibfuseVersion } from "./library.ts";
 
 /** `FUSE_CAP_*` bits of `fuse_conn_info.capable` / `want` (fuse_common.h). */
 export const FUSE_CAP = {
@@ -67,28 +68,42 @@ export interface NegotiatedConn {
 }
 
 /**
- * Adjusts `want` in the `fuse_conn_info` libfuse passes to the init
- * callback. libfuse has already set its defaults (async read, readdirplus
- * when implemented, ...); we add what the filesystem asked for, clear splice
- * (our buffers are plain memory) and ask for nanosecond timestamps.
+ * Adjusts what the filesystem wants in the `fuse_conn_info` libfuse passes to
+ * the init callback. libfuse has already set its defaults (async read,
+ * readdirplus when implemented, ...); we add what the filesystem asked for,
+ * clear splice (our buffers are plain memory) and ask for nanosecond
+ * timestamps.
  *
- * Only `want` is written, never 3.17's `want_ext`: libfuse 3.17 folds a
- * changed `want` into `want_ext` itself and rejects the two when both
- * changed inconsistently.
+ * libfuse 3.17 keeps the capabilities in the 64-bit `capable_ext` and
+ * `want_ext`; `capable` and `want` are their low 32 bits, kept for old
+ * binaries. After init() it reconciles them: a `want` that changed while
+ * `want_ext` did not is folded into `want_ext`, and a session where both
+ * changed and disagree fails FUSE_INIT ("both 'want' and 'want_ext' are
+ * set"). So on 3.17+ we start from `want_ext` (the authority; 3.17.0's `want`
+ * was not filled in before init()) and write both, `want` being exactly the
+ * low half of `want_ext`: they never disagree, and libfuse has nothing to
+ * convert. Before 3.17 those bytes are reserved and only `want` is written.
  *
  * @param conn the `struct fuse_conn_info *`
  * @param request what the filesystem asks for
+ * @param version the loaded libfuse's `fuse_version()` (default: the loaded library's)
  * @returns the resulting connection parameters
  */
-export function connInfoNegotiate(conn: Deno.PointerValue, request: Negotiation): NegotiatedConn {
+export function connInfoNegotiate(
+  conn: Deno.PointerValue,
+  request: Negotiation,
+  version: number = loadedLibfuseVersion(),
+): NegotiatedConn {
   const F = LAYOUT.fuse_conn_info.fields;
   const view = new DataView(
     Deno.UnsafePointerView.getArrayBuffer(conn!, LAYOUT.fuse_conn_info.size),
   );
   const get = (f: keyof typeof F) => view.getUint32(F[f].offset, true);
-  const capable = get("capable");
-  let want = get("want");
-  const ask = (bit: number, on: boolean) => {
+  const ext = version >= 317;
+  const capable = ext ? view.getBigUint64(F.capable_ext.offset, true) : BigInt(get("capable"));
+  let want = ext ? view.getBigUint64(F.want_ext.offset, true) : BigInt(get("want"));
+  const ask = (cap: number, on: boolean) => {
+    const bit = BigInt(cap);
     if (on && (capable & bit)) want |= bit;
     else if (!on) want &= ~bit;
   };
@@ -99,15 +114,17 @@ export function connInfoNegotiate(conn: Deno.PointerValue, request: Negotiation)
   // filesystem responsible for clearing set-id bits on write; unless it says
   // it does, leave that to the kernel (it then sends a setattr of the mode).
   ask(FUSE_CAP.HANDLE_KILLPRIV, request.handleKillpriv);
-  want &= ~(FUSE_CAP.SPLICE_READ | FUSE_CAP.SPLICE_WRITE | FUSE_CAP.SPLICE_MOVE);
-  view.setUint32(F.want.offset, want >>> 0, true);
+  ask(FUSE_CAP.SPLICE_READ | FUSE_CAP.SPLICE_WRITE | FUSE_CAP.SPLICE_MOVE, false);
+  const low = Number(want & 0xffffffffn);
+  if (ext) view.setBigUint64(F.want_ext.offset, want, true);
+  view.setUint32(F.want.offset, low, true);
   if (get("max_write") > MAX_WRITE) view.setUint32(F.max_write.offset, MAX_WRITE, true);
   view.setUint32(F.time_gran.offset, 1, true);
   return {
     protoMajor: get("proto_major"),
     protoMinor: get("proto_minor"),
-    capable,
-    want: want >>> 0,
+    capable: Number(capable & 0xffffffffn),
+    want: low,
     maxWrite: get("max_write"),
     maxRead: get("max_read"),
     maxReadahead: get("max_readahead"),

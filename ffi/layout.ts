@@ -143,11 +143,34 @@ export interface FileInfoBits {
 }
 
 /**
+ * The first `fuse_version()` that declares each flag, for flags younger than
+ * libfuse 3.10. Older releases have padding at that bit: setting it there is
+ * harmless but has no effect (libfuse never passes it to the kernel).
+ */
+export const FILE_INFO_BIT_SINCE: Readonly<Partial<Record<keyof FileInfoBits, number>>> = {
+  // FOPEN_NOFLUSH, libfuse 3.11.
+  noflush: 311,
+};
+
+/**
+ * Whether the loaded libfuse has a `fuse_file_info` flag at all.
+ *
+ * @param version the value `fuse_version()` returned
+ * @param flag the flag
+ * @returns false when that libfuse predates the flag (see {@link FILE_INFO_BIT_SINCE})
+ */
+export function fileInfoHasBit(version: number, flag: keyof FileInfoBits): boolean {
+  return version >= (FILE_INFO_BIT_SINCE[flag] ?? 0);
+}
+
+/**
  * The bit positions for a given `fuse_version()` (e.g. 314 for 3.14).
  *
  * libfuse 3.15 and 3.16 inserted `parallel_direct_writes` at bit 3, shifting
  * every later flag up by one; 3.17 moved it to the end again, restoring the
- * original positions.
+ * original positions (checked against the 3.10, 3.14 and 3.17 headers; no
+ * 3.15/3.16 distribution is in the portability run). `noflush` is padding
+ * before 3.11, see {@link FILE_INFO_BIT_SINCE}.
  *
  * @param version the value `fuse_version()` returned
  * @returns the bit index of each flag
@@ -177,7 +200,12 @@ const CTX: StructLayout = {
   },
 };
 
-/** `struct fuse_conn_info` (3.10-3.16 members; 3.17 appends inside `reserved`). */
+/**
+ * `struct fuse_conn_info`, 128 bytes in every release. libfuse 3.17 took
+ * `capable_ext` and `want_ext` (64-bit capability sets, of which `capable`
+ * and `want` are the low halves) out of the reserved words; before 3.17
+ * those bytes are reserved and must not be written (see ffi/conn.ts).
+ */
 const CONN_INFO: StructLayout = {
   size: 128,
   fields: {
@@ -191,7 +219,19 @@ const CONN_INFO: StructLayout = {
     max_background: f(28, "u32"),
     congestion_threshold: f(32, "u32"),
     time_gran: f(36, "u32"),
+    capable_ext: f(48, "u64"),
+    want_ext: f(56, "u64"),
   },
+};
+
+/**
+ * The first `fuse_version()` that declares each struct member, for members
+ * younger than libfuse 3.10 (keyed `struct.member`). The layout probe checks
+ * them only against headers that have them.
+ */
+export const FIELD_SINCE: Readonly<Record<string, number>> = {
+  "fuse_conn_info.capable_ext": 317,
+  "fuse_conn_info.want_ext": 317,
 };
 
 /** `struct fuse_args`. */
@@ -255,6 +295,19 @@ const FLOCK: StructLayout = {
     l_len: f(16, "i64"),
     l_pid: f(24, "i32"),
   },
+};
+
+/**
+ * The newest libfuse release whose ABI these layouts were checked against
+ * (the layout probe on Debian 13's headers, the portability run). It is the
+ * version denofuse reports to `fuse_session_new_versioned` as the one it was
+ * "compiled against" when the loaded library is newer, so that a future
+ * libfuse can apply its compatibility handling for this ABI.
+ */
+export const NEWEST_VERIFIED_LIBFUSE: Readonly<{ major: number; minor: number; hotfix: number }> = {
+  major: 3,
+  minor: 17,
+  hotfix: 2,
 };
 
 /** `struct libfuse_version` (3.17+, passed to `fuse_session_new_versioned`). */

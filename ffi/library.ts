@@ -64,6 +64,17 @@ export function acquireLibraries(): LoadedLibraries {
   return libs;
 }
 
+/**
+ * The `fuse_version()` of the libfuse currently loaded (e.g. 317), or 0 when
+ * none is. For code that runs inside libfuse callbacks and was not handed
+ * the {@link LoadedLibraries}.
+ *
+ * @returns the version, or 0
+ */
+export function loadedLibfuseVersion(): number {
+  return loaded?.version ?? 0;
+}
+
 /** Hooks run just before the libraries are unloaded (e.g. to detach callbacks). */
 const beforeUnload: Array<(libs: LoadedLibraries) => void> = [];
 

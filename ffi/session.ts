@@ -6,7 +6,7 @@
  * @module
  */
 
-import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
+import { FUSE_BUF_ALLOC, LAYOUT, NEWEST_VERIFIED_LIBFUSE } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
 import { captureLibfuseLog, recentLibfuseMessages } from "./log.ts";
 import { Poller } from "./poller.ts";
@@ -32,6 +32,48 @@ export const Received = {
 } as const;
 /** One of the {@link Received} outcomes. */
 export type Received = (typeof Received)[keyof typeof Received];
+
+/** A libfuse release number. */
+export interface LibfuseVersion {
+  major: number;
+  minor: number;
+  hotfix: number;
+}
+
+/**
+ * The version to report to `fuse_session_new_versioned` as the one denofuse
+ * was "compiled against": the loaded library's own (denofuse adapts its
+ * layouts to it at run time), but never newer than
+ * {@link NEWEST_VERIFIED_LIBFUSE}, the newest ABI the layouts were checked
+ * against.
+ *
+ * @param libs the loaded libraries (`version`, and the hotfix from `pkgVersion`)
+ * @returns major, minor and hotfix
+ */
+export function abiVersionFor(
+  libs: Pick<LoadedLibraries, "version" | "pkgVersion">,
+): LibfuseVersion {
+  const hotfix = Number(/^\d+\.\d+\.(\d+)/.exec(libs.pkgVersion)?.[1] ?? 0);
+  const loaded = { major: Math.floor(libs.version / 100), minor: libs.version % 100, hotfix };
+  const key = (v: LibfuseVersion) => (v.major * 1000 + v.minor) * 1000 + v.hotfix;
+  return key(loaded) > key(NEWEST_VERIFIED_LIBFUSE) ? { ...NEWEST_VERIFIED_LIBFUSE } : loaded;
+}
+
+/**
+ * Encodes a `struct libfuse_version`.
+ *
+ * @param v the version
+ * @returns the struct's bytes (`padding` zero)
+ */
+export function encodeLibfuseVersion(v: LibfuseVersion): Uint8Array<ArrayBuffer> {
+  const { size, fields } = LAYOUT.libfuse_version;
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(fields.major.offset, v.major, true);
+  view.setUint32(fields.minor.offset, v.minor, true);
+  view.setUint32(fields.hotfix.offset, v.hotfix, true);
+  return bytes;
+}
 
 /** A libfuse session owned by JS. */
 export class LowLevelSession {
@@ -87,8 +129,10 @@ export class LowLevelSession {
     );
     const { fuse } = libs;
     const se = captureLibfuseLog(libs, () => {
+      // libfuse >= 3.17: the versioned entry point (the plain symbol is a
+      // compat wrapper that reports "unknown version").
       if (fuse.fuse_session_new_versioned) {
-        const version = new Uint32Array([Math.floor(libs.version / 100), libs.version % 100, 0, 0]);
+        const version = encodeLibfuseVersion(abiVersionFor(libs));
         return fuse.fuse_session_new_versioned(args, ops, BigInt(opsSize), version, null);
       }
       return fuse.fuse_session_new!(args, ops, BigInt(opsSize), null);

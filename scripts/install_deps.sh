@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what denofuse's demo and tests need on Debian/Ubuntu, as root:
-# fuse3 + libfuse3 (apt), a C compiler and headers (the layout probe),
+# fuse3 + libfuse3 (apt), a C compiler and headers (the layout probe; on
+# x86_64 also the aarch64 cross compiler for the aarch64 layout probe),
 # attr and python3 (test clients), and Deno 2 from the npm registry when no
 # deno is on PATH. Safe to run again: it skips what is already there.
 set -euo pipefail
@@ -12,6 +13,11 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v setfattr >/dev/null 2>&1 || need_apt+=(attr)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+# The aarch64 layout probe (tests/layout_test.ts) cross-compiles with it;
+# without it that one test is skipped.
+if [ "$(uname -m)" = x86_64 ] && ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
+  need_apt+=(gcc-aarch64-linux-gnu)
+fi
 if ! command -v deno >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
   need_apt+=(npm)
 fi

@@ -49,6 +49,13 @@ except InterruptedError:
   });
 });
 
+function lookupValue(n: string): fuse.EntryAttributes | undefined {
+  if (n === "undefined") return undefined;
+  if (n === "zero") return new fuse.EntryAttributes({ stIno: 0, entryTimeout: 0 });
+  if (n === "inode0") return new fuse.EntryAttributes({ stIno: 7, generation: -1 });
+  return new fuse.EntryAttributes({ stIno: 9, stMode: 0o100644, attrTimeout: 0 });
+}
+
 Deno.test("wrong-shaped replies get EIO and a log line naming the operation and the expectation", async () => {
   const ops: fuse.Operations = {
     getattr: (inode) => {
@@ -58,13 +65,11 @@ Deno.test("wrong-shaped replies get EIO and a log line naming the operation and 
       // NaN times are not nanoseconds.
       return new fuse.EntryAttributes({ stIno: inode, stMode: 0o100644, stAtimeNs: NaN as never });
     },
+    // Resolving (not returning) the wrong shape: the promise path checks it too.
     // deno-lint-ignore no-explicit-any
-    lookup: (async (_p: number, name: Uint8Array): Promise<any> => {
+    lookup: ((_p: number, name: Uint8Array): Promise<any> => {
       const n = new TextDecoder().decode(name);
-      if (n === "undefined") return undefined;
-      if (n === "zero") return new fuse.EntryAttributes({ stIno: 0, entryTimeout: 0 });
-      if (n === "inode0") return new fuse.EntryAttributes({ stIno: 7, generation: -1 });
-      return new fuse.EntryAttributes({ stIno: 9, stMode: 0o100644, attrTimeout: 0 });
+      return Promise.resolve(lookupValue(n));
     }) as fuse.Operations["lookup"],
     readdir: (_fh, _start, token) => {
       fuse.readdirReply(token, "a/b", new fuse.EntryAttributes({ stIno: 3, stMode: 0o100644 }), 1);

@@ -1,0 +1,479 @@
+#!/usr/bin/env bash
+# The portability run (`deno task test:portability`): the real-mount test
+# suite inside Debian 11 (libfuse 3.10), 12 (3.14) and 13 (3.17, soname
+# libfuse3.so.4) root filesystems, with the host's own Deno binary.
+#
+#   bash scripts/portability.sh [--rebuild] [--build-only] [--live] [SUITE...]
+#   bash scripts/portability.sh [--live | --source DIR] --exec SUITE -- COMMAND [ARG...]
+#
+# SUITE defaults to "bullseye bookworm trixie". --exec runs one command
+# (e.g. `deno test --allow-all tests/options_test.ts`, or `bash` for a shell)
+# in a suite's chroot, set up exactly as for the test run.
+#
+# Needs root, /dev/fuse, unshare(1) and a Debian mirror. Each root filesystem
+# is built once with debootstrap plus apt-get (fuse3, libfuse3-dev, gcc,
+# python3, attr, util-linux, ...) and cached under .cache/rootfs/SUITE
+# (git-ignored); --rebuild builds it again, --build-only stops after building.
+#
+# The suite runs on a snapshot of the checkout (the files git tracks or would
+# track, copied to .cache/portability/checkout at the start, so all suites
+# see the same tree even while someone edits); --live uses the checkout
+# itself, --source DIR another tree. It is bind-mounted at the checkout's own path inside the
+# chroot, beside /dev, /proc, /sys and the host's Deno binary (at
+# /usr/local/bin/deno). Every suite runs in a private mount namespace
+# (unshare -m); a trap unmounts everything, FUSE mounts the tests left
+# included, and the namespace ends with the suite, so nothing stays mounted
+# on the host. A watchdog unblocks a test that deadlocked against its own
+# mount (aborting that FUSE connection through fusectl, so the test fails and
+# the run goes on) and stops a suite that runs too long.
+#
+# Environment:
+#   DENOFUSE_DEBIAN_MIRROR  mirror URL (default: the first .../debian URI of
+#                           /etc/apt/sources.list*, else deb.debian.org)
+#   DENOFUSE_ROOTFS_DIR     where the root filesystems live (default .cache/rootfs)
+#   DENOFUSE_SUITE_TIMEOUT  seconds per suite's test run (default 1800)
+#   DENOFUSE_STALL_SECONDS  a self-deadlocked FUSE server is unblocked after
+#                           this many seconds (default 30; see break_stalls)
+#
+# Logs go to .cache/portability/SUITE.log; a summary (one Markdown table row
+# per suite, for README.md's Compatibility table) is printed at the end and
+# kept in .cache/portability/summary.md. Exit status 0 only if every suite
+# passed.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd -P)
+SELF="$REPO/scripts/portability.sh"
+ROOTFS_DIR=${DENOFUSE_ROOTFS_DIR:-$REPO/.cache/rootfs}
+LOG_DIR="$REPO/.cache/portability"
+SNAPSHOT="$LOG_DIR/checkout"
+SUITE_TIMEOUT=${DENOFUSE_SUITE_TIMEOUT:-1800}
+STALL_SECONDS=${DENOFUSE_STALL_SECONDS:-30}
+STALL_POLL=5
+STAMP=.denofuse-rootfs
+# What the suite needs inside each chroot: fusermount3 (fuse3), the library
+# and headers (libfuse3-dev pulls libfuse3-3 or, on trixie, libfuse3-4), a C
+# compiler for the layout probe, python3 and attr for the test clients,
+# setpriv and unshare (util-linux), mount/umount (mount) and nm (binutils,
+# for the log). Installed with apt inside the chroot: debootstrap's own
+# resolver cannot install libfuse3-dev (it depends on the virtual
+# libselinux-dev).
+PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils"
+TEST_COMMAND="deno test --allow-all --sanitize-ops --sanitize-resources tests/"
+
+log() { echo "portability: $*" >&2; }
+die() {
+  log "$*"
+  exit 1
+}
+
+# Every mount point at or below $1, deepest (most recently mounted) first.
+mounts_under() {
+  awk -v p="$1" '$2 == p || index($2, p "/") == 1 { print $2 }' /proc/self/mounts | tac
+}
+
+# Unmounts everything at or below $1; lazily if a plain unmount fails.
+unmount_under() {
+  local root=$1 m pass
+  for pass in 1 2 3; do
+    [ -n "$(mounts_under "$root")" ] || return 0
+    while read -r m; do
+      [ -n "$m" ] || continue
+      if [ "$pass" -lt 3 ]; then umount "$m" 2>/dev/null || true; else umount -l "$m" || true; fi
+    done < <(mounts_under "$root")
+  done
+  if [ -n "$(mounts_under "$root")" ]; then
+    log "could not unmount:"
+    mounts_under "$root" >&2
+    return 1
+  fi
+}
+
+# Aborts the FUSE connection of every FUSE mount below $1 (their servers get
+# ENODEV, and processes blocked on them are released); with $2 = waiting,
+# only of those with requests waiting for an answer. Only mounts of this
+# private namespace: the connection number is the mount's minor device.
+abort_fuse_under() {
+  local root=$1 only=${2:-} ctl conn
+  ctl=$(mktemp -d)
+  if mount -t fusectl fusectl "$ctl" 2>/dev/null; then
+    for conn in $(awk -v p="$root" '
+      index($5, p "/") == 1 { split($0, halves, " - "); split(halves[2], f, " ");
+        if (f[1] ~ /^fuse/) { split($3, dev, ":"); print dev[2] } }' /proc/self/mountinfo); do
+      [ -e "$ctl/$conn/abort" ] || continue
+      if [ "$only" = waiting ] && [ "$(cat "$ctl/$conn/waiting")" -eq 0 ]; then continue; fi
+      echo "== aborting FUSE connection $conn ($(cat "$ctl/$conn/waiting") requests waiting)"
+      echo 1 >"$ctl/$conn/abort" || true
+    done
+    umount "$ctl"
+  fi
+  rmdir "$ctl"
+}
+
+# A FUSE server process with a thread blocked in a request to a FUSE mount
+# may be waiting for itself: with libfuse < 3.11 Deno's close of a file of
+# the process's own mount sends FLUSH, which the JS thread has to answer
+# (newer libfuse lets denofuse set FOPEN_NOFLUSH). Such a test would hang
+# the whole run. So when a thread of a process in chroot $1 that holds
+# /dev/fuse open sits in one FUSE request wait (no context switch) for
+# STALL_SECONDS, the connections with waiting requests are aborted: that
+# test fails, and the run goes on.
+declare -A stalled=() stall_sig=()
+break_stalls() {
+  local root=$1 proc task key sig n
+  for proc in /proc/[0-9]*; do
+    [ "$(readlink "$proc/root" 2>/dev/null)" = "$root" ] || continue
+    ls -l "$proc/fd" 2>/dev/null | grep -q '/dev/fuse$' || continue
+    for task in "$proc"/task/[0-9]*; do
+      key=${proc#/proc/}/${task##*/}
+      if [ "$(cat "$task/wchan" 2>/dev/null)" != request_wait_answer ]; then
+        unset "stalled[$key]" "stall_sig[$key]"
+        continue
+      fi
+      sig=$(awk '/ctxt_switches/ { s += $2 } END { print s }' "$task/status" 2>/dev/null)
+      if [ "${stall_sig[$key]:-}" = "$sig" ]; then n=$((${stalled[$key]:-0} + 1)); else n=0; fi
+      stalled[$key]=$n
+      stall_sig[$key]=$sig
+      if [ $((n * STALL_POLL)) -ge "$STALL_SECONDS" ]; then
+        echo "== stall breaker: thread $key ($(tr '\0' ' ' <"$proc/cmdline" | cut -c1-60)) of a" \
+          "FUSE server has waited on one FUSE request for ${STALL_SECONDS}s"
+        abort_fuse_under "$root" waiting
+        stalled=()
+        stall_sig=()
+        return
+      fi
+    done
+  done
+}
+
+# The Debian mirror from apt's configuration (one-line and deb822 formats).
+find_mirror() {
+  if [ -n "${DENOFUSE_DEBIAN_MIRROR:-}" ]; then
+    echo "${DENOFUSE_DEBIAN_MIRROR%/}"
+    return
+  fi
+  local files=() f url=""
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && files+=("$f")
+  done
+  if [ "${#files[@]}" -gt 0 ]; then
+    url=$(
+      awk '
+        /^[[:space:]]*#/ { next }
+        $1 == "URIs:" { for (i = 2; i <= NF; i++) print $i }
+        $1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; break } }
+      ' "${files[@]}" | grep -E '/debian/?$' | head -1 || true
+    )
+  fi
+  url=${url:-http://deb.debian.org/debian}
+  echo "${url%/}"
+}
+
+# $1 has a Release file for suite $2.
+mirror_has() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS -m 30 -o /dev/null "$1/dists/$2/Release"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -T 30 -O /dev/null "$1/dists/$2/Release"
+  else
+    return 0 # let debootstrap find out
+  fi
+}
+
+build_rootfs() {
+  local suite=$1 root="$ROOTFS_DIR/$1" mirror
+  if [ -f "$root/$STAMP" ] && grep -qx "packages=$PACKAGES" "$root/$STAMP"; then
+    log "$suite: using cached $root ($(sed -n 's/^libfuse=//p' "$root/$STAMP"))"
+    return 0
+  fi
+  command -v debootstrap >/dev/null 2>&1 || {
+    log "installing debootstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  }
+  mirror=$(find_mirror)
+  if ! mirror_has "$mirror" "$suite"; then
+    log "$suite: not on $mirror; trying http://archive.debian.org/debian"
+    mirror=http://archive.debian.org/debian
+  fi
+  local partial="$root.partial"
+  unmount_under "$partial"
+  rm -rf "$partial" "$root"
+  mkdir -p "$ROOTFS_DIR"
+  log "$suite: debootstrap from $mirror into $partial (a few minutes)"
+  if ! debootstrap --variant=minbase "$suite" "$partial" "$mirror" \
+    >"$LOG_DIR/$suite.debootstrap.log" 2>&1; then
+    unmount_under "$partial" || true
+    tail -20 "$LOG_DIR/$suite.debootstrap.log" >&2
+    die "$suite: debootstrap failed; see $LOG_DIR/$suite.debootstrap.log"
+  fi
+  unmount_under "$partial"
+  log "$suite: apt-get install $PACKAGES"
+  if ! in_namespace --provision "$partial" >>"$LOG_DIR/$suite.debootstrap.log" 2>&1; then
+    tail -20 "$LOG_DIR/$suite.debootstrap.log" >&2
+    die "$suite: installing the packages failed; see $LOG_DIR/$suite.debootstrap.log"
+  fi
+  # What a booted Debian system has and debootstrap's minbase lacks:
+  # fusermount3 and libfuse read the mount table through /etc/mtab.
+  ln -sfn ../proc/self/mounts "$partial/etc/mtab"
+  local libfuse
+  libfuse=$(chroot "$partial" dpkg-query -W -f '${Package} ${Version}\n' 'libfuse3-[0-9]*' | head -1)
+  {
+    echo "suite=$suite"
+    echo "mirror=$mirror"
+    echo "packages=$PACKAGES"
+    echo "libfuse=$libfuse"
+    echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  } >"$partial/$STAMP"
+  mv "$partial" "$root"
+  log "$suite: built ($libfuse)"
+}
+
+# Copies what git tracks or would track (not .git, not ignored files) to
+# $SNAPSHOT, so every suite tests the same tree.
+snapshot_checkout() {
+  command -v git >/dev/null 2>&1 && git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1 ||
+    die "no git checkout to snapshot at $REPO; use --live"
+  rm -rf "$SNAPSHOT"
+  mkdir -p "$SNAPSHOT"
+  (cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
+    tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -C "$SNAPSHOT" -xf -
+  echo "$(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" status --porcelain |
+    grep -q . && echo ' + uncommitted changes')" >"$SNAPSHOT/.denofuse-snapshot"
+}
+
+# Runs inside a private mount namespace: installs $PACKAGES into the new
+# root filesystem $1 with its own apt (sources.list from debootstrap).
+provision() {
+  local root=$1
+  trap 'unmount_under "$root"' EXIT
+  mount --make-rprivate / 2>/dev/null || true
+  mount --rbind /dev "$root/dev"
+  mount --make-rslave "$root/dev"
+  mount -t proc proc "$root/proc"
+  cat /etc/resolv.conf >"$root/etc/resolv.conf" 2>/dev/null || true
+  chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+    sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $PACKAGES && apt-get clean"
+  unmount_under "$root"
+  trap - EXIT
+}
+
+# Runs inside a private mount namespace (see main): sets up the chroot of
+# suite $1 with source tree $2, runs the shell script $3 in it under the
+# watchdog, tears everything down.
+in_chroot() {
+  local suite=$1 source=$2 script=$3 root="$ROOTFS_DIR/$1" deno_bin pid=""
+  deno_bin=$(readlink -f "$(command -v deno)")
+  # On any exit: kill what runs in the chroot, release whatever of it is
+  # blocked on a FUSE request, unmount everything.
+  # shellcheck disable=SC2064 # root is fixed; pid is read when the trap runs
+  trap 'if [ -n "$pid" ]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+    abort_fuse_under "'"$root"'" >&2; unmount_under "'"$root"'"' EXIT
+  trap 'exit 143' TERM INT HUP
+  # Nothing mounted here may propagate back to the host.
+  mount --make-rprivate /
+  # The chroot's root as a mount point of its own, as on a real system
+  # (unshare -m inside the chroot needs that to change "/"'s propagation).
+  mount --bind "$root" "$root"
+  mount --rbind /dev "$root/dev"
+  mount --make-rslave "$root/dev"
+  mount -t proc proc "$root/proc"
+  mount --rbind /sys "$root/sys"
+  mount --make-rslave "$root/sys"
+  mkdir -p "$root$REPO"
+  mount --bind "$source" "$root$REPO"
+  touch "$root/usr/local/bin/deno"
+  mount --bind "$deno_bin" "$root/usr/local/bin/deno"
+  [ -e "$root/etc/mtab" ] || ln -s ../proc/self/mounts "$root/etc/mtab"
+
+  local status=0 watchdog
+  # In a session of its own, so the watchdog can signal all of it.
+  setsid chroot "$root" /usr/bin/env -i \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LANG=C.UTF-8 TMPDIR=/tmp NO_COLOR=1 DENO_NO_UPDATE_CHECK=1 \
+    TERM="${TERM:-dumb}" /bin/bash -c "$script" <&0 &
+  pid=$!
+  (
+    for ((t = 0; t < SUITE_TIMEOUT; t += STALL_POLL)); do
+      kill -0 "$pid" 2>/dev/null || exit 0
+      sleep "$STALL_POLL"
+      break_stalls "$root"
+    done
+    echo "== watchdog: still running after ${SUITE_TIMEOUT}s; stopping it"
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    sleep 10
+    # A test blocked on its own mount cannot exit until the connection goes.
+    abort_fuse_under "$root"
+    sleep 5
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  ) &
+  watchdog=$!
+  wait "$pid" || status=$?
+  wait "$watchdog" || true
+
+  local left
+  left=$(awk -v p="$root" 'index($2, p "/") == 1 && $3 ~ /^fuse/ { print $2 }' /proc/self/mounts)
+  if [ -n "$left" ]; then
+    echo "== FUSE mounts left behind:"
+    echo "$left"
+    [ "$status" -ne 0 ] || status=1
+  fi
+  pid=""
+  abort_fuse_under "$root"
+  unmount_under "$root"
+  trap - EXIT
+  return "$status"
+}
+
+# Runs this script with "$@" in a private mount namespace; a TERM or INT
+# sent to us is passed on, so the namespace's trap cleans up before we exit.
+in_namespace() {
+  local child status=0
+  unshare --mount --propagation private -- bash "$SELF" "$@" <&0 &
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT HUP
+  while kill -0 "$child" 2>/dev/null; do
+    wait "$child" || status=$?
+  done
+  trap - TERM INT HUP
+  return "$status"
+}
+
+# The test run of one suite, with what the log should say about the chroot.
+suite_script() {
+  cat <<EOF
+set -u
+cd '$REPO'
+echo "== chroot: \$(. /etc/os-release; echo "\$PRETTY_NAME"), \$(getconf GNU_LIBC_VERSION)"
+echo "== deno: \$(deno --version | head -1)"
+echo "== source: \$(cat .denofuse-snapshot 2>/dev/null || echo "live checkout")"
+for lib in /usr/lib/x86_64-linux-gnu/libfuse3.so.*.*; do
+  echo "== \$lib exports:"
+  nm -D --defined-only "\$lib" | grep -E ' (fuse_session_new|fuse_version)' | sed 's/^/   /'
+done
+echo "== headers: \$(cat /usr/include/fuse3/*.h | grep -m1 -E 'define FUSE_MINOR_VERSION')"
+exec $TEST_COMMAND
+EOF
+}
+
+summarize() {
+  local suite=$1 status=$2 logf="$LOG_DIR/$1.log" root="$ROOTFS_DIR/$1"
+  local line distro libfuse soname passed failed ignored
+  line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$logf" | tail -1 || true)
+  passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
+  failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")
+  ignored=$(sed -nE 's/.* ([0-9]+) ignored.*/\1/p' <<<"$line")
+  distro=$(. "$root/etc/os-release" && echo "$PRETTY_NAME")
+  libfuse=$(sed -n 's/^libfuse=//p' "$root/$STAMP")
+  soname=$(find "$root/usr/lib/x86_64-linux-gnu" -maxdepth 1 -name 'libfuse3.so.[0-9]' -printf '%f\n' | head -1)
+  if [ -z "$line" ]; then
+    passed=?
+    failed="? (no test summary, exit $status)"
+  fi
+  printf '| %s | %s | `%s` | %s | %s | %s | %s |\n' \
+    "${libfuse#* }" "$distro" "$soname" "${passed:-0}" "${failed:-0}" "${ignored:-0}" \
+    "$(date -u +%Y-%m-%d)"
+}
+
+preflight() {
+  [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mounts)"
+  [ -c /dev/fuse ] || die "/dev/fuse is missing (modprobe fuse)"
+  [ "$(uname -m)" = x86_64 ] || die "the root filesystems are amd64; run this on x86_64"
+  command -v deno >/dev/null 2>&1 || die "no deno on PATH"
+  unshare --mount --propagation private true 2>/dev/null ||
+    die "unshare --mount is not permitted here (a container needs CAP_SYS_ADMIN)"
+  mkdir -p "$LOG_DIR"
+}
+
+main() {
+  local rebuild=0 build_only=0 live=0 exec_suite="" suites=() source=$REPO
+  while [ $# -gt 0 ]; do
+    case $1 in
+    --in-chroot) # internal: SUITE SOURCE SCRIPT, inside unshare
+      in_chroot "$2" "$3" "$4"
+      return
+      ;;
+    --provision) # internal: ROOT, inside unshare
+      provision "$2"
+      return
+      ;;
+    --rebuild) rebuild=1 ;;
+    --build-only) build_only=1 ;;
+    --live) live=1 ;;
+    --source)
+      live=1
+      source=$(cd "${2:?--source needs a directory}" && pwd -P)
+      shift
+      ;;
+    --exec)
+      exec_suite=${2:?--exec needs a suite}
+      shift 2
+      [ "${1:-}" = "--" ] && shift
+      [ $# -gt 0 ] || die "--exec $exec_suite needs a command"
+      break
+      ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'
+      return
+      ;;
+    -*) die "unknown option $1" ;;
+    *) suites+=("$1") ;;
+    esac
+    shift
+  done
+  preflight
+
+  if [ -n "$exec_suite" ]; then
+    build_rootfs "$exec_suite"
+    if [ "$live" -eq 0 ]; then
+      snapshot_checkout
+      source=$SNAPSHOT
+    fi
+    local cmd
+    printf -v cmd '%q ' "$@"
+    in_namespace --in-chroot "$exec_suite" "$source" "cd '$REPO' && exec $cmd"
+    return
+  fi
+
+  [ "${#suites[@]}" -gt 0 ] || suites=(bullseye bookworm trixie)
+  local suite
+  for suite in "${suites[@]}"; do
+    [ "$rebuild" -eq 0 ] || rm -f "$ROOTFS_DIR/$suite/$STAMP"
+    build_rootfs "$suite"
+  done
+  [ "$build_only" -eq 0 ] || return 0
+  if [ "$live" -eq 0 ]; then
+    snapshot_checkout
+    source=$SNAPSHOT
+    log "testing a snapshot of the checkout: $(cat "$SNAPSHOT/.denofuse-snapshot")"
+  fi
+
+  local overall=0 status rows=()
+  for suite in "${suites[@]}"; do
+    log "$suite: running the test suite (log: $LOG_DIR/$suite.log)"
+    status=0
+    in_namespace --in-chroot "$suite" "$source" "$(suite_script)" \
+      </dev/null >"$LOG_DIR/$suite.log" 2>&1 || status=$?
+    grep -E '^(== |   [0-9a-f]+ T |ok \||FAILED \|)' "$LOG_DIR/$suite.log" |
+      sed "s/^/  [$suite] /" >&2 || true
+    if [ "$status" -ne 0 ]; then
+      overall=1
+      log "$suite: FAILED (exit $status)"
+      sed -n '/^ ERRORS /,/^ FAILURES /p' "$LOG_DIR/$suite.log" | head -80 >&2
+    fi
+    rows+=("$(summarize "$suite" "$status")")
+  done
+
+  # The namespaces are gone; make sure the host sees nothing of them.
+  if [ -n "$(mounts_under "$ROOTFS_DIR")" ]; then
+    log "mounts left under $ROOTFS_DIR:"
+    mounts_under "$ROOTFS_DIR" >&2
+    overall=1
+  fi
+  {
+    echo "| libfuse | distribution | soname | passed | failed | ignored | date |"
+    echo "| ------- | ------------ | ------ | ------ | ------ | ------- | ---- |"
+    printf '%s\n' "${rows[@]}"
+  } | tee "$LOG_DIR/summary.md"
+  return "$overall"
+}
+
+main "$@"; exit $?
