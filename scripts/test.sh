@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 
-deno check mod.ts examples/ tests/ bench/
+deno check mod.ts testing.ts examples/ tests/ $([ -d bench ] && echo bench/)
 deno lint
 deno fmt --check
 deno doc --lint mod.ts
