@@ -53,11 +53,14 @@ STAMP=.denofuse-rootfs
 # What the suite needs inside each chroot: fusermount3 (fuse3), the library
 # and headers (libfuse3-dev pulls libfuse3-3 or, on trixie, libfuse3-4), a C
 # compiler for the layout probe, python3 and attr for the test clients,
-# setpriv and unshare (util-linux), mount/umount (mount) and nm (binutils,
-# for the log). Installed with apt inside the chroot: debootstrap's own
-# resolver cannot install libfuse3-dev (it depends on the virtual
-# libselinux-dev).
-PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils"
+# setpriv and unshare (util-linux), mount/umount (mount), pkg-config (the
+# benchmark smoke test builds libfuse's C examples), the aarch64 cross
+# compiler (the aarch64 layout probe against this release's headers) and nm
+# (binutils, for the log). Installed with apt inside the chroot: debootstrap's own resolver
+# cannot install libfuse3-dev (it depends on the virtual libselinux-dev).
+# A cached root filesystem gets packages added here installed on next use.
+PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils pkg-config"
+PACKAGES+=" gcc-aarch64-linux-gnu"
 TEST_COMMAND="deno test --allow-all --sanitize-ops --sanitize-resources tests/"
 
 log() { echo "portability: $*" >&2; }
@@ -96,14 +99,14 @@ abort_fuse_under() {
   local root=$1 only=${2:-} ctl conn
   ctl=$(mktemp -d)
   if mount -t fusectl fusectl "$ctl" 2>/dev/null; then
-    for conn in $(awk -v p="$root" '
-      index($5, p "/") == 1 { split($0, halves, " - "); split(halves[2], f, " ");
-        if (f[1] ~ /^fuse/) { split($3, dev, ":"); print dev[2] } }' /proc/self/mountinfo); do
+    while read -r conn; do
       [ -e "$ctl/$conn/abort" ] || continue
       if [ "$only" = waiting ] && [ "$(cat "$ctl/$conn/waiting")" -eq 0 ]; then continue; fi
       echo "== aborting FUSE connection $conn ($(cat "$ctl/$conn/waiting") requests waiting)"
       echo 1 >"$ctl/$conn/abort" || true
-    done
+    done < <(awk -v p="$root" '
+      index($5, p "/") == 1 { split($0, halves, " - "); split(halves[2], f, " ");
+        if (f[1] ~ /^fuse(blk)?(\.|$)/) { split($3, dev, ":"); print dev[2] } }' /proc/self/mountinfo)
     umount "$ctl"
   fi
   rmdir "$ctl"
@@ -118,11 +121,18 @@ abort_fuse_under() {
 # STALL_SECONDS, the connections with waiting requests are aborted: that
 # test fails, and the run goes on.
 declare -A stalled=() stall_sig=()
+holds_dev_fuse() {
+  local fd
+  for fd in "$1"/fd/*; do
+    case $(readlink "$fd" 2>/dev/null) in */dev/fuse) return 0 ;; esac
+  done
+  return 1
+}
 break_stalls() {
   local root=$1 proc task key sig n
   for proc in /proc/[0-9]*; do
     [ "$(readlink "$proc/root" 2>/dev/null)" = "$root" ] || continue
-    ls -l "$proc/fd" 2>/dev/null | grep -q '/dev/fuse$' || continue
+    holds_dev_fuse "$proc" || continue
     for task in "$proc"/task/[0-9]*; do
       key=${proc#/proc/}/${task##*/}
       if [ "$(cat "$task/wchan" 2>/dev/null)" != request_wait_answer ]; then
@@ -181,7 +191,13 @@ mirror_has() {
 
 build_rootfs() {
   local suite=$1 root="$ROOTFS_DIR/$1" mirror
-  if [ -f "$root/$STAMP" ] && grep -qx "packages=$PACKAGES" "$root/$STAMP"; then
+  if [ -f "$root/$STAMP" ]; then
+    if ! grep -qx "packages=$PACKAGES" "$root/$STAMP"; then
+      log "$suite: apt-get install $PACKAGES (the package list changed)"
+      in_namespace --provision "$root" >>"$LOG_DIR/$suite.debootstrap.log" 2>&1 ||
+        die "$suite: installing the packages failed; see $LOG_DIR/$suite.debootstrap.log"
+      sed -i "s/^packages=.*/packages=$PACKAGES/" "$root/$STAMP"
+    fi
     log "$suite: using cached $root ($(sed -n 's/^libfuse=//p' "$root/$STAMP"))"
     return 0
   fi
@@ -215,6 +231,7 @@ build_rootfs() {
   # fusermount3 and libfuse read the mount table through /etc/mtab.
   ln -sfn ../proc/self/mounts "$partial/etc/mtab"
   local libfuse
+  # shellcheck disable=SC2016 # dpkg-query's format, not shell
   libfuse=$(chroot "$partial" dpkg-query -W -f '${Package} ${Version}\n' 'libfuse3-[0-9]*' | head -1)
   {
     echo "suite=$suite"
@@ -230,8 +247,9 @@ build_rootfs() {
 # Copies what git tracks or would track (not .git, not ignored files) to
 # $SNAPSHOT, so every suite tests the same tree.
 snapshot_checkout() {
-  command -v git >/dev/null 2>&1 && git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1 ||
+  if ! command -v git >/dev/null 2>&1 || ! git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
     die "no git checkout to snapshot at $REPO; use --live"
+  fi
   rm -rf "$SNAPSHOT"
   mkdir -p "$SNAPSHOT"
   (cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
@@ -310,7 +328,7 @@ in_chroot() {
   wait "$watchdog" || true
 
   local left
-  left=$(awk -v p="$root" 'index($2, p "/") == 1 && $3 ~ /^fuse/ { print $2 }' /proc/self/mounts)
+  left=$(awk -v p="$root" 'index($2, p "/") == 1 && $3 ~ /^fuse(blk)?(\.|$)/ { print $2 }' /proc/self/mounts)
   if [ -n "$left" ]; then
     echo "== FUSE mounts left behind:"
     echo "$left"
@@ -361,13 +379,15 @@ summarize() {
   passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
   failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")
   ignored=$(sed -nE 's/.* ([0-9]+) ignored.*/\1/p' <<<"$line")
+  # shellcheck disable=SC1091 # the chroot's
   distro=$(. "$root/etc/os-release" && echo "$PRETTY_NAME")
   libfuse=$(sed -n 's/^libfuse=//p' "$root/$STAMP")
   soname=$(find "$root/usr/lib/x86_64-linux-gnu" -maxdepth 1 -name 'libfuse3.so.[0-9]' -printf '%f\n' | head -1)
   if [ -z "$line" ]; then
-    passed=?
+    passed="?"
     failed="? (no test summary, exit $status)"
   fi
+  # shellcheck disable=SC2016 # Markdown backquotes
   printf '| %s | %s | `%s` | %s | %s | %s | %s |\n' \
     "${libfuse#* }" "$distro" "$soname" "${passed:-0}" "${failed:-0}" "${ignored:-0}" \
     "$(date -u +%Y-%m-%d)"
@@ -457,7 +477,7 @@ main() {
     if [ "$status" -ne 0 ]; then
       overall=1
       log "$suite: FAILED (exit $status)"
-      sed -n '/^ ERRORS /,/^ FAILURES /p' "$LOG_DIR/$suite.log" | head -80 >&2
+      sed -n '/^ ERRORS /,/^ FAILURES /p' "$LOG_DIR/$suite.log" | head -80 >&2 || true
     fi
     rows+=("$(summarize "$suite" "$status")")
   done

@@ -1,0 +1,196 @@
+/**
+ * The filesystems under test and how to start them.
+ *
+ * Every FUSE server is mounted with `default_permissions` (denofuse and
+ * pyfuse3 use it by default, the libfuse C examples get it explicitly) and
+ * answers with entry/attribute timeouts 0, so the kernel sends the same
+ * requests to each.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { Built } from "./build.ts";
+
+/** Which library serves the filesystem. */
+export type Impl = "denofuse" | "libfuse" | "pyfuse3" | "kernel";
+/** What the filesystem does. */
+export type Kind = "hello" | "tmpfs" | "passthrough";
+
+/** One filesystem under test. */
+export interface ServerDef {
+  /** Stable id used in the results, e.g. `deno-hello`. */
+  readonly id: string;
+  readonly impl: Impl;
+  readonly kind: Kind;
+  /** One line for the report. */
+  readonly label: string;
+  /** Whether it mirrors a source directory on the backing tmpfs. */
+  readonly needsSource: boolean;
+  /**
+   * The command line (without taskset), or null for the kernel's tmpfs,
+   * which is measured directly on the backing directory as a reference.
+   */
+  argv(mnt: string, source: string): string[] | null;
+}
+
+/** The Python interpreter that has pyfuse3 (Debian's python3-pyfuse3). */
+export const PYTHON = "/usr/bin/python3";
+
+/**
+ * All servers, in report order.
+ *
+ * @param repo the repository root
+ * @param built the compiled C programs
+ * @returns the definitions
+ */
+export function serverDefs(repo: string, built: Built): ServerDef[] {
+  const deno = (script: string, ...args: string[]) => [
+    Deno.execPath(),
+    "run",
+    "--allow-ffi",
+    "--allow-read",
+    join(repo, script),
+    ...args,
+  ];
+  const py = (script: string, ...args: string[]) => [PYTHON, join(repo, script), ...args];
+  const cOpts = (fsname: string, extra = "") => `default_permissions,fsname=${fsname}${extra}`;
+  return [
+    {
+      id: "deno-hello",
+      impl: "denofuse",
+      kind: "hello",
+      label: "denofuse bench/servers/deno_hello.ts (timeouts 0)",
+      needsSource: false,
+      argv: (mnt) => deno("bench/servers/deno_hello.ts", mnt),
+    },
+    {
+      id: "c-hello",
+      impl: "libfuse",
+      kind: "hello",
+      label: "libfuse hello_ll.c, timeouts patched to 0, single-threaded (-s)",
+      needsSource: false,
+      argv: (mnt) => [built.helloLl, "-f", "-s", "-o", cOpts("c_hello"), mnt],
+    },
+    {
+      id: "c-hello-mt",
+      impl: "libfuse",
+      kind: "hello",
+      label: "libfuse hello_ll.c, timeouts patched to 0, default multi-threaded loop",
+      needsSource: false,
+      argv: (mnt) => [built.helloLl, "-f", "-o", cOpts("c_hello_mt"), mnt],
+    },
+    {
+      id: "py-hello",
+      impl: "pyfuse3",
+      kind: "hello",
+      label: "pyfuse3 bench/servers/py_hello.py (timeouts 0)",
+      needsSource: false,
+      argv: (mnt) => py("bench/servers/py_hello.py", mnt),
+    },
+    {
+      id: "deno-tmpfs",
+      impl: "denofuse",
+      kind: "tmpfs",
+      label: "denofuse examples/tmpfs.ts",
+      needsSource: false,
+      argv: (mnt) => deno("examples/tmpfs.ts", mnt),
+    },
+    {
+      id: "py-tmpfs",
+      impl: "pyfuse3",
+      kind: "tmpfs",
+      label: "pyfuse3 bench/servers/py_tmpfs.py",
+      needsSource: false,
+      argv: (mnt) => py("bench/servers/py_tmpfs.py", mnt),
+    },
+    {
+      id: "deno-passthrough",
+      impl: "denofuse",
+      kind: "passthrough",
+      label: "denofuse examples/passthrough.ts over a kernel tmpfs",
+      needsSource: true,
+      argv: (mnt, src) => deno("examples/passthrough.ts", src, mnt),
+    },
+    {
+      id: "c-passthrough",
+      impl: "libfuse",
+      kind: "passthrough",
+      label: "libfuse passthrough_ll.c -o cache=never,timeout=0, single-threaded (-s)",
+      needsSource: true,
+      argv: (mnt, src) => [
+        built.passthroughLl,
+        "-f",
+        "-s",
+        "-o",
+        cOpts("c_passthrough", `,cache=never,timeout=0,source=${src}`),
+        mnt,
+      ],
+    },
+    {
+      id: "c-passthrough-mt",
+      impl: "libfuse",
+      kind: "passthrough",
+      label: "libfuse passthrough_ll.c -o cache=never,timeout=0, default multi-threaded loop",
+      needsSource: true,
+      argv: (mnt, src) => [
+        built.passthroughLl,
+        "-f",
+        "-o",
+        cOpts("c_passthrough_mt", `,cache=never,timeout=0,source=${src}`),
+        mnt,
+      ],
+    },
+    {
+      id: "py-passthrough",
+      impl: "pyfuse3",
+      kind: "passthrough",
+      label: "pyfuse3 bench/servers/py_passthrough.py over a kernel tmpfs",
+      needsSource: true,
+      argv: (mnt, src) => py("bench/servers/py_passthrough.py", src, mnt),
+    },
+    {
+      id: "kernel-tmpfs",
+      impl: "kernel",
+      kind: "tmpfs",
+      label: "the kernel's tmpfs itself, no FUSE (reference)",
+      needsSource: true,
+      argv: () => null,
+    },
+  ];
+}
+
+/**
+ * The comparisons reported as ratios: numerator / denominator, measured
+ * in the same run.
+ */
+export const COMPARISONS: ReadonlyArray<{ id: string; num: string; den: string; label: string }> = [
+  { id: "hello/c", num: "deno-hello", den: "c-hello", label: "denofuse / C (hello, -s)" },
+  { id: "hello/c-mt", num: "deno-hello", den: "c-hello-mt", label: "denofuse / C (hello, mt)" },
+  { id: "hello/py", num: "deno-hello", den: "py-hello", label: "denofuse / pyfuse3 (hello)" },
+  {
+    id: "passthrough/c",
+    num: "deno-passthrough",
+    den: "c-passthrough",
+    label: "denofuse / C (passthrough, -s)",
+  },
+  {
+    id: "passthrough/c-mt",
+    num: "deno-passthrough",
+    den: "c-passthrough-mt",
+    label: "denofuse / C (passthrough, mt)",
+  },
+  {
+    id: "passthrough/py",
+    num: "deno-passthrough",
+    den: "py-passthrough",
+    label: "denofuse / pyfuse3 (passthrough)",
+  },
+  { id: "tmpfs/py", num: "deno-tmpfs", den: "py-tmpfs", label: "denofuse / pyfuse3 (tmpfs)" },
+  {
+    id: "tmpfs/c",
+    num: "deno-tmpfs",
+    den: "c-passthrough",
+    label: "denofuse tmpfs / C passthrough_ll (-s)",
+  },
+];

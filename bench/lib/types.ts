@@ -1,0 +1,103 @@
+/**
+ * The shape of bench/results/latest.json.
+ *
+ * @module
+ */
+
+/** Pinned: server and client(s) on CPU 0 (`taskset -c 0`); unpinned: no affinity. */
+export type Mode = "pinned" | "unpinned";
+
+/** One case of one server in one mode. */
+export interface CaseResult {
+  unit: string;
+  /** One value per run, in run order. */
+  runs: number[];
+  median: number;
+}
+
+/** Memory of one server process (KiB). */
+export interface MemoryResult {
+  /** VmRSS after mounting and the first access, before any load. */
+  idleKiB: number;
+  /** Highest VmHWM over every session of this server (workload and lookups). */
+  peakKiB: number;
+  /** VmRSS after the first half of the lookup/forget cycles. */
+  afterHalfKiB: number;
+  /** VmRSS after all of them. */
+  afterLookupsKiB: number;
+  /** afterLookupsKiB - afterHalfKiB: growth over the second half (a leak grows linearly). */
+  growthSecondHalfKiB: number;
+  /** stat() calls made (each one a LOOKUP; the kernel's inodes were dropped every `dropEvery`). */
+  lookups: number;
+  /** Distinct files looked up in turn (1 for the hello servers). */
+  files: number;
+  dropEvery: number;
+  /** drop_caches writes made (each one makes the kernel FORGET the inode). */
+  drops: number;
+  /** stat()/s during the cycles. */
+  lookupRate: number;
+}
+
+/** A target from the project's issue, checked against the results. */
+export interface TargetCheck {
+  name: string;
+  mode: Mode | "any";
+  value: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+/** The whole result file. */
+export interface BenchResults {
+  schema: "denofuse-bench/1";
+  date: string;
+  quick: boolean;
+  durationSecs: number;
+  machine: {
+    nproc: number;
+    cpuModel: string;
+    kernel: string;
+    memTotalKiB: number;
+    deno: string;
+    v8: string;
+    libfuse: string;
+    pyfuse3: string;
+    python: string;
+    /** Pipe ping-pong between two processes: µs per round trip on one CPU and across two. */
+    pipeRoundTrip: { sameCpuUs: number; crossCpuUs: number };
+  };
+  /**
+   * Other processes' CPU use: the machine's idle share measured (over at
+   * least 0.3 s) before each session, when nothing of the benchmark runs.
+   */
+  background: {
+    idleBeforeSessionsMinPct: number;
+    idleBeforeSessionsMedianPct: number;
+    loadavgStart: string;
+    loadavgEnd: string;
+  };
+  git: { commit: string; dirty: boolean };
+  config: {
+    runs: number;
+    secs: number;
+    parallel: number;
+    entries: number;
+    fileCapBytes: number;
+    lookups: number;
+    lookupsRef: number;
+    dropEvery: number;
+    waitQuiet: number;
+    modes: Mode[];
+    servers: string[];
+    backing: string;
+  };
+  servers: Array<{ id: string; impl: string; kind: string; label: string; command: string }>;
+  cases: Array<{ id: string; label: string; unit: string; parallel: boolean }>;
+  /** results[mode][server][case] */
+  results: Record<string, Record<string, Record<string, CaseResult>>>;
+  /** ratios[mode][comparison][case] = median(num) / median(den), same run */
+  ratios: Record<string, Record<string, Record<string, number | null>>>;
+  comparisons: Array<{ id: string; num: string; den: string; label: string }>;
+  memory: Record<string, MemoryResult>;
+  targets: TargetCheck[];
+}
