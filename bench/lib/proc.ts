@@ -5,20 +5,10 @@
  * @module
  */
 
-/** Rejects after `ms` with a message naming `what`; the timer is always cleared. */
-export async function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { isMounted, withTimeout } from "../../tests/support/mount.ts";
+
+// The deadline and mount-table helpers are the test suite's, shared.
+export { isMounted, withTimeout };
 
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
@@ -82,12 +72,6 @@ export async function mountsOfType(type: string): Promise<Set<string>> {
     if (sep > 0 && fields[sep + 1]?.startsWith(type)) out.add(fields[4]);
   }
   return out;
-}
-
-/** Whether `path` is a mount point of any type. */
-export async function isMounted(path: string): Promise<boolean> {
-  const table = await Deno.readTextFile("/proc/self/mountinfo");
-  return table.split("\n").some((l) => l.split(" ")[4] === path);
 }
 
 /**
