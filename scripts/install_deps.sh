@@ -16,7 +16,7 @@ command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 # The aarch64 layout probe (tests/layout_test.ts) cross-compiles with it;
 # without it that one test is skipped.
 if [ "$(uname -m)" = x86_64 ] && ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
-  need_apt+=(gcc-aarch64-linux-gnu)
+  need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 fi
 if ! command -v deno >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
   need_apt+=(npm)

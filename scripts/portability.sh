@@ -60,7 +60,7 @@ STAMP=.denofuse-rootfs
 # cannot install libfuse3-dev (it depends on the virtual libselinux-dev).
 # A cached root filesystem gets packages added here installed on next use.
 PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils pkg-config"
-PACKAGES+=" gcc-aarch64-linux-gnu"
+PACKAGES+=" gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 TEST_COMMAND="deno test --allow-all --sanitize-ops --sanitize-resources tests/"
 
 log() { echo "portability: $*" >&2; }

@@ -42,20 +42,25 @@ function compileStatic(compiler: string, source: string) {
   });
 }
 
-/** The compiler that targets aarch64 here, if there is one. */
-function findAarch64Compiler(): string | undefined {
-  const candidates = Deno.build.arch === "aarch64" ? ["cc"] : ["aarch64-linux-gnu-gcc"];
-  for (const c of candidates) {
-    try {
-      if (
-        new Deno.Command(c, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
-          .success
-      ) return c;
-    } catch {
-      // not installed
-    }
+/**
+ * The compiler that targets aarch64 here with its C library headers, or why
+ * there is none.
+ */
+function findAarch64Compiler(): { cc: string } | { missing: string } {
+  const cc = Deno.build.arch === "aarch64" ? "cc" : "aarch64-linux-gnu-gcc";
+  const src = Deno.makeTempFileSync({ prefix: "denofuse-cc-", suffix: ".c" });
+  try {
+    Deno.writeTextFileSync(src, "#include <sys/stat.h>\nint x;\n");
+    const r = new Deno.Command(cc, { args: ["-c", "-o", "/dev/null", src], stderr: "null" })
+      .outputSync();
+    return r.success ? { cc } : {
+      missing: `${cc} has no aarch64 C library headers (apt-get install libc6-dev-arm64-cross)`,
+    };
+  } catch {
+    return { missing: `no ${cc} (apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross)` };
+  } finally {
+    Deno.removeSync(src);
   }
-  return undefined;
 }
 
 Deno.test("layouts match the C headers (offsetof probe compiled with cc)", async () => {
@@ -101,18 +106,21 @@ Deno.test("the static probe fails to compile on a wrong offset or a wrong bit", 
   assert.match(wrongBits.err, /fuse_file_info\.keep_cache is not at the bit/);
 });
 
-const aarch64Cc = findAarch64Compiler();
+const aarch64 = Deno.build.arch === "x86_64" || Deno.build.arch === "aarch64"
+  ? findAarch64Compiler()
+  : { missing: `no aarch64 cross compiler is looked for on ${Deno.build.arch}` };
 
 Deno.test({
-  name: aarch64Cc
-    ? `aarch64 layouts match the C headers (static probe compiled with ${aarch64Cc})`
-    : "aarch64 layouts match the C headers — SKIPPED: no aarch64-linux-gnu-gcc " +
-      "(apt-get install gcc-aarch64-linux-gnu; scripts/install_deps.sh does)",
-  ignore: !aarch64Cc,
+  name: "cc" in aarch64
+    ? `aarch64 layouts match the C headers (static probe compiled with ${aarch64.cc})`
+    : `aarch64 layouts match the C headers — SKIPPED: ${aarch64.missing}; ` +
+      "scripts/install_deps.sh installs it",
+  ignore: !("cc" in aarch64),
   async fn() {
-    const source = `#ifndef __aarch64__\n#error "${aarch64Cc} does not target aarch64"\n#endif\n` +
+    const cc = (aarch64 as { cc: string }).cc;
+    const source = `#ifndef __aarch64__\n#error "${cc} does not target aarch64"\n#endif\n` +
       probeSource(layoutsFor("aarch64"), { mode: "static" });
-    const r = await compileStatic(aarch64Cc!, source);
+    const r = await compileStatic(cc, source);
     assert.equal(r.code, 0, `aarch64 static probe against ${INCLUDE} failed:\n${r.err}`);
   },
 });
