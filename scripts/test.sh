@@ -11,10 +11,13 @@ deno fmt --check
 deno doc --lint mod.ts
 deno test --doc --allow-all --quiet mod.ts ffi/ ops/ utils/
 deno publish --dry-run --allow-dirty --quiet
+fuse_mounts() { grep -E ' fuse(\.[^ ]+)? ' /proc/mounts | sort || true; }
+# Only mounts this run leaves behind count (a crashed earlier process may have left some).
+before=$(fuse_mounts)
 status=0
 deno test --allow-all --sanitize-ops --sanitize-resources tests/ || status=$?
 
-left=$(grep -E ' fuse(\.[^ ]+)? ' /proc/mounts | grep denofuse || true)
+left=$(comm -13 <(echo "$before") <(fuse_mounts) | grep . || true)
 if [ -n "$left" ]; then
   echo "test: FUSE mounts were left behind:" >&2
   echo "$left" >&2
