@@ -365,12 +365,13 @@ async function memorySession(
     // avoids the cross-CPU wake-ups that make unpinned runs slow and erratic.
     const argv = ["taskset", "-c", "0", ...def.argv(mnt, src)!];
     const { value, hwmKiB } = await withServer(argv, mnt, async (server) => {
+      // Idle before anything else touches the filesystem.
+      await sleep(500);
+      const idle = await server.memory();
       if (def.kind === "tmpfs") {
         await Deno.mkdir(join(mnt, "lk"));
         await populate(join(mnt, "lk"));
       }
-      await sleep(500);
-      const idle = await server.memory();
       const args: Record<string, string | number> = files
         ? { path: join(mnt, "lk"), files, every: cfg.dropEvery }
         : { path: join(mnt, statTarget(def.kind)), every: cfg.dropEvery };
@@ -504,6 +505,8 @@ async function main(): Promise<void> {
   const memory: Record<string, MemoryResult> = {};
   const peaks = new Map<string, number>();
   const quiet: number[] = [];
+  /** Sessions that started while other processes kept the machine busy. */
+  const busy: string[] = [];
   const pipeRoundTrip = await pipeRoundTrips(built.fsbench);
   log(
     `pipe round trip: ${pipeRoundTrip.sameCpuUs} µs on one CPU, ` +
@@ -516,7 +519,11 @@ async function main(): Promise<void> {
     for (let runIndex = 0; runIndex < cfg.runs; runIndex++) {
       for (const mode of cfg.modes) {
         for (const def of defs) {
-          quiet.push(await quietCheck(cfg.waitQuiet));
+          const idlePct = await quietCheck(cfg.waitQuiet);
+          quiet.push(idlePct);
+          if (idlePct < 90) {
+            busy.push(`run ${runIndex + 1} ${mode} ${def.id}: ${idlePct.toFixed(0)}% idle`);
+          }
           const t0 = performance.now();
           const rates = await session(
             def,
@@ -543,7 +550,9 @@ async function main(): Promise<void> {
     }
     if (cfg.memory) {
       for (const def of defs) {
-        quiet.push(await quietCheck(cfg.waitQuiet));
+        const idlePct = await quietCheck(cfg.waitQuiet);
+        quiet.push(idlePct);
+        if (idlePct < 90) busy.push(`memory ${def.id}: ${idlePct.toFixed(0)}% idle`);
         const m = await memorySession(def, cfg, built.fsbench, work, backing.dir, peaks);
         if (m) {
           memory[def.id] = m;
@@ -605,6 +614,7 @@ async function main(): Promise<void> {
       idleBeforeSessionsMedianPct: Math.round(median(quiet) * 10) / 10,
       loadavgStart: loadStart,
       loadavgEnd: (await Deno.readTextFile("/proc/loadavg")).trim(),
+      busySessions: busy,
     },
     git: await gitInfo(),
     config: {

@@ -64,8 +64,10 @@ export function renderMarkdown(res: BenchResults): string {
       `(median ${bg.idleBeforeSessionsMedianPct}%) right before each session; load average ` +
       `${bg.loadavgStart.split(" ").slice(0, 3).join(" ")} at the start, ` +
       `${bg.loadavgEnd.split(" ").slice(0, 3).join(" ")} at the end.` +
-      (bg.idleBeforeSessionsMinPct < 90
-        ? " **Other work was running during the benchmark: treat the numbers with care.**"
+      (bg.busySessions.length
+        ? ` Sessions that started while other processes kept the machine busy (each value is ` +
+          `a median over ${c.runs} run(s), so one disturbed run moves it little): ` +
+          `${bg.busySessions.join("; ")}.`
         : ""),
   );
   out.push("");

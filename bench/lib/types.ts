@@ -75,6 +75,8 @@ export interface BenchResults {
     idleBeforeSessionsMedianPct: number;
     loadavgStart: string;
     loadavgEnd: string;
+    /** Sessions that started with the machine under 90% idle (after waiting up to `waitQuiet`). */
+    busySessions: string[];
   };
   git: { commit: string; dirty: boolean };
   config: {
