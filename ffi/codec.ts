@@ -6,7 +6,7 @@
  * @module
  */
 
-import { FILE_INFO_ALLOC, type FileInfoBits, LAYOUT } from "./layout.ts";
+import { FILE_INFO_ALLOC, type FileInfoBits, FOPEN, LAYOUT } from "./layout.ts";
 import { EntryAttributes, type FileInfo, FileLock, StatvfsData } from "../ops/types.ts";
 import type { LibC } from "./library.ts";
 
@@ -293,6 +293,33 @@ export function encodeFileInfo(
   if (info.nonseekable) word |= 1 << bits.nonseekable;
   if (info.noflush ?? noflushByDefault) word |= 1 << bits.noflush;
   view.setUint32(FI.bits.offset, word >>> 0, true);
+  return bytes;
+}
+
+/**
+ * Builds the kernel's `struct fuse_open_out` for an OPEN reply sent as raw
+ * bytes: how `FOPEN_NOFLUSH` reaches the kernel through libfuse < 3.11, whose
+ * `fuse_file_info` has no `noflush` bit.
+ *
+ * @param info what the handler returned
+ * @param noflush whether to set `FOPEN_NOFLUSH`
+ * @returns the 16-byte reply body
+ * @throws {InvalidReplyError} if `info` is not a FileInfo with a safe `fh`
+ */
+export function encodeOpenOut(info: FileInfo, noflush: boolean): Uint8Array<ArrayBuffer> {
+  if (info === null || typeof info !== "object") {
+    throw new InvalidReplyError(`expected FileInfo, got ${String(info)}`);
+  }
+  const out = LAYOUT.fuse_open_out;
+  const bytes = new Uint8Array(out.size);
+  const view = new DataView(bytes.buffer);
+  setU64(view, out.fields.fh.offset, checkUint(info.fh, "fh"));
+  let flags = 0;
+  if (info.directIo) flags |= FOPEN.DIRECT_IO;
+  if (info.keepCache) flags |= FOPEN.KEEP_CACHE;
+  if (info.nonseekable) flags |= FOPEN.NONSEEKABLE;
+  if (noflush) flags |= FOPEN.NOFLUSH;
+  view.setUint32(out.fields.open_flags.offset, flags, true);
   return bytes;
 }
 

@@ -321,6 +321,28 @@ const LIBFUSE_VERSION: StructLayout = {
   },
 };
 
+/**
+ * `struct fuse_open_out` of the kernel protocol (`<linux/fuse.h>`), the body
+ * of an OPEN/CREATE reply. Only used to send `FOPEN_NOFLUSH` through libfuse
+ * releases older than 3.11, whose `fuse_file_info` has no `noflush` bit.
+ */
+const OPEN_OUT: StructLayout = {
+  size: 16,
+  fields: {
+    fh: f(0, "u64"),
+    open_flags: f(8, "u32"),
+  },
+};
+
+/** `FOPEN_*` flags of `fuse_open_out.open_flags` (kernel protocol, stable). */
+export const FOPEN = {
+  DIRECT_IO: 1 << 0,
+  KEEP_CACHE: 1 << 1,
+  NONSEEKABLE: 1 << 2,
+  CACHE_DIR: 1 << 3,
+  NOFLUSH: 1 << 5,
+} as const;
+
 /** All layouts for one architecture. */
 export interface Layouts {
   stat: StructLayout;
@@ -335,6 +357,7 @@ export interface Layouts {
   fuse_forget_data: StructLayout;
   libfuse_version: StructLayout;
   flock: StructLayout;
+  fuse_open_out: StructLayout;
 }
 
 /**
@@ -364,6 +387,7 @@ export function layoutsFor(arch: string): Layouts {
     fuse_forget_data: FORGET_DATA,
     libfuse_version: LIBFUSE_VERSION,
     flock: FLOCK,
+    fuse_open_out: OPEN_OUT,
   };
 }
 

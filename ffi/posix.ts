@@ -131,6 +131,32 @@ export const PASSTHROUGH_LIBC_SYMBOLS = {
       /* flags */ "i32",
     ],
     result: "i32",
+    // glibc < 2.33 (Debian 11, Ubuntu 20.04, RHEL 8) has only __fxstatat.
+    optional: true,
+  },
+  // int __fxstatat(int ver, int dirfd, const char *pathname, struct stat *statbuf, int flags)
+  __fxstatat: {
+    parameters: [
+      /* ver */ "i32",
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* statbuf */ "buffer",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+    optional: true,
+  },
+  // int __xmknodat(int ver, int dirfd, const char *pathname, mode_t mode, dev_t *dev)
+  __xmknodat: {
+    parameters: [
+      /* ver */ "i32",
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* mode */ "u32",
+      /* dev */ "buffer",
+    ],
+    result: "i32",
+    optional: true,
   },
   // int fstatvfs(int fd, struct statvfs *buf)
   fstatvfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
@@ -153,6 +179,8 @@ export const PASSTHROUGH_LIBC_SYMBOLS = {
   mknodat: {
     parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* mode */ "u32", /* dev */ "u64"],
     result: "i32",
+    // glibc < 2.33 has only __xmknodat.
+    optional: true,
   },
   // int symlinkat(const char *target, int newdirfd, const char *linkpath)
   symlinkat: {
@@ -253,7 +281,38 @@ export const PASSTHROUGH_LIBC_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded functions of {@link PASSTHROUGH_LIBC_SYMBOLS}. */
-export type PassthroughLibc = Deno.DynamicLibrary<typeof PASSTHROUGH_LIBC_SYMBOLS>["symbols"];
+type LoadedSymbols = Deno.DynamicLibrary<typeof PASSTHROUGH_LIBC_SYMBOLS>["symbols"];
+export type PassthroughLibc = Omit<LoadedSymbols, "fstatat" | "mknodat"> & {
+  fstatat: NonNullable<LoadedSymbols["fstatat"]>;
+  mknodat: NonNullable<LoadedSymbols["mknodat"]>;
+};
+
+/** glibc's stat/mknod structure versions for the < 2.33 entry points. */
+const STAT_VER = Deno.build.arch === "x86_64" ? 1 : 0;
+const MKNOD_VER = 0;
+
+function withFallbacks(s: LoadedSymbols): PassthroughLibc {
+  const dev = new BigUint64Array(1);
+  const fstatat = s.fstatat ??
+    (s.__fxstatat
+      ? (
+        dirfd: number,
+        path: Uint8Array<ArrayBuffer> | null,
+        buf: Uint8Array<ArrayBuffer> | null,
+        flags: number,
+      ) => s.__fxstatat!(STAT_VER, dirfd, path, buf, flags)
+      : null);
+  const mknodat = s.mknodat ??
+    (s.__xmknodat
+      ? (dirfd: number, path: Uint8Array<ArrayBuffer> | null, mode: number, rdev: bigint) => {
+        dev[0] = BigInt(rdev);
+        return s.__xmknodat!(MKNOD_VER, dirfd, path, mode, dev);
+      }
+      : null);
+  if (!fstatat || !mknodat) throw new Error("libc.so.6 has neither fstatat nor __fxstatat");
+  return { ...s, fstatat, mknodat } as PassthroughLibc;
+}
+let symbols: PassthroughLibc | undefined;
 
 let library: Deno.DynamicLibrary<typeof PASSTHROUGH_LIBC_SYMBOLS> | undefined;
 let users = 0;
@@ -269,12 +328,13 @@ let errnoView: Deno.UnsafePointerView | undefined;
 export function acquireLibc(): PassthroughLibc {
   if (!library) {
     library = Deno.dlopen("libc.so.6", PASSTHROUGH_LIBC_SYMBOLS);
+    symbols = withFallbacks(library.symbols);
     // errno's address is per thread; every synchronous call below runs on
     // this (the JS) thread, so one view serves them all.
     errnoView = new Deno.UnsafePointerView(library.symbols.__errno_location()!);
   }
   users++;
-  return library.symbols;
+  return symbols!;
 }
 
 /** Drops a reference taken by {@link acquireLibc}; the last one unloads libc. */
@@ -293,7 +353,7 @@ export function releaseLibc(): void {
  */
 export function sym(): PassthroughLibc {
   if (!library) throw new Error("libc is not loaded: call acquireLibc() first");
-  return library.symbols;
+  return symbols!;
 }
 
 // ---------------------------------------------------------------------------

@@ -11,13 +11,14 @@ import {
   encodeFh,
   encodeFileInfo,
   encodeFlock,
+  encodeOpenOut,
   encodeStatvfs,
   EntryParamBuffer,
   InvalidReplyError,
   toBytes,
   toCString,
 } from "./codec.ts";
-import { type FileInfoBits, fileInfoBits } from "./layout.ts";
+import { type FileInfoBits, fileInfoBits, fileInfoHasBit } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
 import type { EntryAttributes, FileInfo, FileLock, StatvfsData } from "../ops/types.ts";
 
@@ -36,6 +37,8 @@ export class Replier {
 
   /** @param libs the loaded libraries */
   readonly #noflush: boolean;
+  /** Whether OPEN replies that want `noflush` must bypass `fuse_reply_open` (libfuse < 3.11). */
+  readonly #rawNoflush: boolean;
 
   /**
    * @param libs the loaded libraries
@@ -46,6 +49,7 @@ export class Replier {
     this.#libs = libs;
     this.#bits = fileInfoBits(libs.version);
     this.#noflush = noflushByDefault;
+    this.#rawNoflush = !fileInfoHasBit(libs.version, "noflush");
   }
 
   /** The bit positions of `fuse_file_info` flags in the loaded libfuse. */
@@ -109,6 +113,13 @@ export class Replier {
    * @param flags the request's open flags
    */
   open(req: RequestPointer, info: FileInfo, flags: number): void {
+    if (this.#rawNoflush && (info?.noflush ?? this.#noflush)) {
+      // libfuse < 3.11 has no noflush bit: send the kernel's fuse_open_out
+      // ourselves, which is all fuse_reply_open does there.
+      const out = encodeOpenOut(info, true);
+      this.#libs.fuse.fuse_reply_buf(req, out, BigInt(out.length));
+      return;
+    }
     this.#libs.fuse.fuse_reply_open(req, encodeFileInfo(info, flags, this.#bits, this.#noflush));
   }
 

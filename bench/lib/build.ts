@@ -97,6 +97,11 @@ export async function buildAll(repo: string, buildDir: string): Promise<Built> {
 
   const ptSrc = join(buildDir, "passthrough_ll.c");
   await Deno.writeTextFile(ptSrc, await exampleSource("passthrough_ll.c"));
+  // libfuse 3.10's copy includes its build tree's config.h; these are what that defines on glibc.
+  await Deno.writeTextFile(
+    join(buildDir, "config.h"),
+    "#define HAVE_FALLOCATE 1\n#define HAVE_POSIX_FALLOCATE 1\n#define HAVE_COPY_FILE_RANGE 1\n",
+  );
   // Its local header, found next to the source.
   await Deno.writeTextFile(
     join(buildDir, "passthrough_helpers.h"),

@@ -21,6 +21,7 @@ import {
   FIELD_SINCE,
   FILE_INFO_ALLOC,
   FILE_INFO_BIT_SINCE,
+  FOPEN,
   type FileInfoBits,
   fileInfoBits,
   FUSE_BUF_ALLOC,
@@ -52,6 +53,7 @@ const C_TYPE: Record<keyof Layouts, string> = {
   fuse_forget_data: "struct fuse_forget_data",
   libfuse_version: "struct libfuse_version",
   flock: "struct flock",
+  fuse_open_out: "struct fuse_open_out",
 };
 
 /** Structs that only newer libfuse releases declare: the first `fuse_version()`. */
@@ -138,6 +140,10 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
     check(`fuse_lowlevel_ops.${name}`, row.slot * 8, `offsetof(struct fuse_lowlevel_ops, ${name})`);
   }
 
+  for (const [name, value] of Object.entries(FOPEN)) {
+    check(`FOPEN_${name}`, value, `FOPEN_${name}`);
+  }
+
   // Bit positions: fileInfoBits() of the headers' own version.
   const bitNames = Object.keys(bitsFor(314)) as (keyof FileInfoBits)[];
   const expectedBit = (b: keyof FileInfoBits) => {
@@ -182,6 +188,7 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
 #define _GNU_SOURCE
 #include <fuse_lowlevel.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
