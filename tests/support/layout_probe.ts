@@ -140,8 +140,11 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
     check(`fuse_lowlevel_ops.${name}`, row.slot * 8, `offsetof(struct fuse_lowlevel_ops, ${name})`);
   }
 
+  // The build host's kernel headers may predate a flag (5.10's lack NOFLUSH).
   for (const [name, value] of Object.entries(FOPEN)) {
+    lines.push(`#ifdef FOPEN_${name}`);
     check(`FOPEN_${name}`, value, `FOPEN_${name}`);
+    lines.push("#endif");
   }
 
   // Bit positions: fileInfoBits() of the headers' own version.
