@@ -22,6 +22,7 @@ import type { PollHandle } from "./poll.ts";
 import { type OperationStats, RequestStats } from "./stats.ts";
 import { RequestTracer } from "./trace.ts";
 import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
+import { setImmediate } from "node:timers";
 import { LowLevelSession, Received } from "../ffi/session.ts";
 import { buildDispatch, type DispatchHost, hasPosixLocks } from "./dispatch.ts";
 import type { Operations } from "./operations.ts";
@@ -33,6 +34,8 @@ import { checkMountpoint, normalizeOptions } from "../utils/preflight.ts";
 
 /** Requests handled back to back before the loop lets timers and I/O run. */
 const DRAIN_BUDGET = 256;
+/** Microtask checkpoints the loop allows settled async handlers before parking. */
+const MICROTASK_ROUNDS = 4;
 
 /** How long {@link FuseMount.serve} waits for running handlers after termination. */
 const DEFAULT_GRACE_MS = 5000;
@@ -361,6 +364,7 @@ export class FuseMount implements DispatchHost, Notifications {
 
   async #loop(): Promise<void> {
     const session = this.#session;
+    let microtaskRounds = 0;
     while (!this.#terminating) {
       let handled = 0;
       let got: Received;
@@ -371,10 +375,21 @@ export class FuseMount implements DispatchHost, Notifications {
       if (got === Received.Closed || session.exited()) return;
       if (got === Received.Request) {
         // Budget used up with requests still queued: let timers and I/O run.
-        await new Promise((resolve) => setTimeout(resolve, 0));
-      } else {
-        await session.waitReadable();
+        // (setImmediate, not setTimeout(0): Deno's timers have 1 ms steps,
+        // and a 2 ms stall per 256 requests cost 60% of the throughput.)
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
       }
+      if (handled > 0) microtaskRounds = 0;
+      if (this.#inflight > 0 && microtaskRounds < MICROTASK_ROUNDS) {
+        // Async handlers that are already done reply from microtasks: let
+        // them, so that their clients' next requests are served before parking.
+        microtaskRounds++;
+        await undefined;
+        continue;
+      }
+      microtaskRounds = 0;
+      await session.waitReadable();
     }
   }
 

@@ -65,6 +65,14 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       argv: (mnt) => deno("bench/servers/deno_hello.ts", mnt),
     },
     {
+      id: "deno-hello-async",
+      impl: "denofuse",
+      kind: "hello",
+      label: "denofuse bench/servers/deno_hello_async.ts (the same, async handlers)",
+      needsSource: false,
+      argv: (mnt) => deno("bench/servers/deno_hello_async.ts", mnt),
+    },
+    {
       id: "c-hello",
       impl: "libfuse",
       kind: "hello",
@@ -168,6 +176,18 @@ export const COMPARISONS: ReadonlyArray<{ id: string; num: string; den: string; 
   { id: "hello/c", num: "deno-hello", den: "c-hello", label: "denofuse / C (hello, -s)" },
   { id: "hello/c-mt", num: "deno-hello", den: "c-hello-mt", label: "denofuse / C (hello, mt)" },
   { id: "hello/py", num: "deno-hello", den: "py-hello", label: "denofuse / pyfuse3 (hello)" },
+  {
+    id: "hello-async/c",
+    num: "deno-hello-async",
+    den: "c-hello",
+    label: "denofuse async handlers / C (hello, -s)",
+  },
+  {
+    id: "hello-async/py",
+    num: "deno-hello-async",
+    den: "py-hello",
+    label: "denofuse async handlers / pyfuse3 (hello)",
+  },
   {
     id: "passthrough/c",
     num: "deno-passthrough",

@@ -64,7 +64,13 @@ export const helloOps: fuse.Operations = {
   },
 };
 
-if (import.meta.main) {
+/**
+ * Mounts `ops` from the command line and serves until unmounted.
+ *
+ * @param ops the filesystem
+ * @param fsname the fsname mount option
+ */
+export async function serveFromArgs(ops: fuse.Operations, fsname: string): Promise<void> {
   let args;
   try {
     args = parseMountArgs(Deno.args, ["MOUNTPOINT"]);
@@ -72,11 +78,13 @@ if (import.meta.main) {
     console.error((error as Error).message);
     Deno.exit(2);
   }
-  const options = new Set([...fuse.defaultOptions, "fsname=deno_hello", ...args.options]);
-  fuse.init(helloOps, args.positional[0], options);
+  const options = new Set([...fuse.defaultOptions, `fsname=${fsname}`, ...args.options]);
+  fuse.init(ops, args.positional[0], options);
   try {
     await fuse.main();
   } finally {
     fuse.close();
   }
 }
+
+if (import.meta.main) await serveFromArgs(helloOps, "deno_hello");
