@@ -343,6 +343,17 @@ export const FOPEN = {
   NOFLUSH: 1 << 5,
 } as const;
 
+/**
+ * `struct statfs` (`<sys/vfs.h>`): only `f_type`, which tells the passthrough
+ * example whether its source lives in memory. Same layout on both ABIs.
+ */
+const STATFS: StructLayout = {
+  size: 120,
+  fields: {
+    f_type: f(0, "i64"),
+  },
+};
+
 /** All layouts for one architecture. */
 export interface Layouts {
   stat: StructLayout;
@@ -358,6 +369,7 @@ export interface Layouts {
   libfuse_version: StructLayout;
   flock: StructLayout;
   fuse_open_out: StructLayout;
+  statfs: StructLayout;
 }
 
 /**
@@ -388,6 +400,7 @@ export function layoutsFor(arch: string): Layouts {
     libfuse_version: LIBFUSE_VERSION,
     flock: FLOCK,
     fuse_open_out: OPEN_OUT,
+    statfs: STATFS,
   };
 }
 

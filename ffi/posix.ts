@@ -158,6 +158,8 @@ export const PASSTHROUGH_LIBC_SYMBOLS = {
     result: "i32",
     optional: true,
   },
+  // int fstatfs(int fd, struct statfs *buf)
+  fstatfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
   // int fstatvfs(int fd, struct statvfs *buf)
   fstatvfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
   // ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)
@@ -584,6 +586,27 @@ export interface Statvfs {
   favail: number;
   /** `f_namemax`. */
   namemax: number;
+}
+
+/** `f_type` of filesystems that keep their data in memory (`<linux/magic.h>`). */
+const MEMORY_FS_MAGIC: ReadonlySet<bigint> = new Set([
+  0x01021994n, // TMPFS_MAGIC (tmpfs, /dev/shm)
+  0x858458f6n, // RAMFS_MAGIC
+]);
+
+/**
+ * Whether `fd` is on a filesystem that keeps its data in memory (tmpfs,
+ * ramfs), where reads and writes never wait for a device.
+ *
+ * @param fd any fd on the filesystem (O_PATH is fine)
+ * @returns true for tmpfs and ramfs
+ * @throws {FUSEError} with errno if fstatfs(2) fails
+ */
+export function isMemoryBacked(fd: number): boolean {
+  const buf = new Uint8Array(LAYOUT.statfs.size);
+  check(sym().fstatfs(fd, buf));
+  const type = new DataView(buf.buffer).getBigInt64(LAYOUT.statfs.fields.f_type.offset, true);
+  return MEMORY_FS_MAGIC.has(type);
 }
 
 /**

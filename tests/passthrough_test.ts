@@ -32,39 +32,63 @@ const ROOT_CTX: fuse.RequestContext = {
   signal: new AbortController().signal,
 };
 
-Deno.test("passthrough mirrors file contents: read, write, append, random access", async () => {
-  await withPassthrough(async ({ src, mnt }) => {
-    // Written directly in the source, visible at once through the mount.
-    await Deno.writeTextFile(join(src, "a.txt"), "from the source\n");
-    assert.equal(await Deno.readTextFile(join(mnt, "a.txt")), "from the source\n");
+for (const io of ["thread", "inline"] as const) {
+  Deno.test(`passthrough mirrors file contents: read, write, append, random access (io: ${io})`, async () => {
+    await withPassthrough(async ({ src, mnt, fs }) => {
+      assert.equal(fs.inlineIo, io === "inline");
+      // Written directly in the source, visible at once through the mount.
+      await Deno.writeTextFile(join(src, "a.txt"), "from the source\n");
+      assert.equal(await Deno.readTextFile(join(mnt, "a.txt")), "from the source\n");
 
-    // Written through the mount, several requests' worth, lands byte-exact.
-    const big = randomBytes(3 * 1024 * 1024 + 123);
-    await Deno.writeFile(join(mnt, "big.bin"), big);
-    assert.deepEqual(await Deno.readFile(join(src, "big.bin")), big);
-    assert.deepEqual(await Deno.readFile(join(mnt, "big.bin")), big);
+      // Written through the mount, several requests' worth, lands byte-exact.
+      const big = randomBytes(3 * 1024 * 1024 + 123);
+      await Deno.writeFile(join(mnt, "big.bin"), big);
+      assert.deepEqual(await Deno.readFile(join(src, "big.bin")), big);
+      assert.deepEqual(await Deno.readFile(join(mnt, "big.bin")), big);
 
-    await Deno.writeTextFile(join(mnt, "a.txt"), "appended\n", { append: true });
-    assert.equal(await Deno.readTextFile(join(src, "a.txt")), "from the source\nappended\n");
+      await Deno.writeTextFile(join(mnt, "a.txt"), "appended\n", { append: true });
+      assert.equal(await Deno.readTextFile(join(src, "a.txt")), "from the source\nappended\n");
 
-    // Random access through a descriptor (in a subprocess: closing a
-    // descriptor sends FLUSH, which this thread must answer).
-    const r = await py(
-      `
+      // Random access through a descriptor (in a subprocess: closing a
+      // descriptor sends FLUSH, which this thread must answer).
+      const r = await py(
+        `
 fd = os.open(A[0], os.O_RDWR)
 os.pwrite(fd, b"XYZ", 1_000_000)
 five = os.pread(fd, 5, 999_999)
 past_end = os.pread(fd, 10, int(A[1]) + 10)
 os.close(fd)
 out([five.hex(), past_end.hex()])`,
-      [join(mnt, "big.bin"), String(big.length)],
-    );
-    const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    assert.deepEqual(r, [hex(Uint8Array.of(big[999_999], 0x58, 0x59, 0x5a, big[1_000_003])), ""]);
-    const backing = await Deno.readFile(join(src, "big.bin"));
-    assert.equal(dec.decode(backing.subarray(1_000_000, 1_000_003)), "XYZ");
-    assert.equal(backing.length, big.length);
+        [join(mnt, "big.bin"), String(big.length)],
+      );
+      const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+      assert.deepEqual(r, [hex(Uint8Array.of(big[999_999], 0x58, 0x59, 0x5a, big[1_000_003])), ""]);
+      const backing = await Deno.readFile(join(src, "big.bin"));
+      assert.equal(dec.decode(backing.subarray(1_000_000, 1_000_003)), "XYZ");
+      assert.equal(backing.length, big.length);
+    }, { io });
   });
+}
+
+Deno.test("passthrough does file I/O inline over tmpfs and ramfs, on the thread pool elsewhere", async () => {
+  const scratch = await Deno.makeTempDir({ prefix: "denofuse-io-" });
+  try {
+    for (const dir of ["/dev/shm", scratch]) {
+      const type = (await run("stat", ["-f", "-c", "%T", dir])).trim();
+      for (const io of ["auto", "thread", "inline"] as const) {
+        const fs = new PassthroughFs(dir, { io });
+        try {
+          const inline = io === "inline" ||
+            (io === "auto" && (type === "tmpfs" || type === "ramfs"));
+          assert.equal(fs.inlineIo, inline, `${dir} is ${type}, io: ${io}`);
+        } finally {
+          fs.close();
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(scratch);
+  }
 });
 
 Deno.test("passthrough mirrors create, mkdir and rmdir (ENOTEMPTY, EEXIST)", async () => {

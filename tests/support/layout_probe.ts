@@ -21,9 +21,9 @@ import {
   FIELD_SINCE,
   FILE_INFO_ALLOC,
   FILE_INFO_BIT_SINCE,
-  FOPEN,
   type FileInfoBits,
   fileInfoBits,
+  FOPEN,
   FUSE_BUF_ALLOC,
   FUSE_BUFVEC_ALLOC,
   type Layouts,
@@ -54,6 +54,7 @@ const C_TYPE: Record<keyof Layouts, string> = {
   libfuse_version: "struct libfuse_version",
   flock: "struct flock",
   fuse_open_out: "struct fuse_open_out",
+  statfs: "struct statfs",
 };
 
 /** Structs that only newer libfuse releases declare: the first `fuse_version()`. */
@@ -198,6 +199,7 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 
 /* The libfuse release the headers declare, as fuse_version() returns it. */
 #define PROBE_VERSION (FUSE_MAJOR_VERSION * 100 + FUSE_MINOR_VERSION)

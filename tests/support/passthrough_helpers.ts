@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PassthroughFs } from "../../examples/passthrough.ts";
+import { PassthroughFs, type PassthroughOptions } from "../../examples/passthrough.ts";
 import { sh, withMount } from "./mount.ts";
 
 /** The system python (not a pyenv shim, which uid 65534 cannot run). */
@@ -31,15 +31,16 @@ export interface PassthroughEnv {
  */
 export async function withPassthrough(
   fn: (env: PassthroughEnv) => Promise<void>,
-  { options = ["default_permissions", "allow_other", "fsname=denofuse-passthrough-test"] }: {
+  { options = ["default_permissions", "allow_other", "fsname=denofuse-passthrough-test"], io }: {
     options?: string[];
+    io?: PassthroughOptions["io"];
   } = {},
 ): Promise<void> {
   const base = await Deno.makeTempDir({ prefix: "denofuse-pt-" });
   await Deno.chmod(base, 0o755);
   const src = join(base, "src");
   await Deno.mkdir(src);
-  const fs = new PassthroughFs(src);
+  const fs = new PassthroughFs(src, { io });
   try {
     await withMount(fs, (mnt) => fn({ base, src, mnt, fs }), { options });
   } finally {
