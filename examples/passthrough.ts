@@ -165,11 +165,16 @@ function processUmask(): number {
  * @param fd the backing file
  * @param off where to start
  * @param size how many bytes
- * @returns the bytes read
+ * @param buf where to read to (at least `size` bytes)
+ * @returns the bytes read, a view of `buf`
  */
-function readFully(fd: number, off: number, size: number): Uint8Array {
+function readFully(
+  fd: number,
+  off: number,
+  size: number,
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(size),
+): Uint8Array {
   const c = sym();
-  const buf = new Uint8Array(size);
   let got = 0;
   while (got < size) {
     const part = buf.subarray(got);
@@ -235,6 +240,7 @@ export class PassthroughFs implements fuse.Operations {
   readonly #umask: number;
   /** Whether file reads and writes run on the JS thread (see {@link PassthroughOptions.io}). */
   readonly inlineIo: boolean;
+  #readBuffer = new Uint8Array(0);
   #nextFh = 1;
   #nextId = ALLOC_BASE;
   #closed = false;
@@ -731,7 +737,12 @@ export class PassthroughFs implements fuse.Operations {
   /** Reads from the backing file; short only at end of file. */
   read(fh: fuse.FileHandle, off: number, size: number): Uint8Array | Promise<Uint8Array> {
     const fd = this.#fileFd(fh);
-    return this.inlineIo ? readFully(fd, off, size) : readFullyOffThread(fd, off, size);
+    if (!this.inlineIo) return readFullyOffThread(fd, off, size);
+    // One buffer serves every inline read: the reply is sent from it before
+    // this handler returns to the loop, so the next read may reuse it. (A
+    // fresh 1 MiB array per request cost page faults on every read.)
+    if (this.#readBuffer.length < size) this.#readBuffer = new Uint8Array(size);
+    return readFully(fd, off, size, this.#readBuffer);
   }
 
   /** Writes to the backing file. */
