@@ -177,7 +177,7 @@ function readFully(
   const c = sym();
   let got = 0;
   while (got < size) {
-    const part = buf.subarray(got);
+    const part = buf.subarray(got, size);
     const n = check(c.pread(fd, part, BigInt(part.length), BigInt(off + got)));
     if (n === 0) break;
     got += n;
