@@ -87,7 +87,7 @@ interface DirHandle {
   readonly fd: number;
   readonly node: Node;
   /** The listing taken when reading started at offset 0; entry i continues at i + 1. */
-  entries: Array<{ ino: bigint; name: Uint8Array }> | null;
+  entries: Array<{ ino: bigint; type: number; name: Uint8Array }> | null;
 }
 
 /** How the ownership and mode fix-up of a new object reaches it. */
@@ -226,6 +226,11 @@ async function readFullyOffThread(fd: number, off: number, size: number): Promis
  * ```
  */
 export class PassthroughFs implements fuse.Operations {
+  /**
+   * Plain READDIR when the kernel needs no attributes (`ls`, `find`);
+   * readdir counts lookups only for READDIRPLUS entries.
+   */
+  readonly enableReaddirplusAuto = true;
   /** The mirrored directory, as given to the constructor. */
   readonly source: string;
   readonly #timeout: number;
@@ -795,11 +800,11 @@ export class PassthroughFs implements fuse.Operations {
   }
 
   /** Reads the whole backing directory (getdents64), from its start. */
-  async #list(fd: number): Promise<Array<{ ino: bigint; name: Uint8Array }>> {
+  async #list(fd: number): Promise<Array<{ ino: bigint; type: number; name: Uint8Array }>> {
     const c = sym();
     check(c.lseek(fd, 0n, 0 /* SEEK_SET */));
     const buf = new Uint8Array(DIRENT_CHUNK);
-    const entries: Array<{ ino: bigint; name: Uint8Array }> = [];
+    const entries: Array<{ ino: bigint; type: number; name: Uint8Array }> = [];
     for (;;) {
       const n = await offThread(
         () => c.getdents64_nb(fd, buf, BigInt(buf.length)),
@@ -822,7 +827,7 @@ export class PassthroughFs implements fuse.Operations {
     if (startId === 0 || dir.entries === null) dir.entries = await this.#list(dir.fd);
     const entries = dir.entries;
     for (let i = startId; i < entries.length; i++) {
-      const { ino, name } = entries[i];
+      const { ino, type, name } = entries[i];
       if (isDot(name) || isDotDot(name)) {
         // The kernel takes no reference for these two, so they must not
         // count as lookups; only their number and type are shown.
@@ -833,6 +838,18 @@ export class PassthroughFs implements fuse.Operations {
         const attr = new fuse.EntryAttributes({ stIno: id, stMode: S.IFDIR });
         if (!fuse.readdirReply(token, name, attr, i + 1)) return;
         continue;
+      }
+      if (!token.plus) {
+        // Plain READDIR: the number and type the backing directory reports,
+        // no lookup. Inodes known to the kernel keep their id.
+        const known = this.#byKey.get(`${dir.node.dev}:${ino}`);
+        if (known || (dir.node.dev === this.#root.dev && ino > 1n && ino < BigInt(ALLOC_BASE))) {
+          const stIno = known ? known.id : Number(ino);
+          const attr = new fuse.EntryAttributes({ stIno, stMode: (type & 0o17) << 12 });
+          if (!fuse.readdirReply(token, name, attr, i + 1)) return;
+          continue;
+        }
+        // An inode number we would map to an id of our own: look it up.
       }
       let found: { node: Node; st: Stat };
       try {
@@ -847,7 +864,7 @@ export class PassthroughFs implements fuse.Operations {
       try {
         added = fuse.readdirReply(token, name, this.#attr(found.node, found.st), i + 1);
       } finally {
-        if (added) found.node.nlookup++;
+        if (added && token.plus) found.node.nlookup++;
         else this.#dropIfUnused(found.node);
       }
       if (!added) return;

@@ -413,6 +413,11 @@ export interface TmpFsOptions {
  * ```
  */
 export class TmpFs implements fuse.Operations {
+  /**
+   * Plain READDIR when the kernel needs no attributes (`ls`, `find`);
+   * readdir counts lookups only for READDIRPLUS entries.
+   */
+  readonly enableReaddirplusAuto = true;
   readonly #nodes = new Map<number, TmpNode>();
   readonly #files = new Map<number, OpenFile>();
   readonly #dirs = new Map<number, TmpNode>();
@@ -858,7 +863,8 @@ export class TmpFs implements fuse.Operations {
     for (const entry of dir.after(startId)) {
       const child = this.#node(entry.ino);
       if (!fuse.readdirReply(token, entry.name, this.#attr(child), entry.id)) return;
-      child.lookups++;
+      // Only READDIRPLUS entries are lookups (see enableReaddirplusAuto).
+      if (token.plus) child.lookups++;
     }
   }
 

@@ -44,6 +44,8 @@ export interface Negotiation {
   posixAcl: boolean;
   /** FUSE_CAP_HANDLE_KILLPRIV: the filesystem clears set-id bits on write/truncate itself. */
   handleKillpriv: boolean;
+  /** FUSE_CAP_READDIRPLUS_AUTO (needs both readdir slots registered). */
+  readdirplusAuto: boolean;
 }
 
 /** Largest write request: 1 MiB, which libfuse 3.10+ turns into max_pages 256. */
@@ -114,6 +116,7 @@ export function connInfoNegotiate(
   // filesystem responsible for clearing set-id bits on write; unless it says
   // it does, leave that to the kernel (it then sends a setattr of the mode).
   ask(FUSE_CAP.HANDLE_KILLPRIV, request.handleKillpriv);
+  ask(FUSE_CAP.READDIRPLUS_AUTO, request.readdirplusAuto);
   ask(FUSE_CAP.SPLICE_READ | FUSE_CAP.SPLICE_WRITE | FUSE_CAP.SPLICE_MOVE, false);
   const low = Number(want & 0xffffffffn);
   if (ext) view.setBigUint64(F.want_ext.offset, want, true);

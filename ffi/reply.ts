@@ -250,6 +250,55 @@ export class Replier {
     attr: EntryAttributes,
     nextOffset: number,
   ): number {
+    const cname = this.#direntName(name);
+    const entry = this.#entry.encode(attr);
+    return Number(
+      this.#libs.fuse.fuse_add_direntry_plus(
+        req,
+        buf,
+        BigInt(buf.length),
+        cname,
+        entry,
+        BigInt(nextOffset),
+      ),
+    );
+  }
+
+  /**
+   * Appends one `fuse_dirent` (plain READDIR: only `stIno` and the type
+   * bits of `stMode` are sent) to a readdir buffer.
+   *
+   * @param req the readdir request
+   * @param buf the free part of the reply buffer
+   * @param name the entry name
+   * @param attr its inode number and mode
+   * @param nextOffset where the next readdir continues
+   * @returns the entry's size; larger than `buf` means it did not fit
+   * @throws {InvalidReplyError} for a bad name or attributes
+   */
+  addDirentry(
+    req: RequestPointer,
+    buf: Uint8Array<ArrayBuffer>,
+    name: Uint8Array | string,
+    attr: EntryAttributes,
+    nextOffset: number,
+  ): number {
+    const cname = this.#direntName(name);
+    const stat = this.#entry.encodeStatOnly(attr);
+    return Number(
+      this.#libs.fuse.fuse_add_direntry(
+        req,
+        buf,
+        BigInt(buf.length),
+        cname,
+        stat,
+        BigInt(nextOffset),
+      ),
+    );
+  }
+
+  /** Checks a directory entry name and returns it NUL-terminated (in scratch memory). */
+  #direntName(name: Uint8Array | string): Uint8Array<ArrayBuffer> {
     const bytes = toBytes(name, "readdir name");
     if (bytes.length === 0 || bytes.length >= this.#nameScratch.length) {
       throw new InvalidReplyError(`readdir name must be 1 to 4095 bytes, got ${bytes.length}`);
@@ -261,17 +310,7 @@ export class Replier {
     }
     this.#nameScratch.set(bytes);
     this.#nameScratch[bytes.length] = 0;
-    const entry = this.#entry.encode(attr);
-    return Number(
-      this.#libs.fuse.fuse_add_direntry_plus(
-        req,
-        buf,
-        BigInt(buf.length),
-        this.#nameScratch,
-        entry,
-        BigInt(nextOffset),
-      ),
-    );
+    return this.#nameScratch;
   }
 
   /**

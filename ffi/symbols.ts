@@ -135,6 +135,20 @@ export const FUSE_SYMBOLS = {
   // int fuse_reply_lseek(fuse_req_t req, off_t off)
   fuse_reply_lseek: { parameters: [/* req */ "pointer", /* off */ "i64"], result: "i32" },
 
+  // size_t fuse_add_direntry(fuse_req_t req, char *buf, size_t bufsize,
+  //   const char *name, const struct stat *stbuf, off_t off)
+  fuse_add_direntry: {
+    parameters: [
+      /* req */ "pointer",
+      /* buf */ "buffer",
+      /* bufsize */ "usize",
+      /* name */ "buffer",
+      /* stbuf */ "buffer",
+      /* off */ "i64",
+    ],
+    result: "usize",
+  },
+
   // size_t fuse_add_direntry_plus(fuse_req_t req, char *buf, size_t bufsize,
   //   const char *name, const struct fuse_entry_param *e, off_t off)
   fuse_add_direntry_plus: {

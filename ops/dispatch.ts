@@ -226,6 +226,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       writebackCache: ops.enableWritebackCache ?? false,
       posixAcl: ops.enableAcl ?? false,
       handleKillpriv: ops.handleKillpriv ?? false,
+      readdirplusAuto: ops.enableReaddirplusAuto ?? false,
     }));
     try {
       ops.init?.();
@@ -506,20 +507,25 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     });
   }
   if (has("readdir")) {
-    impls.readdirplus = guarded(
-      "readdir",
-      (req, _i: bigint, size: number | bigint, off: bigint, fi: Deno.PointerValue) => {
-        const fh = decodeFh(fi), start = num(off, "readdir offset"), c = ctx(req);
-        const token = new ReaddirToken(replier, req, Number(size));
-        run(
-          "readdir",
-          req,
-          c,
-          () => ops.readdir!(fh, start, token, c),
-          (r) => replier.buf(r, token.finish()),
-        );
-      },
-    );
+    const readdir = (plus: boolean) =>
+      guarded(
+        "readdir",
+        (req, _i: bigint, size: number | bigint, off: bigint, fi: Deno.PointerValue) => {
+          const fh = decodeFh(fi), start = num(off, "readdir offset"), c = ctx(req);
+          const token = new ReaddirToken(replier, req, Number(size), plus);
+          run(
+            "readdir",
+            req,
+            c,
+            () => ops.readdir!(fh, start, token, c),
+            (r) => replier.buf(r, token.finish()),
+          );
+        },
+      );
+    impls.readdirplus = readdir(true);
+    // Without a readdir slot libfuse leaves READDIRPLUS_AUTO off, and the
+    // kernel sends READDIRPLUS only.
+    if (ops.enableReaddirplusAuto) impls.readdir = readdir(false);
   }
   if (has("statfs")) {
     impls.statfs = guarded("statfs", (req, _i: bigint) => {

@@ -69,6 +69,16 @@ export interface Operations {
    */
   handleKillpriv?: boolean;
 
+  /**
+   * Let the kernel choose per request between READDIRPLUS and plain READDIR
+   * (FUSE_CAP_READDIRPLUS_AUTO): it asks for attributes when a listing
+   * starts and when programs look at the entries (`ls -l`), and for names,
+   * inode numbers and types only otherwise. The `readdir` handler must then
+   * check `token.plus`: only READDIRPLUS entries count as lookups. Off by
+   * default, as in pyfuse3, where every entry is a lookup.
+   */
+  enableReaddirplusAuto?: boolean;
+
   /** Called once the kernel has connected (FUSE_INIT), before any other handler. */
   init?(): void;
   /**
@@ -310,6 +320,7 @@ export type HandlerName = Exclude<
   | "enableWritebackCache"
   | "enableAcl"
   | "handleKillpriv"
+  | "enableReaddirplusAuto"
   | "init"
   | "destroy"
 >;

@@ -18,6 +18,13 @@ export class ReaddirToken {
   readonly #replier: Replier;
   readonly #req: RequestPointer;
   readonly #buf: Uint8Array<ArrayBuffer>;
+  /**
+   * Whether the kernel asked for attributes (READDIRPLUS): then every entry
+   * added counts as a lookup. Always true unless the filesystem set
+   * `Operations.enableReaddirplusAuto`; a plain READDIR (false) sends
+   * only each entry's inode number and file type, and takes no reference.
+   */
+  readonly plus: boolean;
   #used = 0;
   #open = true;
 
@@ -27,11 +34,13 @@ export class ReaddirToken {
    * @param replier the session's reply layer
    * @param req the readdir request
    * @param size the kernel's buffer size for this request
+   * @param plus READDIRPLUS (true) or plain READDIR
    */
-  constructor(replier: Replier, req: RequestPointer, size: number) {
+  constructor(replier: Replier, req: RequestPointer, size: number, plus = true) {
     this.#replier = replier;
     this.#req = req;
     this.#buf = new Uint8Array(size);
+    this.plus = plus;
   }
 
   /**
@@ -53,7 +62,9 @@ export class ReaddirToken {
       throw new RangeError(`readdirReply: nextId must be a positive safe integer, got ${nextId}`);
     }
     const free = this.#buf.subarray(this.#used);
-    const size = this.#replier.addDirentryPlus(this.#req, free, name, attr, nextId);
+    const size = this.plus
+      ? this.#replier.addDirentryPlus(this.#req, free, name, attr, nextId)
+      : this.#replier.addDirentry(this.#req, free, name, attr, nextId);
     if (size > free.length) return false;
     this.#used += size;
     return true;
@@ -74,10 +85,12 @@ export class ReaddirToken {
 /**
  * Adds one entry to a readdir reply, like pyfuse3's `readdir_reply`.
  *
- * The entry counts as a lookup of `attr.stIno` (readdirplus), so the
- * filesystem must expect a matching `forget` — but only when this returns
- * true, and never for entries named "." and ".." (the kernel takes no
- * reference for those).
+ * When `token.plus` is true (READDIRPLUS, always so unless the filesystem set
+ * `enableReaddirplusAuto`), the entry counts as a lookup of `attr.stIno`, so
+ * the filesystem must expect a matching `forget` — but only when this
+ * returns true, and never for entries named "." and ".." (the kernel takes
+ * no reference for those). A plain READDIR (`token.plus` false) sends only
+ * `stIno` and the file type of `stMode`, and counts as no lookup.
  *
  * @param token the token the readdir handler received
  * @param name the entry's name: bytes, or a string sent as UTF-8; no '/' or NUL

@@ -175,6 +175,7 @@ Deno.test("connInfoNegotiate(): want and 3.17's want_ext never disagree", () => 
     writebackCache: false,
     posixAcl: false,
     handleKillpriv: false,
+    readdirplusAuto: false,
   };
   const HIGH = 1n << 40n; // a capability beyond 32 bits that libfuse chose itself
   const defaults = BigInt(FUSE_CAP.ASYNC_READ | FUSE_CAP.SPLICE_READ | FUSE_CAP.HANDLE_KILLPRIV);

@@ -582,7 +582,8 @@ print(json.dumps({"seen": seen, "deleted": deleted, "created": created}))`,
     assert.ok(missedVolatile.length > 0, "entries deleted ahead of the cursor are not listed");
     assert.ok(out.seen.some((n) => n.startsWith("n")), "entries created ahead of the cursor are");
     assert.ok(
-      starts.filter((s) => s > 0).length >= 20,
+      // (Plain READDIR entries are small: 2,400 names need about ten requests.)
+      starts.filter((s) => s > 0).length >= 5,
       `the listing spanned many readdir requests: ${starts.length}`,
     );
   });
