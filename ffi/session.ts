@@ -87,6 +87,8 @@ export class LowLevelSession {
    */
   readonly #pool: Uint8Array<ArrayBuffer>[] = [new Uint8Array(FUSE_BUF_ALLOC)];
   #current = 0;
+  /** Calls of {@link receive}, to tell whether a held buffer is released before the next one. */
+  #receives = 0;
   readonly #pinned = new Set<number>();
   readonly #wakeBytes = new BigUint64Array(1);
   #poller: Poller | null = null;
@@ -203,6 +205,7 @@ export class LowLevelSession {
   receive(): Received {
     const { fuse } = this.#libs;
     for (;;) {
+      this.#receives++;
       const res = fuse.fuse_session_receive_buf(this.#se, this.#pool[this.#current]);
       if (res > 0) return Received.Request;
       if (res === -11 /* EAGAIN */) return Received.Empty;
@@ -233,7 +236,14 @@ export class LowLevelSession {
     let next = this.#pool.findIndex((_, i) => i !== held && !this.#pinned.has(i));
     if (next < 0) next = this.#pool.push(new Uint8Array(FUSE_BUF_ALLOC)) - 1;
     this.#current = next;
-    return () => this.#pinned.delete(held);
+    const receives = this.#receives;
+    return () => {
+      this.#pinned.delete(held);
+      // Released before another request arrived (a synchronous handler):
+      // receive into the same buffer again, which is still in the CPU's
+      // cache, instead of alternating between two 1 MiB buffers.
+      if (this.#receives === receives) this.#current = held;
+    };
   }
 
   /** Whether libfuse considers the session exited. */
