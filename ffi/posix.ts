@@ -412,14 +412,25 @@ export const NO_ID = 0xffff_ffff;
 // ---------------------------------------------------------------------------
 
 /**
+ * One FUSEError per errno, made on first use. Constructing an Error costs
+ * about 1 µs in Deno, as much as a whole request, and failed calls are
+ * everyday answers (a negative lookup before every create and mkdir);
+ * FUSEErrors are immutable, so one instance can answer any number of them.
+ */
+const errorsByErrno = new Map<number, FUSEError>();
+
+/**
  * The JS thread's errno, as a FUSEError. Call it right after the failing
  * synchronous call, before anything else that could touch errno.
  *
- * @returns the error to throw (EIO if errno was, unexpectedly, 0)
+ * @returns the (shared) error to throw (EIO if errno was, unexpectedly, 0)
  */
 export function lastError(): FUSEError {
-  const e = errnoView?.getInt32(0) ?? 0;
-  return new FUSEError(e > 0 ? e : errno.EIO);
+  const raw = errnoView?.getInt32(0) ?? 0;
+  const e = raw > 0 ? raw : errno.EIO;
+  let error = errorsByErrno.get(e);
+  if (!error) errorsByErrno.set(e, error = new FUSEError(e));
+  return error;
 }
 
 /**
