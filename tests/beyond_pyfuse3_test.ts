@@ -344,6 +344,12 @@ Deno.test("getlk/setlk/flock handlers see the open file and its lock owner", asy
   await withMount(new Spy(), async (mnt) => {
     await Deno.writeTextFile(join(mnt, "f"), "");
     assert.equal((await sh("flock", ["-x", join(mnt, "f"), "true"])).code, 0);
+    // The kernel sends RELEASE (which carries the unlock) asynchronously
+    // after the last close; wait for it before unmounting.
+    const deadline = Date.now() + 10_000;
+    while (calls.length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }, { options: OPTIONS });
   assert.deepEqual(calls, [
     `flock ${fuse.LOCK_EX} bigint true`,
