@@ -234,49 +234,21 @@ export class Replier {
   }
 
   /**
-   * Appends one `fuse_direntplus` to a readdir buffer.
+   * Appends one directory entry to a readdir buffer: a `fuse_direntplus`
+   * (READDIRPLUS, full attributes and timeouts) or a `fuse_dirent` (plain
+   * READDIR: only `stIno` and the type bits of `stMode` are sent).
    *
+   * @param plus READDIRPLUS (true) or plain READDIR
    * @param req the readdir request
    * @param buf the free part of the reply buffer
    * @param name the entry's name (no '/' or NUL)
    * @param attr its attributes
    * @param nextOffset the offset that continues after this entry
    * @returns the bytes it takes; more than `buf.length` means it did not fit and nothing was written
-   */
-  addDirentryPlus(
-    req: RequestPointer,
-    buf: Uint8Array<ArrayBuffer>,
-    name: Uint8Array | string,
-    attr: EntryAttributes,
-    nextOffset: number,
-  ): number {
-    const cname = this.#direntName(name);
-    const entry = this.#entry.encode(attr);
-    return Number(
-      this.#libs.fuse.fuse_add_direntry_plus(
-        req,
-        buf,
-        BigInt(buf.length),
-        cname,
-        entry,
-        BigInt(nextOffset),
-      ),
-    );
-  }
-
-  /**
-   * Appends one `fuse_dirent` (plain READDIR: only `stIno` and the type
-   * bits of `stMode` are sent) to a readdir buffer.
-   *
-   * @param req the readdir request
-   * @param buf the free part of the reply buffer
-   * @param name the entry name
-   * @param attr its inode number and mode
-   * @param nextOffset where the next readdir continues
-   * @returns the entry's size; larger than `buf` means it did not fit
    * @throws {InvalidReplyError} for a bad name or attributes
    */
-  addDirentry(
+  addDirent(
+    plus: boolean,
     req: RequestPointer,
     buf: Uint8Array<ArrayBuffer>,
     name: Uint8Array | string,
@@ -284,16 +256,12 @@ export class Replier {
     nextOffset: number,
   ): number {
     const cname = this.#direntName(name);
-    const stat = this.#entry.encodeStatOnly(attr);
+    const { fuse } = this.#libs;
+    const size = BigInt(buf.length), next = BigInt(nextOffset);
     return Number(
-      this.#libs.fuse.fuse_add_direntry(
-        req,
-        buf,
-        BigInt(buf.length),
-        cname,
-        stat,
-        BigInt(nextOffset),
-      ),
+      plus
+        ? fuse.fuse_add_direntry_plus(req, buf, size, cname, this.#entry.encode(attr), next)
+        : fuse.fuse_add_direntry(req, buf, size, cname, this.#entry.encodeStatOnly(attr), next),
     );
   }
 

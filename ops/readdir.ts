@@ -62,9 +62,7 @@ export class ReaddirToken {
       throw new RangeError(`readdirReply: nextId must be a positive safe integer, got ${nextId}`);
     }
     const free = this.#buf.subarray(this.#used);
-    const size = this.plus
-      ? this.#replier.addDirentryPlus(this.#req, free, name, attr, nextId)
-      : this.#replier.addDirentry(this.#req, free, name, attr, nextId);
+    const size = this.#replier.addDirent(this.plus, this.#req, free, name, attr, nextId);
     if (size > free.length) return false;
     this.#used += size;
     return true;
