@@ -70,7 +70,24 @@ export class EntryAttributes {
    * @param init members to set; the rest keep their defaults (zero, timeouts 300 s)
    */
   constructor(init?: Partial<EntryAttributes>) {
-    if (init) Object.assign(this, init);
+    if (!init) return;
+    // Member by member rather than Object.assign, which V8 runs through its
+    // generic path: this constructor is on every lookup and getattr.
+    if (init.stIno !== undefined) this.stIno = init.stIno;
+    if (init.generation !== undefined) this.generation = init.generation;
+    if (init.entryTimeout !== undefined) this.entryTimeout = init.entryTimeout;
+    if (init.attrTimeout !== undefined) this.attrTimeout = init.attrTimeout;
+    if (init.stMode !== undefined) this.stMode = init.stMode;
+    if (init.stNlink !== undefined) this.stNlink = init.stNlink;
+    if (init.stUid !== undefined) this.stUid = init.stUid;
+    if (init.stGid !== undefined) this.stGid = init.stGid;
+    if (init.stRdev !== undefined) this.stRdev = init.stRdev;
+    if (init.stSize !== undefined) this.stSize = init.stSize;
+    if (init.stBlksize !== undefined) this.stBlksize = init.stBlksize;
+    if (init.stBlocks !== undefined) this.stBlocks = init.stBlocks;
+    if (init.stAtimeNs !== undefined) this.stAtimeNs = init.stAtimeNs;
+    if (init.stMtimeNs !== undefined) this.stMtimeNs = init.stMtimeNs;
+    if (init.stCtimeNs !== undefined) this.stCtimeNs = init.stCtimeNs;
   }
 }
 
