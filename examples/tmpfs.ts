@@ -58,6 +58,7 @@ const PERMISSION_BITS = 0o7777;
 
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0o0;
+const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
 const O_WRONLY = 0o1;
 
@@ -298,6 +299,11 @@ class TmpNode {
   data?: FileData;
   dir?: DirData;
   target?: Uint8Array;
+  /**
+   * Made by tmpfile (O_TMPFILE) without O_EXCL and not linked yet: the one
+   * case where an inode without links may be given a name (linkat(2)).
+   */
+  linkable = false;
   /** fcntl and flock locks, created on first use. */
   posixLocks?: PosixLocks;
   flocks?: FlockLocks;
@@ -631,6 +637,30 @@ export class TmpFs implements fuse.Operations {
     return [this.#openFile(node, flags, ctx), this.#attr(node)];
   }
 
+  /**
+   * Creates and opens a file without a name (O_TMPFILE) in `parentInode`:
+   * owned like any new file, with no links until linkat(2) gives it one.
+   */
+  tmpfile(
+    parentInode: fuse.Inode,
+    mode: number,
+    flags: number,
+    ctx: fuse.RequestContext,
+  ): [fuse.FileInfo, fuse.EntryAttributes] {
+    const parent = this.#dirNode(parentInode);
+    if (parent.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    if (this.#nodes.size >= this.#maxInodes) throw new fuse.FUSEError(fuse.errno.ENOSPC);
+    mode = S_IFREG | (mode & PERMISSION_BITS & ~(ctx.umask & 0o777));
+    const gid = parent.mode & S_ISGID ? parent.gid : ctx.gid;
+    const node = new TmpNode(this.#nextIno++, mode, ctx.uid, gid, this.#clock.now());
+    node.data = new FileData();
+    node.nlink = 0;
+    node.linkable = (flags & O_EXCL) === 0;
+    this.#nodes.set(node.ino, node);
+    node.lookups++;
+    return [this.#openFile(node, flags, ctx), this.#attr(node)];
+  }
+
   /** Adds the hard link `newName` to `inode`. */
   link(
     inode: fuse.Inode,
@@ -640,7 +670,7 @@ export class TmpFs implements fuse.Operations {
     checkName(newName);
     const node = this.#node(inode);
     if (node.isDir) throw new fuse.FUSEError(fuse.errno.EPERM);
-    if (node.nlink === 0) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    if (node.nlink === 0 && !node.linkable) throw new fuse.FUSEError(fuse.errno.ENOENT);
     const dir = this.#dirNode(newParentInode);
     const key = nameKey(newName);
     if (dir.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
@@ -649,6 +679,7 @@ export class TmpFs implements fuse.Operations {
     dir.dir!.add(key, newName.slice(), node.ino);
     dir.touchContent(now);
     node.nlink++;
+    node.linkable = false;
     node.ctimeNs = now;
     node.lookups++;
     return this.#attr(node);

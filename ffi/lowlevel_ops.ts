@@ -13,6 +13,8 @@ interface OpRow {
   readonly slot: number;
   /** The C parameters, in Deno FFI types. */
   readonly parameters: readonly Deno.NativeType[];
+  /** The first `fuse_version()` whose struct has this member (absent: 3.10 has it). */
+  readonly since?: number;
 }
 
 /** `struct fuse_lowlevel_ops`, in declaration order (libfuse 3.10-3.16). */
@@ -127,6 +129,8 @@ export const LOWLEVEL_OPS = {
   // void (*lseek)(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
   //               struct fuse_file_info *fi)
   lseek: { slot: 43, parameters: ["pointer", "u64", "i64", "i32", "pointer"] },
+  // void (*tmpfile)(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fuse_file_info *fi)
+  tmpfile: { slot: 44, since: 317, parameters: ["pointer", "u64", "u32", "pointer"] },
 } as const satisfies Record<string, OpRow>;
 
 /** The name of a libfuse low-level operation. */
@@ -138,6 +142,33 @@ export type LowLevelOpName = keyof typeof LOWLEVEL_OPS;
  * warning "library too old"; newer ones treat missing members as NULL.
  */
 export const LOWLEVEL_OPS_SLOTS = 44;
+
+/**
+ * Whether the loaded libfuse's `fuse_lowlevel_ops` has an operation.
+ *
+ * @param name the operation
+ * @param version the loaded library's `fuse_version()`
+ * @returns false for members newer than that release (tmpfile before 3.17)
+ */
+export function hasLowLevelOp(name: LowLevelOpName, version: number): boolean {
+  const row: OpRow = LOWLEVEL_OPS[name];
+  return version >= (row.since ?? 0);
+}
+
+/**
+ * The number of function pointers to pass for a libfuse release: every
+ * member that release declares and we know (45 from 3.17, with tmpfile).
+ *
+ * @param version the loaded library's `fuse_version()`
+ * @returns the slot count
+ */
+export function lowLevelOpsSlots(version: number): number {
+  let slots = LOWLEVEL_OPS_SLOTS;
+  for (const [name, row] of Object.entries(LOWLEVEL_OPS) as [LowLevelOpName, OpRow][]) {
+    if (hasLowLevelOp(name, version)) slots = Math.max(slots, row.slot + 1);
+  }
+  return slots;
+}
 
 // deno-lint-ignore no-explicit-any
 type AnyCallback = (...args: any[]) => void;
@@ -163,15 +194,17 @@ export interface LowLevelOps {
  * `fuse_session_process_buf`, which the request loop calls on the JS thread.
  *
  * @param impls the implemented operations
+ * @param version the loaded library's `fuse_version()`: members it does not
+ *   declare are left out, and the struct has its size
  * @returns the struct and a `close()` that frees its callbacks
  */
-export function buildLowLevelOps(impls: LowLevelImpls): LowLevelOps {
-  const size = LOWLEVEL_OPS_SLOTS * 8;
+export function buildLowLevelOps(impls: LowLevelImpls, version: number): LowLevelOps {
+  const size = lowLevelOpsSlots(version) * 8;
   const struct = new Uint8Array(size);
   const view = new DataView(struct.buffer);
   const callbacks: Deno.UnsafeCallback[] = [];
   for (const [name, impl] of Object.entries(impls) as [LowLevelOpName, AnyCallback][]) {
-    if (!impl) continue;
+    if (!impl || !hasLowLevelOp(name, version)) continue;
     const row = LOWLEVEL_OPS[name];
     const cb = new Deno.UnsafeCallback(
       { parameters: row.parameters, result: "void" } as Deno.UnsafeCallbackDefinition,

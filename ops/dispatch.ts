@@ -19,7 +19,7 @@ import {
   UnsafeIntegerError,
   viewBytes,
 } from "../ffi/codec.ts";
-import type { LowLevelImpls } from "../ffi/lowlevel_ops.ts";
+import { hasLowLevelOp, type LowLevelImpls } from "../ffi/lowlevel_ops.ts";
 import type { Replier, RequestPointer } from "../ffi/reply.ts";
 import { connInfoNegotiate, type NegotiatedConn } from "../ffi/conn.ts";
 import type { LoadedLibraries } from "../ffi/library.ts";
@@ -600,25 +600,36 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       });
     });
   }
+  /** create's and tmpfile's reply: the new entry and its open file. */
+  const created = (flags: number): Reply<[FileInfo, EntryAttributes]> => (r, result) => {
+    if (!Array.isArray(result) || result.length !== 2) {
+      throw new InvalidReplyError(`expected [FileInfo, EntryAttributes], got ${String(result)}`);
+    }
+    replier.create(r, result[0], result[1], flags);
+  };
   if (has("create")) {
     impls.create = guarded(
       "create",
       (req, parent: bigint, namePtr: Deno.PointerValue, mode: number, fi: Deno.PointerValue) => {
         const p = ino(parent), nm = name(namePtr), c = ctx(req);
         const flags = decodeFileInfo(fi)?.flags ?? 0;
-        run("create", req, c, () => ops.create!(p, nm, mode, flags, c), (r, result) => {
-          if (!Array.isArray(result) || result.length !== 2) {
-            throw new InvalidReplyError(
-              `expected [FileInfo, EntryAttributes], got ${String(result)}`,
-            );
-          }
-          replier.create(r, result[0], result[1], flags);
-        });
+        run("create", req, c, () => ops.create!(p, nm, mode, flags, c), created(flags));
       },
     );
   }
 
   // ---- Beyond pyfuse3 ----
+
+  if (has("tmpfile") && hasLowLevelOp("tmpfile", host.libs.version)) {
+    impls.tmpfile = guarded(
+      "tmpfile",
+      (req, parent: bigint, mode: number, fi: Deno.PointerValue) => {
+        const p = ino(parent), c = ctx(req);
+        const flags = decodeFileInfo(fi)?.flags ?? 0;
+        run("tmpfile", req, c, () => ops.tmpfile!(p, mode, flags, c), created(flags));
+      },
+    );
+  }
 
   if (posixLocks) {
     impls.getlk = guarded(

@@ -206,7 +206,7 @@ export class FuseMount implements DispatchHost, Notifications {
     this.tracer = (options.debug ?? debugFromEnv())
       ? new RequestTracer((line) => console.error(line), (p) => this.replier.name(p))
       : null;
-    this.#lowlevel = buildLowLevelOps(buildDispatch(ops, this));
+    this.#lowlevel = buildLowLevelOps(buildDispatch(ops, this), this.libs.version);
     try {
       this.#session = new LowLevelSession(
         this.libs,

@@ -221,6 +221,20 @@ export interface Operations {
   // ---- Beyond pyfuse3: the rest of libfuse's low-level API ----
 
   /**
+   * Create and open a file without a name in directory `parentInode`
+   * (open(2) with O_TMPFILE): like `create`, but the new inode has no link
+   * yet (`stNlink` 0); linkat(2) may give it one later, which arrives as
+   * `link`. Needs libfuse 3.17 and Linux 6.1; with older libfuse the
+   * handler is not registered and O_TMPFILE fails with EOPNOTSUPP.
+   */
+  tmpfile?(
+    parentInode: Inode,
+    mode: number,
+    flags: number,
+    ctx: RequestContext,
+  ): MaybePromise<[FileInfo, EntryAttributes]>;
+
+  /**
    * Test for a POSIX record lock: return the first lock held by another
    * owner that conflicts with `lock`, or `lock` with `type` F_UNLCK if
    * none does. With getlk and setlk the kernel forwards fcntl locks here

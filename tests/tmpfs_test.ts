@@ -17,6 +17,7 @@ import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { CHUNK_SIZE, NAME_MAX, TmpFs } from "../examples/tmpfs.ts";
 import { sh, withMount, withSpawnedFs } from "./support/mount.ts";
+import { loadedLibfuseVersion } from "../ffi/library.ts";
 import {
   dropCaches,
   py,
@@ -1077,4 +1078,55 @@ Deno.test("TmpFs refuses a capacity that is not a positive safe integer", () => 
     /maxBytes must be a positive safe integer, got -2147483648/,
   );
   assert.throws(() => new TmpFs({ maxInodes: 1.5 }), RangeError);
+});
+
+Deno.test("tmpfs serves O_TMPFILE like the kernel's tmpfs (libfuse 3.17+), else EOPNOTSUPP", async () => {
+  // An unnamed file: written, given a name with linkat(2) (through
+  // /proc/self/fd), read back by that name; with O_EXCL it cannot be named.
+  const script = `
+import errno, json, os, sys
+d = sys.argv[1]
+out = {}
+try:
+    fd = os.open(d, os.O_TMPFILE | os.O_RDWR, 0o640)
+except OSError as e:
+    print(json.dumps({"open": errno.errorcode[e.errno]})); sys.exit(0)
+os.write(fd, b"unnamed until now")
+st = os.fstat(fd)
+out["before"] = [oct(st.st_mode), st.st_nlink, st.st_size, sorted(os.listdir(d))]
+os.link(f"/proc/self/fd/{fd}", os.path.join(d, "named"))
+st = os.fstat(fd)
+out["after"] = [st.st_nlink, sorted(os.listdir(d))]
+os.close(fd)
+with open(os.path.join(d, "named"), "rb") as f:
+    out["data"] = f.read().decode()
+fd = os.open(d, os.O_TMPFILE | os.O_RDWR | os.O_EXCL, 0o600)
+try:
+    os.link(f"/proc/self/fd/{fd}", os.path.join(d, "never"))
+    out["excl"] = "linked"
+except OSError as e:
+    out["excl"] = errno.errorcode[e.errno]
+os.close(fd)
+out["final"] = sorted(os.listdir(d))
+print(json.dumps(out))`;
+  const fs = new TmpFs();
+  await withMount(fs, async (mnt) => {
+    await Deno.chmod(mnt, 0o755);
+    const ours = await pyJson<Record<string, unknown>>(script, [mnt]);
+    if (loadedLibfuseVersion() < 317) {
+      assert.deepEqual(ours, { open: "EOPNOTSUPP" });
+      return;
+    }
+    const kernel = await withKernelTmpfs((dir) => pyJson(script, [dir]));
+    assert.deepEqual(
+      ours,
+      kernel ?? {
+        before: ["0o100640", 0, 17, []],
+        after: [1, ["named"]],
+        data: "unnamed until now",
+        excl: "ENOENT",
+        final: ["named"],
+      },
+    );
+  });
 });

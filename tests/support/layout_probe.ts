@@ -138,7 +138,13 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
     `sizeof(struct fuse_lowlevel_ops) >= ${LOWLEVEL_OPS_SLOTS * 8}`,
   );
   for (const [name, row] of Object.entries(LOWLEVEL_OPS)) {
-    check(`fuse_lowlevel_ops.${name}`, row.slot * 8, `offsetof(struct fuse_lowlevel_ops, ${name})`);
+    since((row as { since?: number }).since, () => {
+      check(
+        `fuse_lowlevel_ops.${name}`,
+        row.slot * 8,
+        `offsetof(struct fuse_lowlevel_ops, ${name})`,
+      );
+    });
   }
 
   // The build host's kernel headers may predate a flag (5.10's lack NOFLUSH).
