@@ -649,14 +649,9 @@ export class TmpFs implements fuse.Operations {
   ): [fuse.FileInfo, fuse.EntryAttributes] {
     const parent = this.#dirNode(parentInode);
     if (parent.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
-    if (this.#nodes.size >= this.#maxInodes) throw new fuse.FUSEError(fuse.errno.ENOSPC);
-    mode = S_IFREG | (mode & PERMISSION_BITS & ~(ctx.umask & 0o777));
-    const gid = parent.mode & S_ISGID ? parent.gid : ctx.gid;
-    const node = new TmpNode(this.#nextIno++, mode, ctx.uid, gid, this.#clock.now());
-    node.data = new FileData();
+    const node = this.#newNode(parent, S_IFREG | (mode & PERMISSION_BITS), ctx);
     node.nlink = 0;
     node.linkable = (flags & O_EXCL) === 0;
-    this.#nodes.set(node.ino, node);
     node.lookups++;
     return [this.#openFile(node, flags, ctx), this.#attr(node)];
   }
@@ -1126,6 +1121,17 @@ export class TmpFs implements fuse.Operations {
     // nothing may be created in it.
     if (parent.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
     if (parent.dir!.entries.has(key)) throw new fuse.FUSEError(fuse.errno.EEXIST);
+    const node = this.#newNode(parent, mode, ctx, target);
+    parent.dir!.add(key, name.slice(), node.ino);
+    parent.touchContent(node.ctimeNs);
+    node.lookups++;
+    return node;
+  }
+  /**
+   * A new inode in `parent`'s filesystem (not yet named anywhere), owned by
+   * the caller, or by the directory's group if it is set-group-ID.
+   */
+  #newNode(parent: TmpNode, mode: number, ctx: fuse.RequestContext, target?: Uint8Array): TmpNode {
     if (this.#nodes.size >= this.#maxInodes) throw new fuse.FUSEError(fuse.errno.ENOSPC);
     const type = mode & S_IFMT;
     // The kernel has usually applied the umask already (the connection does
@@ -1137,8 +1143,7 @@ export class TmpFs implements fuse.Operations {
       gid = parent.gid;
       if (type === S_IFDIR) mode |= S_ISGID;
     }
-    const now = this.#clock.now();
-    const node = new TmpNode(this.#nextIno++, mode, ctx.uid, gid, now);
+    const node = new TmpNode(this.#nextIno++, mode, ctx.uid, gid, this.#clock.now());
     if (type === S_IFDIR) {
       node.dir = new DirData(parent.ino);
       node.nlink = 2;
@@ -1149,9 +1154,6 @@ export class TmpFs implements fuse.Operations {
       node.target = target!.slice();
     }
     this.#nodes.set(node.ino, node);
-    parent.dir!.add(key, name.slice(), node.ino);
-    parent.touchContent(now);
-    node.lookups++;
     return node;
   }
 

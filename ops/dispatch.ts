@@ -19,7 +19,7 @@ import {
   UnsafeIntegerError,
   viewBytes,
 } from "../ffi/codec.ts";
-import { hasLowLevelOp, type LowLevelImpls } from "../ffi/lowlevel_ops.ts";
+import type { LowLevelImpls } from "../ffi/lowlevel_ops.ts";
 import type { Replier, RequestPointer } from "../ffi/reply.ts";
 import { connInfoNegotiate, type NegotiatedConn } from "../ffi/conn.ts";
 import type { LoadedLibraries } from "../ffi/library.ts";
@@ -620,7 +620,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
 
   // ---- Beyond pyfuse3 ----
 
-  if (has("tmpfile") && hasLowLevelOp("tmpfile", host.libs.version)) {
+  // Registered for every release; buildLowLevelOps leaves it out before 3.17.
+  if (has("tmpfile")) {
     impls.tmpfile = guarded(
       "tmpfile",
       (req, parent: bigint, mode: number, fi: Deno.PointerValue) => {

@@ -7,6 +7,7 @@
  */
 
 import { sh } from "./mount.ts";
+import type { Statvfs } from "../../ffi/posix.ts";
 
 /** The system Python: the pyenv shim under /root is not reachable for other uids. */
 export const PYTHON = "/usr/bin/python3";
@@ -121,19 +122,6 @@ print(json.dumps({"ino": s.st_ino, "mode": s.st_mode, "nlink": s.st_nlink, "uid"
     mtime: BigInt(r.mtime),
     ctime: BigInt(r.ctime),
   };
-}
-
-/** What statvfs(3) reports. */
-export interface Statvfs {
-  bsize: number;
-  frsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  favail: number;
-  namemax: number;
 }
 
 /** statvfs(3) of `path`. */
