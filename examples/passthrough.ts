@@ -172,7 +172,7 @@ function readFully(
   fd: number,
   off: number,
   size: number,
-  buf: Uint8Array<ArrayBuffer> = new Uint8Array(size),
+  buf: Uint8Array<ArrayBuffer>,
 ): Uint8Array {
   const c = sym();
   let got = 0;
