@@ -1,6 +1,6 @@
 /**
  * The `fuse_reply_*` calls, given denofuse values. Each function sends one
- * reply for one request pointer; `ops/request.ts` makes sure it is called
+ * reply for one request pointer; `ops/dispatch.ts` makes sure it is called
  * exactly once per request.
  *
  * @module
@@ -27,7 +27,12 @@ export type RequestPointer = Deno.PointerObject;
 
 const ERANGE = 34;
 
-/** Sends replies for one session's requests. */
+/**
+ * Sends replies for one session's requests. Every reply method returns
+ * libfuse's result: 0, or a negative errno when the reply could not be
+ * delivered (the kernel rejected it, or the request is gone); the caller
+ * decides how to report it, since libfuse has freed the request either way.
+ */
 export class Replier {
   readonly #libs: LoadedLibraries;
   readonly #entry = new EntryParamBuffer();
@@ -61,8 +66,8 @@ export class Replier {
    * @param req the request
    * @param errno a positive errno
    */
-  err(req: RequestPointer, errno: number): void {
-    this.#libs.fuse.fuse_reply_err(req, errno);
+  err(req: RequestPointer, errno: number): number {
+    return this.#libs.fuse.fuse_reply_err(req, errno);
   }
 
   /** @param req a forget request, which takes no answer */
@@ -75,8 +80,8 @@ export class Replier {
    * @param attr the entry
    * @param allowNegative accept `stIno` 0 (lookup only)
    */
-  entry(req: RequestPointer, attr: EntryAttributes, allowNegative = false): void {
-    this.#libs.fuse.fuse_reply_entry(req, this.#entry.encode(attr, allowNegative));
+  entry(req: RequestPointer, attr: EntryAttributes, allowNegative = false): number {
+    return this.#libs.fuse.fuse_reply_entry(req, this.#entry.encode(attr, allowNegative));
   }
 
   /**
@@ -85,26 +90,26 @@ export class Replier {
    * @param attr the new entry
    * @param flags the request's open flags
    */
-  create(req: RequestPointer, info: FileInfo, attr: EntryAttributes, flags: number): void {
+  create(req: RequestPointer, info: FileInfo, attr: EntryAttributes, flags: number): number {
     const fi = encodeFileInfo(info, flags, this.#bits, this.#noflush);
-    this.#libs.fuse.fuse_reply_create(req, this.#entry.encode(attr), fi);
+    return this.#libs.fuse.fuse_reply_create(req, this.#entry.encode(attr), fi);
   }
 
   /**
    * @param req the request
    * @param attr the attributes
    */
-  attr(req: RequestPointer, attr: EntryAttributes): void {
+  attr(req: RequestPointer, attr: EntryAttributes): number {
     const stat = this.#entry.encodeStatOnly(attr);
-    this.#libs.fuse.fuse_reply_attr(req, stat, attr.attrTimeout);
+    return this.#libs.fuse.fuse_reply_attr(req, stat, attr.attrTimeout);
   }
 
   /**
    * @param req the request
    * @param target the symlink target
    */
-  readlink(req: RequestPointer, target: Uint8Array | string): void {
-    this.#libs.fuse.fuse_reply_readlink(req, toCString(target, "readlink target"));
+  readlink(req: RequestPointer, target: Uint8Array | string): number {
+    return this.#libs.fuse.fuse_reply_readlink(req, toCString(target, "readlink target"));
   }
 
   /**
@@ -112,15 +117,17 @@ export class Replier {
    * @param info the open file
    * @param flags the request's open flags
    */
-  open(req: RequestPointer, info: FileInfo, flags: number): void {
+  open(req: RequestPointer, info: FileInfo, flags: number): number {
     if (this.#rawNoflush && (info?.noflush ?? this.#noflush)) {
       // libfuse < 3.11 has no noflush bit: send the kernel's fuse_open_out
       // ourselves, which is all fuse_reply_open does there.
       const out = encodeOpenOut(info, true);
-      this.#libs.fuse.fuse_reply_buf(req, out, BigInt(out.length));
-      return;
+      return this.#libs.fuse.fuse_reply_buf(req, out, BigInt(out.length));
     }
-    this.#libs.fuse.fuse_reply_open(req, encodeFileInfo(info, flags, this.#bits, this.#noflush));
+    return this.#libs.fuse.fuse_reply_open(
+      req,
+      encodeFileInfo(info, flags, this.#bits, this.#noflush),
+    );
   }
 
   /**
@@ -128,16 +135,16 @@ export class Replier {
    * @param fh the directory handle
    * @param flags the request's open flags
    */
-  opendir(req: RequestPointer, fh: number, flags: number): void {
-    this.#libs.fuse.fuse_reply_open(req, encodeFh(fh, flags));
+  opendir(req: RequestPointer, fh: number, flags: number): number {
+    return this.#libs.fuse.fuse_reply_open(req, encodeFh(fh, flags));
   }
 
   /**
    * @param req the request
    * @param count bytes written
    */
-  write(req: RequestPointer, count: number): void {
-    this.#libs.fuse.fuse_reply_write(req, BigInt(count));
+  write(req: RequestPointer, count: number): number {
+    return this.#libs.fuse.fuse_reply_write(req, BigInt(count));
   }
 
   /**
@@ -147,40 +154,40 @@ export class Replier {
    * @param data the bytes
    * @param length how many of them (defaults to all)
    */
-  buf(req: RequestPointer, data: Uint8Array, length = data.length): void {
-    this.#libs.fuse.fuse_reply_buf(req, data as Uint8Array<ArrayBuffer>, BigInt(length));
+  buf(req: RequestPointer, data: Uint8Array, length = data.length): number {
+    return this.#libs.fuse.fuse_reply_buf(req, data as Uint8Array<ArrayBuffer>, BigInt(length));
   }
 
   /**
    * @param req the request
    * @param data the statistics
    */
-  statfs(req: RequestPointer, data: StatvfsData): void {
-    this.#libs.fuse.fuse_reply_statfs(req, encodeStatvfs(data));
+  statfs(req: RequestPointer, data: StatvfsData): number {
+    return this.#libs.fuse.fuse_reply_statfs(req, encodeStatvfs(data));
   }
 
   /**
    * @param req a getlk request
    * @param lock the conflicting lock, or one of type F_UNLCK
    */
-  lock(req: RequestPointer, lock: FileLock): void {
-    this.#libs.fuse.fuse_reply_lock(req, encodeFlock(lock));
+  lock(req: RequestPointer, lock: FileLock): number {
+    return this.#libs.fuse.fuse_reply_lock(req, encodeFlock(lock));
   }
 
   /**
    * @param req an lseek request
    * @param offset the resulting offset
    */
-  lseek(req: RequestPointer, offset: number): void {
-    this.#libs.fuse.fuse_reply_lseek(req, BigInt(offset));
+  lseek(req: RequestPointer, offset: number): number {
+    return this.#libs.fuse.fuse_reply_lseek(req, BigInt(offset));
   }
 
   /**
    * @param req a bmap request
    * @param idx the device block
    */
-  bmap(req: RequestPointer, idx: number): void {
-    this.#libs.fuse.fuse_reply_bmap(req, BigInt(idx));
+  bmap(req: RequestPointer, idx: number): number {
+    return this.#libs.fuse.fuse_reply_bmap(req, BigInt(idx));
   }
 
   /**
@@ -188,8 +195,8 @@ export class Replier {
    * @param result the ioctl's return value
    * @param data the output bytes
    */
-  ioctl(req: RequestPointer, result: number, data: Uint8Array): void {
-    this.#libs.fuse.fuse_reply_ioctl(
+  ioctl(req: RequestPointer, result: number, data: Uint8Array): number {
+    return this.#libs.fuse.fuse_reply_ioctl(
       req,
       result,
       data as Uint8Array<ArrayBuffer>,
@@ -201,8 +208,8 @@ export class Replier {
    * @param req a poll request
    * @param revents the ready events
    */
-  poll(req: RequestPointer, revents: number): void {
-    this.#libs.fuse.fuse_reply_poll(req, revents >>> 0);
+  poll(req: RequestPointer, revents: number): number {
+    return this.#libs.fuse.fuse_reply_poll(req, revents >>> 0);
   }
 
   /**
@@ -226,11 +233,11 @@ export class Replier {
    * @param value the whole value
    * @param size the caller's buffer size
    */
-  xattr(req: RequestPointer, value: Uint8Array, size: number): void {
+  xattr(req: RequestPointer, value: Uint8Array, size: number): number {
     const fuse = this.#libs.fuse;
-    if (size === 0) fuse.fuse_reply_xattr(req, BigInt(value.length));
-    else if (value.length > size) fuse.fuse_reply_err(req, ERANGE);
-    else fuse.fuse_reply_buf(req, value as Uint8Array<ArrayBuffer>, BigInt(value.length));
+    if (size === 0) return fuse.fuse_reply_xattr(req, BigInt(value.length));
+    if (value.length > size) return fuse.fuse_reply_err(req, ERANGE);
+    return fuse.fuse_reply_buf(req, value as Uint8Array<ArrayBuffer>, BigInt(value.length));
   }
 
   /**

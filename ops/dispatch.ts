@@ -41,7 +41,7 @@ import { PollHandle, type PollHost } from "./poll.ts";
 import type { RequestStats } from "./stats.ts";
 import type { RequestTracer } from "./trace.ts";
 import { errno } from "../utils/errno.ts";
-import { FUSEError } from "../utils/errors.ts";
+import { FUSEError, isReplyErrno } from "../utils/errors.ts";
 
 const SET_ATTR = {
   MODE: 1 << 0,
@@ -85,9 +85,12 @@ export interface DispatchHost extends PollHost {
   readonly tracer: RequestTracer | null;
   /** Reports a handler failure (logged with its stack). */
   logHandlerError(op: string, error: unknown): void;
+  /** Reports a reply to `op` that libfuse could not deliver, with the errno it got. */
+  logReplyRefused(op: string, err: number): void;
 }
 
-type Reply<T> = (req: RequestPointer, value: T) => void;
+/** Sends the reply for a handler's value; returns libfuse's result (0 or -errno). */
+type Reply<T> = (req: RequestPointer, value: T) => number;
 
 /**
  * Whether the filesystem keeps POSIX record locks itself (then the kernel
@@ -116,7 +119,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
   /** Sends the error reply for a failed handler or reply; returns the errno sent. */
   function fail(op: string, req: RequestPointer, error: unknown): number {
     let err: number;
-    if (error instanceof FUSEError) {
+    if (error instanceof FUSEError && isReplyErrno(error.errno)) {
       err = error.errno;
     } else if (error instanceof DOMException && error.name === "AbortError") {
       err = errno.EINTR;
@@ -126,8 +129,13 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       host.logHandlerError(op, error);
       err = errno.EIO;
     }
-    replier.err(req, err);
+    delivered(op, replier.err(req, err));
     return err;
+  }
+
+  /** Reports a reply that libfuse could not deliver (its caller may then wait until interrupted). */
+  function delivered(op: string, rc: number): void {
+    if (rc < 0 && rc !== -errno.ENOENT && host.alive) host.logReplyRefused(op, -rc);
   }
 
   /** Bookkeeping once a request is answered. */
@@ -153,7 +161,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
   ) {
     let err = 0;
     try {
-      reply(req, value);
+      delivered(op, reply(req, value));
     } catch (error) {
       err = fail(op, req, error);
     }
@@ -202,7 +210,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     if (!Number.isInteger(n) || n < 0 || n > max) {
       throw new InvalidReplyError(`${what} must be an integer from 0 to ${max}, got ${String(n)}`);
     }
-    replier.write(req, n);
+    return replier.write(req, n);
   };
 
   /** Guards argument decoding: an unrepresentable argument gets EOVERFLOW. */
@@ -415,7 +423,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
               `returned ${data.length} bytes, more than the ${s} requested`,
             );
           }
-          replier.buf(r, data);
+          return replier.buf(r, data);
         });
       },
     );
@@ -556,7 +564,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       (req, i: bigint, namePtr: Deno.PointerValue, size: number | bigint) => {
         const n = ino(i), nm = name(namePtr), c = ctx(req), s = Number(size);
         run("getxattr", req, c, () => ops.getxattr!(n, nm, c), (r, v) => {
-          replier.xattr(r, toBytes(v, "getxattr value"), s);
+          return replier.xattr(r, toBytes(v, "getxattr value"), s);
         });
       },
     );
@@ -576,7 +584,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
           out.set(p, at);
           at += p.length + 1;
         }
-        replier.xattr(r, out, s);
+        return replier.xattr(r, out, s);
       });
     });
   }
@@ -596,7 +604,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
         if (typeof allowed !== "boolean") {
           throw new InvalidReplyError(`expected a boolean, got ${String(allowed)}`);
         }
-        replier.err(r, allowed ? 0 : errno.EACCES);
+        return replier.err(r, allowed ? 0 : errno.EACCES);
       });
     });
   }
@@ -605,7 +613,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     if (!Array.isArray(result) || result.length !== 2) {
       throw new InvalidReplyError(`expected [FileInfo, EntryAttributes], got ${String(result)}`);
     }
-    replier.create(r, result[0], result[1], flags);
+    return replier.create(r, result[0], result[1], flags);
   };
   if (has("create")) {
     impls.create = guarded(
@@ -684,7 +692,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
           if (!Number.isSafeInteger(at) || at < 0) {
             throw new InvalidReplyError(`expected an offset >= 0, got ${String(at)}`);
           }
-          replier.lseek(r, at);
+          return replier.lseek(r, at);
         });
       },
     );
@@ -744,7 +752,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
               `returned ${data.length} bytes, more than the ${max} allowed`,
             );
           }
-          replier.ioctl(r, out.result ?? 0, data);
+          return replier.ioctl(r, out.result ?? 0, data);
         });
       },
     );
@@ -765,7 +773,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
             if (!Number.isInteger(revents) || revents < 0) {
               throw new InvalidReplyError(`expected an event mask, got ${String(revents)}`);
             }
-            replier.poll(r, revents);
+            return replier.poll(r, revents);
           },
         );
       },
@@ -780,7 +788,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
           if (!Number.isSafeInteger(block) || block < 0) {
             throw new InvalidReplyError(`expected a block number, got ${String(block)}`);
           }
-          replier.bmap(r, block);
+          return replier.bmap(r, block);
         });
       },
     );

@@ -329,6 +329,14 @@ export class FuseMount implements DispatchHost, Notifications {
     }
   }
 
+  /** @internal */
+  logReplyRefused(op: string, err: number): void {
+    console.error(
+      `denofuse: the reply to a ${op} request on ${this.mountpoint} was not delivered ` +
+        `(${errnoName(err)}); its caller waits until it is interrupted`,
+    );
+  }
+
   /**
    * Serves requests until {@link terminate} is called, the filesystem is
    * unmounted (e.g. `fusermount3 -u`), or, with signal handling on, SIGINT

@@ -12,6 +12,23 @@
 import { errnoName } from "./errno.ts";
 
 /**
+ * The largest errno the kernel accepts in a reply: it rejects 512 and above
+ * (the kernel-internal restart codes) with EINVAL, and the caller then waits
+ * forever.
+ */
+export const MAX_REPLY_ERRNO = 511;
+
+/**
+ * Whether the kernel accepts `value` as the errno of an error reply.
+ *
+ * @param value a candidate errno
+ * @returns true for an integer from 1 to {@link MAX_REPLY_ERRNO}
+ */
+export function isReplyErrno(value: number): boolean {
+  return Number.isInteger(value) && value > 0 && value <= MAX_REPLY_ERRNO;
+}
+
+/**
  * Thrown by a handler to answer the request with an error number, like
  * pyfuse3's `FUSEError`.
  *
@@ -30,13 +47,17 @@ export class FUSEError extends Error {
   /**
    * Creates the error.
    *
-   * @param errnoValue a positive errno value, e.g. `errno.ENOENT`
+   * @param errnoValue an errno from 1 to 511, e.g. `errno.ENOENT`
    * @param message optional text for logs; defaults to the errno's name
-   * @throws {RangeError} if `errnoValue` is not a positive integer
+   * @throws {RangeError} if `errnoValue` is not an integer from 1 to 511 (the
+   *   kernel rejects other values, so a handler throwing this answers EIO)
    */
   constructor(errnoValue: number, message?: string) {
-    if (!Number.isInteger(errnoValue) || errnoValue <= 0) {
-      throw new RangeError(`FUSEError needs a positive errno, got ${errnoValue}`);
+    if (!isReplyErrno(errnoValue)) {
+      throw new RangeError(
+        `FUSEError needs an errno from 1 to ${MAX_REPLY_ERRNO} (the kernel rejects others), ` +
+          `got ${errnoValue}: use a value of errno, e.g. errno.EIO`,
+      );
     }
     super(message ?? errnoName(errnoValue));
     this.name = "FUSEError";
