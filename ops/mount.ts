@@ -43,8 +43,9 @@ const DEFAULT_GRACE_MS = 5000;
 /** Options of {@link FuseMount.open}. */
 export interface FuseMountOptions {
   /**
-   * Stop serving and unmount on SIGINT and SIGTERM while serving
-   * (default true).
+   * Stop serving and unmount on SIGINT and SIGTERM (default true). The
+   * listeners are in place from before the mount until close, so a signal
+   * that arrives before serving starts makes serving return at once.
    */
   handleSignals?: boolean;
   /**
@@ -221,9 +222,13 @@ export class FuseMount implements DispatchHost, Notifications {
       throw error;
     }
     this.#notifier = new Notifier(this.libs, this.#session.pointer);
+    // Listen before mounting: a signal that arrived between the mount and
+    // serve() took the default action and left the mount behind, dead.
+    this.#listenForSignals(true);
     try {
       this.#session.mount(mountpoint);
     } catch (error) {
+      this.#listenForSignals(false);
       this.#session.destroy();
       this.#lowlevel.close();
       this.interrupts.close();
@@ -358,17 +363,27 @@ export class FuseMount implements DispatchHost, Notifications {
   }
 
   async #serve(): Promise<void> {
-    const stop = () => this.terminate();
-    const signals: Deno.Signal[] = this.#options.handleSignals ? ["SIGINT", "SIGTERM"] : [];
-    for (const sig of signals) Deno.addSignalListener(sig, stop);
     try {
       await this.#loop();
       await this.#waitForHandlers();
     } finally {
       this.#session.stopWaiting();
-      for (const sig of signals) Deno.removeSignalListener(sig, stop);
     }
   }
+
+  /**
+   * With signal handling on, SIGINT and SIGTERM terminate serving (or, before
+   * serve(), make it return at once) from the mount until close().
+   */
+  #listenForSignals(on: boolean): void {
+    if (!this.#options.handleSignals) return;
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      if (on) Deno.addSignalListener(sig, this.#onSignal);
+      else Deno.removeSignalListener(sig, this.#onSignal);
+    }
+  }
+
+  readonly #onSignal = (): void => this.terminate();
 
   async #loop(): Promise<void> {
     const session = this.#session;
@@ -461,6 +476,7 @@ export class FuseMount implements DispatchHost, Notifications {
 
   #destroy(): void {
     this.#destroyWhenIdle = false;
+    this.#listenForSignals(false);
     for (const handle of [...this.#pollHandles]) handle.release();
     this.#session.destroy();
     this.#lowlevel.close();

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { HelloFs } from "../examples/hello.ts";
-import { sh, withMount } from "./support/mount.ts";
+import { forceUnmount, isMounted, sh, withMount, withTimeout } from "./support/mount.ts";
 import { capturingErrors } from "./support/log.ts";
 
 Deno.test("FUSEError accepts the errnos the kernel accepts (1 to 511) and names the fix otherwise", () => {
@@ -51,4 +51,52 @@ Deno.test("a handler throwing an errno the kernel rejects answers EIO, logs it, 
   );
   assert.match(log, /the lookup handler failed; replying EIO: FUSEError/);
   assert.doesNotMatch(log, /not delivered/);
+});
+
+const SLOW_START = `
+import * as fuse from "${new URL("../mod.ts", import.meta.url).href}";
+import { HelloFs } from "${new URL("../examples/hello.ts", import.meta.url).href}";
+fuse.init(new HelloFs(), Deno.args[0], ["fsname=slow-start"]);
+console.log("mounted");
+// Busy between the mount and main(): the signal arrives in this window.
+const until = Date.now() + 1500;
+while (Date.now() < until) { /* hold the JS thread */ }
+try {
+  await fuse.main();
+} finally {
+  fuse.close();
+}
+console.log("closed");
+`;
+
+Deno.test("a SIGTERM between mounting and main() unmounts cleanly instead of leaving a dead mount", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denofuse-edge-" });
+  const script = join(dir, "slow_start.ts"), mnt = join(dir, "mnt");
+  await Deno.writeTextFile(script, SLOW_START);
+  await Deno.mkdir(mnt);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", "--allow-read", script, mnt],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!(await isMounted(mnt))) {
+      assert.ok(Date.now() < deadline, "mounted within 20 s");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill("SIGTERM");
+    const out = await withTimeout("slow_start exit", 15_000, child.output());
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, `exit status (stderr: ${new TextDecoder().decode(out.stderr)})`);
+    assert.equal(stdout, "mounted\nclosed\n");
+    assert.equal(await isMounted(mnt), false, "unmounted");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await forceUnmount(mnt);
+    await Deno.remove(dir, { recursive: true });
+  }
 });
