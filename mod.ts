@@ -45,6 +45,8 @@ export {
   statistics,
   terminate,
 } from "./ops/api.ts";
+export { mountInWorker, type WorkerMountHandle } from "./ops/worker_mount.ts";
+export type { FilesystemModule } from "./ops/worker_protocol.ts";
 export type { OperationStats } from "./ops/stats.ts";
 export { DEBUG_ENV, type FuseMountOptions, type Notifications } from "./ops/mount.ts";
 export type { BytesLike, HandlerName, Operations } from "./ops/operations.ts";

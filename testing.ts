@@ -1,7 +1,8 @@
 /**
- * Testing aids for denofuse filesystems: {@link testMount} mounts an
- * `Operations` object on a temporary directory for the length of a test.
- * Tests must use async file APIs on the mount (see the function's docs).
+ * Testing aids for denofuse filesystems: {@link testMount} mounts a
+ * filesystem on a temporary directory for the length of a test. Given the
+ * filesystem's module it serves it in a Worker, so the test may use any
+ * file API on the mount under any permission flags.
  *
  * @module
  */

@@ -9,6 +9,14 @@
  * calls to our own mount occupied every pool thread, the poll could never
  * run and the mount deadlocked.)
  *
+ * The thread also watches for the one deadlock no JS code can see: the JS
+ * thread itself blocked in a request to its own mount (without
+ * `--allow-all`, Deno resolves each path on the calling thread before a file
+ * operation). When the device has had requests for a few seconds that the
+ * JS thread does not read because it waits in `request_wait_answer`, the
+ * thread answers them EDEADLK, so the blocked call fails instead of hanging
+ * for ever, and says once why and what to do.
+ *
  * @module
  */
 
@@ -16,6 +24,10 @@
 const READY = 0; // worker -> JS: 1 when poll() returned
 const REQUEST = 1; // JS -> worker: 1 to poll again
 const STOP = 2; // JS -> worker: 1 to exit
+/** How often the thread looks at the JS thread while that one is not waiting for requests. */
+const WATCH_MS = 500;
+/** Consecutive looks that must find it blocked on the mount before answering (2 s). */
+const STUCK_CHECKS = 4;
 
 // Created from source through a blob URL so that nothing has to be read from
 // beside this module at run time (deno compile safe).
@@ -25,9 +37,68 @@ const libc = Deno.dlopen("libc.so.6", {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   // ssize_t read(int fd, void *buf, size_t count)
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // ssize_t write(int fd, const void *buf, size_t count)
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // int open(const char *path, int flags)
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  // int close(int fd)
+  close: { parameters: ["i32"], result: "i32" },
 });
 const POLLIN = 1;
-self.onmessage = ({ data: { shared, fd, wakeFd } }) => {
+const WATCH_MS = ${WATCH_MS};
+const STUCK_CHECKS = ${STUCK_CHECKS};
+const EDEADLK = 35;
+// FORGET, INTERRUPT, NOTIFY_REPLY and BATCH_FORGET take no reply.
+const NO_REPLY = new Set([2, 36, 41, 42]);
+
+function watchdog(fd, mountpoint) {
+  const one = new Uint8Array(8);
+  new DataView(one.buffer).setInt32(0, fd, true);
+  new DataView(one.buffer).setInt16(4, POLLIN, true);
+  const wchanPath = new TextEncoder().encode("/proc/self/task/" + Deno.pid + "/wchan\\0");
+  const wchan = new Uint8Array(64);
+  const out = new DataView(new ArrayBuffer(16));
+  let request = null, stuck = 0, warned = false;
+  const readable = () => libc.symbols.poll(one, 1n, 0) > 0;
+  const jsThreadWaitsOnFuse = () => {
+    const f = libc.symbols.open(wchanPath, 0);
+    if (f < 0) return false;
+    const n = Number(libc.symbols.read(f, wchan, 64n));
+    libc.symbols.close(f);
+    return n > 0 && new TextDecoder().decode(wchan.subarray(0, n)) === "request_wait_answer";
+  };
+  const answerQueued = () => {
+    request ??= new Uint8Array(2 << 20);
+    const header = new DataView(request.buffer);
+    while (jsThreadWaitsOnFuse()) {
+      if (Number(libc.symbols.read(fd, request, BigInt(request.length))) < 40) break;
+      if (NO_REPLY.has(header.getUint32(4, true))) continue;
+      out.setUint32(0, 16, true);
+      out.setInt32(4, -EDEADLK, true);
+      out.setBigUint64(8, header.getBigUint64(8, true), true);
+      libc.symbols.write(fd, new Uint8Array(out.buffer), 16n);
+    }
+  };
+  return () => {
+    if (!readable() || !jsThreadWaitsOnFuse()) {
+      stuck = 0;
+      return;
+    }
+    if (++stuck < STUCK_CHECKS) return;
+    stuck = 0;
+    answerQueued();
+    if (warned) return;
+    warned = true;
+    console.error(
+      "denofuse: the thread that serves " + mountpoint + " is itself waiting for a request " +
+        "to it, which only it could answer: without --allow-all, Deno resolves each path on " +
+        "the calling thread before a file operation. Its requests were answered EDEADLK. " +
+        "Touch the mount from a subprocess, serve it with mountInWorker(), or run with -A.",
+    );
+  };
+}
+
+self.onmessage = ({ data: { shared, fd, wakeFd, mountpoint } }) => {
   const words = new Int32Array(shared);
   const fds = new Uint8Array(16);
   const view = new DataView(fds.buffer);
@@ -36,8 +107,13 @@ self.onmessage = ({ data: { shared, fd, wakeFd } }) => {
   view.setInt32(8, wakeFd, true);
   view.setInt16(12, POLLIN, true);
   const drain = new BigUint64Array(1);
+  const watch = watchdog(fd, mountpoint);
   for (;;) {
-    Atomics.wait(words, ${REQUEST}, 0);
+    // The JS thread not asking for a while: busy, or blocked on its own mount.
+    if (Atomics.wait(words, ${REQUEST}, 0, WATCH_MS) === "timed-out") {
+      watch();
+      continue;
+    }
     if (Atomics.load(words, ${STOP})) break;
     Atomics.store(words, ${REQUEST}, 0);
     view.setInt16(6, 0, true);
@@ -65,11 +141,12 @@ export class Poller {
    *
    * @param fd the descriptor to watch (`/dev/fuse`, non-blocking)
    * @param wakeFd an eventfd whose readability ends a wait early
+   * @param mountpoint the mount, for the deadlock message
    */
-  constructor(fd: number, wakeFd: number) {
+  constructor(fd: number, wakeFd: number, mountpoint: string) {
     this.#url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
     this.#worker = new Worker(this.#url, { type: "module" });
-    this.#worker.postMessage({ shared: this.#words.buffer, fd, wakeFd });
+    this.#worker.postMessage({ shared: this.#words.buffer, fd, wakeFd, mountpoint });
   }
 
   /**

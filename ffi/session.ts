@@ -94,6 +94,7 @@ export class LowLevelSession {
   #poller: Poller | null = null;
   #wakeFd = -1;
   #fd = -1;
+  #mountpoint = "";
   #mounted = false;
   #destroyed = false;
 
@@ -188,6 +189,7 @@ export class LowLevelSession {
       );
     }
     this.#mounted = true;
+    this.#mountpoint = mountpoint;
     this.#fd = fuse.fuse_session_fd(this.#se);
     const flags = libc.fcntl(this.#fd, F_GETFL, 0);
     if (flags < 0 || libc.fcntl(this.#fd, F_SETFL, flags | O_NONBLOCK) < 0) {
@@ -258,7 +260,7 @@ export class LowLevelSession {
    * @returns resolves when the device is readable (or hung up) or on wake-up
    */
   waitReadable(): Promise<void> {
-    this.#poller ??= new Poller(this.#fd, this.#wakeFd);
+    this.#poller ??= new Poller(this.#fd, this.#wakeFd, this.#mountpoint);
     return this.#poller.wait();
   }
 

@@ -12,6 +12,18 @@ import { REPO } from "./support/mount.ts";
 
 const LIBRARY = ["mod.ts", "testing.ts", "ffi", "ops", "utils"];
 
+/**
+ * The reviewed exceptions: mountInWorker() loads the user's filesystem
+ * module in a Worker started from its entry module, which is the point of
+ * it (its docs tell `deno compile` users to `--include` both); testMount()'s
+ * error message shows the call to write.
+ */
+const ALLOWED = new Map([
+  ["utils/testing.ts", ["module-relative path"]],
+  ["ops/worker_mount.ts", ["module-relative path", "worker started from a module file"]],
+  ["ops/worker_entry.ts", ["dynamic import"]],
+]);
+
 async function* sources(path: string): AsyncGenerator<string> {
   const info = await Deno.stat(path);
   if (info.isFile) {
@@ -36,7 +48,8 @@ Deno.test("library sources are deno-compile safe: no dynamic imports, module-rel
           [/new Worker\((?!url|this\.#url)/, "worker started from a module file"],
         ] as const
       ) {
-        if (pattern.test(code)) offenders.push(`${file}: ${why}`);
+        const allowed = ALLOWED.get(file.slice(REPO.length))?.includes(why) ?? false;
+        if (pattern.test(code) && !allowed) offenders.push(`${file}: ${why}`);
       }
     }
   }

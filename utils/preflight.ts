@@ -121,3 +121,17 @@ export function checkMountpoint(mountpoint: string): string {
   }
   return path;
 }
+
+const PERMISSION_NAMES = ["read", "write", "net", "env", "sys", "run", "ffi", "import"] as const;
+
+/**
+ * Whether every permission is granted, as with `--allow-all`. Only then does
+ * Deno skip resolving a path on the calling thread before a file operation;
+ * otherwise a thread that serves a mount deadlocks when it touches that
+ * mount itself.
+ *
+ * @returns true when no permission check can stop a file operation
+ */
+export function allowsAll(): boolean {
+  return PERMISSION_NAMES.every((name) => Deno.permissions.querySync({ name }).state === "granted");
+}
