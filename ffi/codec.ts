@@ -27,26 +27,42 @@ export class InvalidReplyError extends Error {
   }
 }
 
+/** "Value too large for defined data type". */
+export const EOVERFLOW = 75;
+/** "File too large": for a write or a size at or past 2^53. */
+export const EFBIG = 27;
+
 /** A 64-bit value from the kernel that does not fit a JS number exactly. */
 export class UnsafeIntegerError extends Error {
-  /** @param what the argument that overflowed */
-  constructor(what: string) {
+  /** The errno the request is answered with. */
+  readonly errno: number;
+
+  /**
+   * @param what the argument that overflowed
+   * @param errnoValue the answer: EOVERFLOW (75) by default, EFBIG (27) for
+   *   a file position or size ("file too large")
+   */
+  constructor(what: string, errnoValue = EOVERFLOW) {
     super(`${what} exceeds Number.MAX_SAFE_INTEGER`);
     this.name = "UnsafeIntegerError";
+    this.errno = errnoValue;
   }
 }
 
 /**
  * Converts a 64-bit value from C to a number, refusing to round.
  *
- * @param value the value as FFI delivered it
- * @param what the argument's name, for the error
- * @returns the exact number
+ * @param value the value
+ * @param what its name, for the error
+ * @param errnoValue the errno to answer when it does not fit (default EOVERFLOW)
+ * @returns the value as a number
  * @throws {UnsafeIntegerError} if the value is above 2^53 - 1
  */
-export function toSafeNumber(value: number | bigint, what: string): number {
+export function toSafeNumber(value: number | bigint, what: string, errnoValue?: number): number {
   if (typeof value === "number") return value;
-  if (value > 9007199254740991n || value < -9007199254740991n) throw new UnsafeIntegerError(what);
+  if (value > 9007199254740991n || value < -9007199254740991n) {
+    throw new UnsafeIntegerError(what, errnoValue);
+  }
   return Number(value);
 }
 
@@ -217,7 +233,7 @@ export function decodeStat(ptr: Deno.PointerObject): EntryAttributes {
   attr.stUid = pv.getUint32(STAT.st_uid.offset);
   attr.stGid = pv.getUint32(STAT.st_gid.offset);
   attr.stRdev = toSafeNumber(pv.getBigUint64(STAT.st_rdev.offset), "st_rdev");
-  attr.stSize = toSafeNumber(pv.getBigInt64(STAT.st_size.offset), "st_size");
+  attr.stSize = toSafeNumber(pv.getBigInt64(STAT.st_size.offset), "st_size", EFBIG);
   attr.stAtimeNs = time(STAT.st_atime.offset, STAT.st_atime_nsec.offset);
   attr.stMtimeNs = time(STAT.st_mtime.offset, STAT.st_mtime_nsec.offset);
   attr.stCtimeNs = time(STAT.st_ctime.offset, STAT.st_ctime_nsec.offset);

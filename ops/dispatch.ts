@@ -13,6 +13,7 @@ import {
   decodeFlock,
   decodeForgets,
   decodeStat,
+  EFBIG,
   InvalidReplyError,
   toBytes,
   toSafeNumber,
@@ -56,6 +57,7 @@ const SET_ATTR = {
 } as const;
 
 const FUSE_IOCTL_UNRESTRICTED = 1 << 1;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** What the dispatcher needs from the mount that owns it. */
 export interface DispatchHost extends PollHost {
@@ -124,7 +126,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     } else if (error instanceof DOMException && error.name === "AbortError") {
       err = errno.EINTR;
     } else if (error instanceof UnsafeIntegerError) {
-      err = errno.EOVERFLOW;
+      err = error.errno;
     } else {
       host.logHandlerError(op, error);
       err = errno.EIO;
@@ -201,7 +203,14 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
 
   const ctx = (req: RequestPointer) => new Context(req, replier, host.interrupts);
   const ino = (v: number | bigint): number => toSafeNumber(v, "inode");
-  const num = (v: number | bigint, what: string): number => toSafeNumber(v, what);
+  const num = (v: number | bigint, what: string, err?: number): number =>
+    toSafeNumber(v, what, err);
+  /** Where a write, fallocate or copy lands: EFBIG if it would end past 2^53 - 1. */
+  const fileOffset = (off: bigint, length: number, what: string): number => {
+    const o = toSafeNumber(off, what, EFBIG);
+    if (o + length > Number.MAX_SAFE_INTEGER) throw new UnsafeIntegerError(what, EFBIG);
+    return o;
+  };
   const name = (p: Deno.PointerValue) => replier.name(p);
   const entry: Reply<EntryAttributes> = (req, attr) => replier.entry(req, attr);
   const attrReply: Reply<EntryAttributes> = (req, attr) => replier.attr(req, attr);
@@ -439,7 +448,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
         off: bigint,
         fi: Deno.PointerValue,
       ) => {
-        const fh = decodeFh(fi), s = Number(size), o = num(off, "offset"), c = ctx(req);
+        const fh = decodeFh(fi), s = Number(size), c = ctx(req);
+        const o = fileOffset(off, s, "write offset");
         // Hand the data over as a view of the receive buffer, which stays
         // reserved until the handler's promise settles; copy only when too
         // many buffers are held already.
@@ -519,7 +529,10 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
       guarded(
         "readdir",
         (req, _i: bigint, size: number | bigint, off: bigint, fi: Deno.PointerValue) => {
-          const fh = decodeFh(fi), start = num(off, "readdir offset"), c = ctx(req);
+          // Past 2^53 it cannot be a cookie a handler gave: the end, as in
+          // the kernel's tmpfs and ext4 (not EOVERFLOW).
+          if (off > MAX_SAFE) return delivered("readdir", replier.buf(req, new Uint8Array(0)));
+          const fh = decodeFh(fi), start = Number(off), c = ctx(req);
           const token = new ReaddirToken(replier, req, Number(size), plus);
           run(
             "readdir",
@@ -678,7 +691,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     impls.fallocate = guarded(
       "fallocate",
       (req, _i: bigint, mode: number, off: bigint, len: bigint, fi: Deno.PointerValue) => {
-        const fh = decodeFh(fi), o = num(off, "offset"), l = num(len, "length"), c = ctx(req);
+        const fh = decodeFh(fi), l = num(len, "length", EFBIG), c = ctx(req);
+        const o = fileOffset(off, l, "fallocate offset");
         run("fallocate", req, c, () => ops.fallocate!(fh, mode, o, l, c), ok);
       },
     );
@@ -712,7 +726,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
         flags: number,
       ) => {
         const fhIn = decodeFh(fiIn), fhOut = decodeFh(fiOut), c = ctx(req);
-        const oi = num(offIn, "offset"), oo = num(offOut, "offset"), l = num(len, "length");
+        const oi = num(offIn, "offset"), l = num(len, "length");
+        const oo = fileOffset(offOut, l, "copy_file_range output offset");
         run(
           "copyFileRange",
           req,

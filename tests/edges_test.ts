@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { HelloFs } from "../examples/hello.ts";
+import { TmpFs } from "../examples/tmpfs.ts";
 import { forceUnmount, isMounted, sh, withMount, withTimeout } from "./support/mount.ts";
 import { capturingErrors } from "./support/log.ts";
 
@@ -99,4 +100,45 @@ Deno.test("a SIGTERM between mounting and main() unmounts cleanly instead of lea
     await forceUnmount(mnt);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("offsets past 2^53: a directory read there ends, writes and truncates there get EFBIG", async () => {
+  await withMount(new TmpFs(), async (mnt) => {
+    for (let i = 0; i < 3; i++) await Deno.writeTextFile(join(mnt, `f${i}`), "x");
+    const r = await sh("python3", [
+      "-c",
+      `import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+buf = ctypes.create_string_buffer(4096)
+print("first", libc.getdents64(d, buf, 4096) > 0)
+for at in (2**53, 2**62):
+    os.lseek(d, at, os.SEEK_SET)
+    n = libc.getdents64(d, buf, 4096)
+    print(at, n, errno.errorcode.get(ctypes.get_errno()) if n < 0 else "")
+f = sys.argv[1] + "/f0"
+fd = os.open(f, os.O_WRONLY)
+for at in (2**53 - 1, 2**53, 2**62):
+    try:
+        os.pwrite(fd, b"x", at)
+        print("pwrite", at, "ok")
+    except OSError as e:
+        print("pwrite", at, errno.errorcode[e.errno])
+for size in (2**53, 2**62):
+    try:
+        os.truncate(f, size)
+        print("truncate", size, "ok")
+    except OSError as e:
+        print("truncate", size, errno.errorcode[e.errno])`,
+      mnt,
+    ]);
+    assert.equal(
+      r.stdout,
+      "first True\n" +
+        `${2 ** 53} 0 \n${2n ** 62n} 0 \n` +
+        `pwrite ${2 ** 53 - 1} EFBIG\npwrite ${2 ** 53} EFBIG\npwrite ${2n ** 62n} EFBIG\n` +
+        `truncate ${2 ** 53} EFBIG\ntruncate ${2n ** 62n} EFBIG\n`,
+      r.stderr,
+    );
+  });
 });
