@@ -66,6 +66,35 @@ export function toSafeNumber(value: number | bigint, what: string, errnoValue?: 
   return Number(value);
 }
 
+/**
+ * Rejects what is not an `EntryAttributes`, naming what it is instead: a
+ * plain object or a `Deno.FileInfo` would otherwise fail on whichever member
+ * it lacks first, which says nothing about the mistake.
+ */
+function checkEntryAttributes(attr: unknown): void {
+  if (
+    attr !== null && typeof attr === "object" && "stIno" in attr && "attrTimeout" in attr &&
+    "entryTimeout" in attr
+  ) return;
+  throw new InvalidReplyError(`expected EntryAttributes, got ${describeValue(attr)}`);
+}
+
+/**
+ * Names a value for an error message: its class, or its keys for a plain object.
+ *
+ * @param value anything
+ * @returns e.g. "undefined", "a FileInfo", "an object with keys stIno, stMode"
+ */
+export function describeValue(value: unknown): string {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) {
+    return String(value);
+  }
+  const name = (value as object).constructor?.name;
+  if (name && name !== "Object") return `a ${name}`;
+  const keys = Object.keys(value as object);
+  return keys.length ? `an object with keys ${keys.slice(0, 6).join(", ")}` : "an empty object";
+}
+
 function checkUint(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
     throw new InvalidReplyError(
@@ -175,9 +204,7 @@ export class EntryParamBuffer {
    * @throws {InvalidReplyError} naming the first invalid member
    */
   encode(attr: EntryAttributes, allowNegative = false): Uint8Array<ArrayBuffer> {
-    if (attr === null || typeof attr !== "object") {
-      throw new InvalidReplyError(`expected EntryAttributes, got ${String(attr)}`);
-    }
+    checkEntryAttributes(attr);
     const view = this.#view;
     this.bytes.fill(0);
     if (attr.stIno === 0 && !allowNegative) {
@@ -204,9 +231,7 @@ export class EntryParamBuffer {
    * @throws {InvalidReplyError} naming the first invalid member
    */
   encodeStatOnly(attr: EntryAttributes): Uint8Array<ArrayBuffer> {
-    if (attr === null || typeof attr !== "object") {
-      throw new InvalidReplyError(`expected EntryAttributes, got ${String(attr)}`);
-    }
+    checkEntryAttributes(attr);
     this.bytes.fill(0);
     if (attr.stIno === 0) throw new InvalidReplyError("stIno must be at least 1");
     checkTimeout(attr.attrTimeout, "attrTimeout");

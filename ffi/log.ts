@@ -70,17 +70,22 @@ export function captureLibfuseLog<T>(
     capturing = outer;
   }
   if (!failed(result)) {
-    for (const m of lastCaptured) console.error(`libfuse: ${m.trimEnd()}`);
+    for (const line of lines(lastCaptured)) console.error(`libfuse: ${line}`);
     lastCaptured = [];
   }
   return result;
 }
 
+/** Joins logged fragments into lines: libfuse logs one message in several calls. */
+function lines(fragments: string[]): string[] {
+  return fragments.join("").split("\n").map((l) => l.trimEnd()).filter((l) => l !== "");
+}
+
 /**
  * What libfuse logged during the last failed {@link captureLibfuseLog}.
  *
- * @returns the messages, oldest first
+ * @returns the messages' lines, oldest first
  */
 export function recentLibfuseMessages(): string[] {
-  return lastCaptured;
+  return lines(lastCaptured);
 }

@@ -26,6 +26,8 @@ import type { EntryAttributes, FileInfo, FileLock, StatvfsData } from "../ops/ty
 export type RequestPointer = Deno.PointerObject;
 
 const ERANGE = 34;
+/** The longest name a directory entry may have. */
+const NAME_MAX = 255;
 
 /**
  * Sends replies for one session's requests. Every reply method returns
@@ -37,7 +39,7 @@ export class Replier {
   readonly #libs: LoadedLibraries;
   readonly #entry = new EntryParamBuffer();
   readonly #bits: FileInfoBits;
-  readonly #nameScratch = new Uint8Array(4096);
+  readonly #nameScratch = new Uint8Array(NAME_MAX + 1);
   readonly #timespec = new BigInt64Array(2);
 
   /** @param libs the loaded libraries */
@@ -275,8 +277,11 @@ export class Replier {
   /** Checks a directory entry name and returns it NUL-terminated (in scratch memory). */
   #direntName(name: Uint8Array | string): Uint8Array<ArrayBuffer> {
     const bytes = toBytes(name, "readdir name");
-    if (bytes.length === 0 || bytes.length >= this.#nameScratch.length) {
-      throw new InvalidReplyError(`readdir name must be 1 to 4095 bytes, got ${bytes.length}`);
+    if (bytes.length === 0 || bytes.length > NAME_MAX) {
+      // A longer name could never be looked up (the kernel refuses it with ENAMETOOLONG).
+      throw new InvalidReplyError(
+        `readdir name must be 1 to ${NAME_MAX} bytes (NAME_MAX), got ${bytes.length}`,
+      );
     }
     if (bytes.includes(0x2f) || bytes.includes(0)) {
       throw new InvalidReplyError(

@@ -144,10 +144,10 @@ export class LowLevelSession {
     fuse.fuse_opt_free_args(args);
     if (se === null) {
       const messages = recentLibfuseMessages();
-      const unknown = messages.find((m) => m.includes("unknown option"));
+      const unknown = messages.some((m) => m.includes("unknown option"));
       throw new FuseMountError(
         unknown
-          ? `libfuse rejected the mount options [${options.join(", ")}]: ${unknown.trim()}. ` +
+          ? `libfuse rejected the mount options [${options.join(", ")}]: ${messages.join(" ")}. ` +
             `Remove the unknown option; see mount.fuse3(8) for the ones libfuse accepts.`
           : `fuse_session_new failed for options [${options.join(", ")}]` +
             (messages.length ? `: ${messages.join(" ").trim()}` : ""),

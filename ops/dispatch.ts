@@ -148,9 +148,8 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
   }
 
   // Reading the clock costs a few hundred ns in Deno, as much as the rest of
-  // a request's bookkeeping: time one request in eight (all when tracing).
-  let sampled = 0;
-  const clock = (): number => (tracer || (++sampled & 7) === 0 ? performance.now() : -1);
+  // a request's bookkeeping: time a sample (all when tracing).
+  const clock = (op: string): number => (tracer ? performance.now() : stats.start(op));
 
   /** Sends the reply for `value`, or the error reply if that fails; exactly once. */
   function settle<T>(
@@ -181,7 +180,7 @@ export function buildDispatch(ops: Operations, host: DispatchHost): LowLevelImpl
     start: () => T | Promise<T>,
     reply: Reply<T>,
   ): void {
-    const startMs = clock();
+    const startMs = clock(op);
     let value: T | Promise<T>;
     try {
       value = start();

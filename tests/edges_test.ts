@@ -12,6 +12,7 @@ import { HelloFs } from "../examples/hello.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
 import { forceUnmount, isMounted, sh, withMount, withTimeout } from "./support/mount.ts";
 import { capturingErrors } from "./support/log.ts";
+import { testMount } from "../testing.ts";
 
 Deno.test("FUSEError accepts the errnos the kernel accepts (1 to 511) and names the fix otherwise", () => {
   assert.equal(new fuse.FUSEError(511).errno, 511);
@@ -141,4 +142,77 @@ for size in (2**53, 2**62):
       r.stderr,
     );
   });
+});
+
+Deno.test("clear errors: a getattr result of the wrong type is named, a readdir name over 255 bytes is refused", async () => {
+  const hello = new HelloFs();
+  const long = (n: number) => "n".repeat(n);
+  const ops: fuse.Operations = {
+    getattr: (i) => {
+      if (i === 7) return { stIno: 7, stMode: 0o100644 } as unknown as fuse.EntryAttributes;
+      return hello.getattr(i);
+    },
+    lookup: (p, n) => {
+      const name = new TextDecoder().decode(n);
+      if (name === "plain") {
+        return new fuse.EntryAttributes({ stIno: 7, stMode: 0o100644, attrTimeout: 0 });
+      }
+      if (name === long(255)) return hello.lookup(p, new TextEncoder().encode("message"));
+      return hello.lookup(p, n);
+    },
+    opendir: (i) => i,
+    readdir: (fh, start, token) => {
+      if (start > 0) return;
+      const attr = hello.getattr(fuse.ROOT_INODE + 1);
+      fuse.readdirReply(
+        token,
+        long(fh === fuse.ROOT_INODE && dirNameLength === 300 ? 300 : 255),
+        attr,
+        1,
+      );
+    },
+  };
+  let dirNameLength = 255;
+  const log = await capturingErrors(() =>
+    withMount(ops, async (mnt) => {
+      const plain = await sh("stat", [join(mnt, "plain")]);
+      assert.match(plain.stderr, /Input\/output error/);
+      const ls255 = await sh("ls", [mnt]);
+      assert.equal(ls255.stdout, long(255) + "\n", ls255.stderr);
+      dirNameLength = 300;
+      const ls300 = await sh("ls", [mnt]);
+      assert.match(ls300.stderr, /Input\/output error/);
+    }, { options: ["fsname=clear-errors"] })
+  );
+  assert.match(
+    log,
+    /the getattr handler returned an invalid value \(expected EntryAttributes, got an object with keys stIno, stMode\)/,
+  );
+  assert.match(log, /readdir name must be 1 to 255 bytes \(NAME_MAX\), got 300/);
+});
+
+Deno.test("statistics() samples each operation on its own: a cat loop measures open, read and release", async () => {
+  const hello = new HelloFs();
+  const ops: fuse.Operations = {
+    getattr: (i) => hello.getattr(i),
+    lookup: (p, n) => hello.lookup(p, n),
+    open: (i, f) => new fuse.FileInfo({ ...hello.open(i, f), directIo: true }),
+    read: (fh, off, size) => hello.read(fh, off, size),
+    release: () => {},
+  };
+  await using fs = await testMount(ops, { options: ["fsname=stats-sampling"] });
+  const r = await sh("sh", ["-c", `for i in $(seq 24); do cat "${fs.mountpoint}/message"; done`]);
+  assert.equal(r.stdout, "hello world\n".repeat(24), r.stderr);
+  const stats = fs.handle.statistics();
+  for (const op of ["open", "read", "release"]) {
+    const s = stats[op];
+    assert.ok(s.count >= 24, `${op}: ${JSON.stringify(s)}`);
+    assert.ok(
+      s.p50Us > 0 && s.p99Us >= s.p50Us && s.maxUs >= s.p99Us,
+      `${op}: ${JSON.stringify(s)}`,
+    );
+    for (const v of [s.p50Us, s.p90Us, s.p99Us, s.maxUs]) {
+      assert.equal(Math.round(v * 10) / 10, v, `${op} rounded to 0.1 µs: ${v}`);
+    }
+  }
 });

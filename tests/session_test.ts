@@ -143,8 +143,8 @@ Deno.test("mount() rejects bad input with errors naming the fix", async () => {
     assert.throws(
       () => fuse.mount(new HelloFs(), dir, ["no_such_option"]),
       (e: Error) =>
-        e instanceof fuse.FuseMountError && /unknown option/.test(e.message) &&
-        /no_such_option/.test(e.message),
+        e instanceof fuse.FuseMountError &&
+        /unknown option\(s\): .-o no_such_option./.test(e.message),
     );
     assert.throws(() => fuse.mount(new HelloFs(), dir, ["a,b"]), /without commas/);
     assert.equal(await isMounted(dir), false);
