@@ -10,7 +10,14 @@ import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { HelloFs } from "../examples/hello.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
-import { forceUnmount, isMounted, sh, withMount, withTimeout } from "./support/mount.ts";
+import {
+  forceUnmount,
+  isMounted,
+  sh,
+  withMount,
+  withSpawnedFs,
+  withTimeout,
+} from "./support/mount.ts";
 import { capturingErrors } from "./support/log.ts";
 import { testMount } from "../testing.ts";
 
@@ -214,5 +221,35 @@ Deno.test("statistics() samples each operation on its own: a cat loop measures o
     for (const v of [s.p50Us, s.p90Us, s.p99Us, s.maxUs]) {
       assert.equal(Math.round(v * 10) / 10, v, `${op} rounded to 0.1 µs: ${v}`);
     }
+  }
+});
+
+/** Milliseconds from the mount's disappearance to the server's exit, stopped by `stop`. */
+async function exitLatencyMs(stop: (child: Deno.ChildProcess, mnt: string) => Promise<void>) {
+  let latency = -1;
+  await withSpawnedFs("hello.ts", [], async ({ mnt, child, exited }) => {
+    assert.equal((await sh("cat", [join(mnt, "message")])).stdout, "hello world\n");
+    await stop(child, mnt);
+    while (await isMounted(mnt)) await new Promise((r) => setTimeout(r, 2));
+    const unmounted = performance.now();
+    assert.equal((await exited()).code, 0);
+    latency = performance.now() - unmounted;
+  });
+  return latency;
+}
+
+Deno.test("the server exits within 0.2 s of the unmount (SIGTERM or fusermount3 -u)", async () => {
+  const stops = {
+    SIGTERM: (child: Deno.ChildProcess) => Promise.resolve(child.kill("SIGTERM")),
+    "fusermount3 -u": async (_: Deno.ChildProcess, mnt: string) => {
+      assert.equal((await sh("fusermount3", ["-u", mnt])).code, 0);
+    },
+  };
+  for (const [how, stop] of Object.entries(stops)) {
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await exitLatencyMs(stop));
+    runs.sort((a, b) => a - b);
+    console.log(`exit after ${how}: ${runs.map((ms) => ms.toFixed(0)).join(", ")} ms`);
+    assert.ok(runs[1] < 200, `median exit latency after ${how}: ${runs[1].toFixed(0)} ms`);
   }
 });
