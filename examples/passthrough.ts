@@ -11,23 +11,55 @@
  *
  * How it reaches the backing files, and why:
  *
- * - Every inode the kernel knows is held as an `O_PATH` file descriptor on
- *   the backing object, and every call is a `*at()` call relative to one of
- *   those descriptors with a single name component, never following a
- *   symlink. Paths are never rebuilt from strings, so a rename on either side
- *   cannot make us act on the wrong file, and nothing the kernel sends can
- *   reach outside SOURCE: names containing '/' are refused, and ".." at the
- *   root resolves to the root.
+ * - Every inode the kernel knows is reached through an `O_PATH` file
+ *   descriptor on the backing object, and every call is a `*at()` call
+ *   relative to one of those descriptors with a single name component,
+ *   never following a symlink. Paths are never rebuilt from strings, so a
+ *   rename on either side cannot make us act on the wrong file, and nothing
+ *   the kernel sends can reach outside SOURCE: names containing '/' are
+ *   refused, and ".." at the root resolves to the root.
  * - Inode numbers are the backing `st_ino` for objects on SOURCE's own
  *   filesystem (so `stat` and `ls -i` agree on both sides), except that
  *   SOURCE itself is inode 1. Objects on other filesystems mounted inside
  *   SOURCE, and the rare `st_ino` of 1 or at least 2^52, get numbers
  *   allocated from 2^52 up, which no identity-mapped number can reach.
- *   Holding the `O_PATH` descriptor keeps the backing inode alive, so its
- *   number cannot be reused for another file while the kernel still knows
- *   it.
+ *   An open descriptor keeps the backing inode alive, so its number cannot
+ *   pass to another file meanwhile; an evicted one (below) is reopened by
+ *   file handle, which names one object, never a later one with the same
+ *   number.
  * - Lookup counts are kept per inode; when `forget` brings one to zero the
- *   descriptor is closed.
+ *   node is dropped.
+ * - Descriptors are a bounded cache, not one per inode: the kernel may
+ *   remember far more inodes than the process may hold descriptors (each
+ *   create leaves one, and with `allow_other` any user can create 100,000
+ *   files). The most recently used descriptors stay open: a quarter of
+ *   RLIMIT_NOFILE, at most 4,096 (`maxCachedFds`; the CLI first raises the
+ *   soft limit to the hard one). When the cache is full the least recently
+ *   used is closed, after its file handle is taken (name_to_handle_at(2));
+ *   its next use reopens it with open_by_handle_at(2) and checks that it is
+ *   still the same `st_dev`/`st_ino`, while a lookup that reaches it by name
+ *   simply keeps the descriptor the lookup opened. A call short of a
+ *   descriptor (EMFILE, ENFILE) first closes the older half of the cache and
+ *   tries again. So a hot inode costs no extra system call, an evicted one
+ *   a name_to_handle_at when it leaves and an open_by_handle_at and fstat
+ *   when it is used without a lookup, and the root and the files already
+ *   known stay reachable however many inodes the kernel holds. The inodes
+ *   of open files and of calls running off the JS thread are never evicted:
+ *   an unlinked open file has no name, and on some filesystems no handle.
+ * - File handles need the backing filesystem's support (tmpfs, ext4, xfs,
+ *   btrfs and NFS have it; procfs and many FUSE filesystems do not) and
+ *   CAP_DAC_READ_SEARCH for open_by_handle_at, so a server running as root.
+ *   Without them (`fileHandles` is then false), and for objects on other
+ *   filesystems mounted inside SOURCE (a handle decodes only on its own
+ *   filesystem), a descriptor stays open as long as the kernel knows its
+ *   inode, as it always did, but at most a quarter of RLIMIT_NOFILE of them
+ *   (`maxFixedFds`): lookups of further such objects fail with ENFILE until
+ *   the kernel forgets some, a READDIRPLUS reply ends before an entry it
+ *   cannot look up (the kernel reads the rest with plain READDIR), and the
+ *   root, the inodes already known and open files keep working. Reopening
+ *   by name instead would need the path the kernel last used, which renames
+ *   made directly in SOURCE change behind our back; refusing new objects
+ *   cannot act on the wrong file.
  * - Name and attribute timeouts are 0 by default, so changes made directly
  *   in SOURCE show through the mount at once, at the cost of one lookup per
  *   path component per access.
@@ -43,14 +75,17 @@ import {
   check,
   cstr,
   EMPTY,
+  fileHandle,
   fstatat,
   fstatvfs,
   isMemoryBacked,
   lastError,
   NO_ID,
+  nofileLimit,
   O,
   offThread,
   parseDirents,
+  raiseNofileLimit,
   releaseLibc,
   S,
   type Stat,
@@ -66,20 +101,46 @@ const ALLOC_BASE = 2 ** 52;
 /** Directory entries are read from the backing directory in chunks of this size. */
 const DIRENT_CHUNK = 64 * 1024;
 
+/**
+ * The fewest descriptors the cache keeps: a handler uses at most three
+ * nodes' descriptors at once (rename, link, create), and eviction takes the
+ * least recently used, so the ones a handler is still using are never among
+ * those closed.
+ */
+const MIN_CACHED = 8;
+
+/** Largest default descriptor cache: beyond it each descriptor only pins kernel memory. */
+const MAX_DEFAULT_CACHED = 4096;
+
 /** One backing object the kernel holds a reference to. */
 interface Node {
   /** Our (and the kernel's) inode number. */
   readonly id: fuse.Inode;
-  /** `O_PATH` descriptor on the backing object. */
-  readonly fd: number;
+  /** `O_PATH` descriptor on the backing object, -1 while evicted. Use `#fd()`, which reopens. */
+  fd: number;
+  /** `/proc/self/fd/N` of `fd`, made on first use. Use `#proc()`. */
+  proc: Uint8Array<ArrayBuffer> | null;
   /** `st_dev:st_ino`, to find the node again when another name leads to it (hard links). */
   readonly key: string;
   readonly dev: bigint;
-  readonly isSymlink: boolean;
-  /** Lookups the kernel has not forgotten yet (plus short-lived pins while a call is in flight). */
+  readonly ino: bigint;
+  isSymlink: boolean;
+  /** Lookups the kernel has not forgotten yet. */
   nlookup: number;
-  /** `/proc/self/fd/N`: reaches the object itself through its `O_PATH` descriptor. */
-  readonly proc: Uint8Array<ArrayBuffer>;
+  /**
+   * Open files, and calls running off the JS thread, that use the
+   * descriptor: while any is, the node is neither dropped nor evicted.
+   */
+  pins: number;
+  /** How to reopen it once evicted; taken when it is first evicted. */
+  handle: Uint8Array<ArrayBuffer> | null;
+  /** Its descriptor cannot be reopened, so it stays open as long as the node lives. */
+  fixed: boolean;
+  /** Whether it is in the cache's recency list (open, not fixed, not pinned). */
+  listed: boolean;
+  /** Neighbours in that list: the next less and more recently used. */
+  older: Node | null;
+  newer: Node | null;
 }
 
 /** An open directory. */
@@ -104,6 +165,25 @@ export interface PassthroughOptions {
    * changes made directly in the source directory show at once).
    */
   timeout?: number;
+  /**
+   * `O_PATH` descriptors kept open for recently used inodes; the others are
+   * reopened by file handle when next used. Default: a quarter of the soft
+   * RLIMIT_NOFILE, at most 4,096. At least 8.
+   */
+  maxCachedFds?: number;
+  /**
+   * Descriptors held for inodes that cannot be reopened by file handle (see
+   * {@link PassthroughFs.fileHandles}); lookups of further such objects fail with ENFILE
+   * until the kernel forgets some. Default: a quarter of the soft
+   * RLIMIT_NOFILE. At least 8.
+   */
+  maxFixedFds?: number;
+  /**
+   * Whether to evict descriptors and reopen them by file handle where the
+   * backing filesystem and our privileges allow (default true). false keeps
+   * one descriptor per inode, as where handles are unavailable.
+   */
+  fileHandles?: boolean;
   /**
    * Where file reads and writes run. `"thread"`: on Deno's blocking thread
    * pool, so a slow disk never stalls the other requests. `"inline"`: on the
@@ -138,6 +218,41 @@ function component(name: Uint8Array, dotErrno: number): Uint8Array<ArrayBuffer> 
 
 const procPath = (fd: number) => cstr(`/proc/self/fd/${fd}`);
 const DOTDOT = cstr("..");
+const DOTNAME = cstr(".");
+
+/** Whether a failed call ran out of descriptors (ours or the system's). */
+const outOfFds = (e: fuse.FUSEError) => e.errno === errno.EMFILE || e.errno === errno.ENFILE;
+
+/**
+ * Opens a directory that open_by_handle_at(2) can decode `rootFd`'s handles
+ * against (an `O_PATH` descriptor is refused there), and checks that it
+ * does: the filesystem must encode handles and we must hold
+ * CAP_DAC_READ_SEARCH.
+ *
+ * @param rootFd the source directory
+ * @returns the descriptor, or -1 where handles cannot be used
+ */
+function openHandleMount(rootFd: number): number {
+  const c = sym();
+  const mountFd = c.openat(
+    AT.FDCWD,
+    procPath(rootFd),
+    O.O_RDONLY | O.O_DIRECTORY | O.O_CLOEXEC,
+    0,
+  );
+  if (mountFd < 0) return -1;
+  try {
+    const fd = c.open_by_handle_at(mountFd, fileHandle(rootFd), O.O_PATH | O.O_CLOEXEC);
+    if (fd >= 0) {
+      c.close(fd);
+      return mountFd;
+    }
+  } catch {
+    // EOPNOTSUPP: no handles on this filesystem.
+  }
+  c.close(mountFd);
+  return -1;
+}
 
 /**
  * The process umask, read without changing it (umask(2) can only set it,
@@ -233,12 +348,31 @@ export class PassthroughFs implements fuse.Operations {
   readonly enableReaddirplusAuto = true;
   /** The mirrored directory, as given to the constructor. */
   readonly source: string;
+  /**
+   * Whether evicted descriptors are reopened by file handle; if false, every
+   * node keeps its descriptor (see the module documentation).
+   */
+  readonly fileHandles: boolean;
   readonly #timeout: number;
   readonly #nodes = new Map<fuse.Inode, Node>();
   readonly #byKey = new Map<string, Node>();
   readonly #files = new Map<fuse.FileHandle, number>();
+  /** The node of each open file, unpinned on release. */
+  readonly #fileNodes = new Map<fuse.FileHandle, Node>();
   readonly #dirs = new Map<fuse.FileHandle, DirHandle>();
   readonly #root: Node;
+  /** A readable descriptor on the source, for open_by_handle_at; -1 without handles. */
+  readonly #mountFd: number;
+  /** Open descriptors the recency list may hold before the least recent is evicted. */
+  readonly #maxCached: number;
+  /** Fixed nodes beyond which lookups of new objects that would be fixed are refused. */
+  readonly #maxFixed: number;
+  /** Most and least recently used node of the recency list. */
+  #mru: Node | null = null;
+  #lru: Node | null = null;
+  #cached = 0;
+  #fixed = 0;
+  #reopens = 0;
   /** Whether we run as root and so can hand new objects to their creator. */
   readonly #chown: boolean;
   /** Bits our own umask strips from new objects, which the caller did not ask to strip. */
@@ -253,9 +387,10 @@ export class PassthroughFs implements fuse.Operations {
   /**
    * Opens the source directory. Do this before mounting: the descriptor then
    * refers to the source even if the mount hides it (SOURCE = MOUNTPOINT).
+   * The descriptor cache is sized from the soft RLIMIT_NOFILE in force now.
    *
    * @param source the directory to mirror
-   * @param options cache timeouts
+   * @param options cache timeouts, descriptor cache, where I/O runs
    * @throws {Error} if `source` cannot be opened as a directory
    */
   constructor(source: string, options: PassthroughOptions = {}) {
@@ -275,23 +410,51 @@ export class PassthroughFs implements fuse.Operations {
     this.#root = {
       id: fuse.ROOT_INODE,
       fd,
+      proc: null,
       key: `${st.dev}:${st.ino}`,
       dev: st.dev,
+      ino: st.ino,
       isSymlink: false,
       nlookup: 1,
-      proc: procPath(fd),
+      pins: 0,
+      handle: null,
+      fixed: true,
+      listed: false,
+      older: null,
+      newer: null,
     };
     this.#nodes.set(this.#root.id, this.#root);
     this.#byKey.set(this.#root.key, this.#root);
+    this.#mountFd = options.fileHandles === false ? -1 : openHandleMount(fd);
+    this.fileHandles = this.#mountFd >= 0;
+    const limit = Math.min(nofileLimit().soft, 2 ** 30);
+    const quarter = Math.floor(limit / 4);
+    this.#maxCached = Math.max(
+      MIN_CACHED,
+      Math.floor(options.maxCachedFds ?? Math.min(quarter, MAX_DEFAULT_CACHED)),
+    );
+    this.#maxFixed = Math.max(MIN_CACHED, Math.floor(options.maxFixedFds ?? quarter));
     this.#chown = c.geteuid() === 0;
     this.#umask = processUmask() & 0o777;
     const io = options.io ?? "auto";
     this.inlineIo = io === "inline" || (io === "auto" && isMemoryBacked(fd));
   }
 
-  /** Inodes the kernel currently holds (each one an open `O_PATH` descriptor), the root excluded. */
+  /** Inodes the kernel currently holds, the root excluded. */
   get openInodes(): number {
     return this.#nodes.size - 1;
+  }
+
+  /** `O_PATH` descriptors currently open for inodes, the root's excluded. */
+  get inodeDescriptors(): number {
+    let n = 0;
+    for (const node of this.#nodes.values()) if (node.fd >= 0 && node !== this.#root) n++;
+    return n;
+  }
+
+  /** Descriptors reopened by file handle so far: each a use of an inode the cache had evicted. */
+  get reopenedByHandle(): number {
+    return this.#reopens;
   }
 
   /** Files and directories currently open through the mount. */
@@ -306,16 +469,19 @@ export class PassthroughFs implements fuse.Operations {
     const c = sym();
     for (const fd of this.#files.values()) c.close(fd);
     for (const d of this.#dirs.values()) c.close(d.fd);
-    for (const n of this.#nodes.values()) c.close(n.fd);
+    for (const n of this.#nodes.values()) if (n.fd >= 0) c.close(n.fd);
+    if (this.#mountFd >= 0) c.close(this.#mountFd);
     this.#files.clear();
+    this.#fileNodes.clear();
     this.#dirs.clear();
     this.#nodes.clear();
     this.#byKey.clear();
+    this.#mru = this.#lru = null;
     releaseLibc();
   }
 
   // -------------------------------------------------------------------------
-  // Inode table
+  // Inode table and descriptor cache
   // -------------------------------------------------------------------------
 
   #node(inode: fuse.Inode): Node {
@@ -324,8 +490,161 @@ export class PassthroughFs implements fuse.Operations {
     return node;
   }
 
+  /**
+   * The node's `O_PATH` descriptor, reopened if it was evicted. Valid until
+   * the next call that may open a descriptor for another node, except for
+   * the few most recently used, which eviction never reaches.
+   */
+  #fd(node: Node): number {
+    if (node.fd < 0) return this.#reopen(node);
+    if (node.listed && node !== this.#mru) {
+      this.#unlist(node);
+      this.#listFirst(node);
+    }
+    return node.fd;
+  }
+
+  /** `/proc/self/fd/N` of the node's descriptor, which reaches the object itself. */
+  #proc(node: Node): Uint8Array<ArrayBuffer> {
+    const fd = this.#fd(node);
+    return node.proc ??= procPath(fd);
+  }
+
+  #listFirst(node: Node): void {
+    node.older = this.#mru;
+    node.newer = null;
+    if (this.#mru) this.#mru.newer = node;
+    else this.#lru = node;
+    this.#mru = node;
+    node.listed = true;
+    this.#cached++;
+  }
+
+  #unlist(node: Node): void {
+    if (node.older) node.older.newer = node.newer;
+    else this.#lru = node.newer;
+    if (node.newer) node.newer.older = node.older;
+    else this.#mru = node.older;
+    node.older = node.newer = null;
+    node.listed = false;
+    this.#cached--;
+  }
+
+  /** Gives a node a fresh descriptor; evicts the least recently used beyond the cache's size. */
+  #install(node: Node, fd: number): void {
+    node.fd = fd;
+    node.proc = null;
+    if (node.fixed || node.pins > 0) return;
+    this.#listFirst(node);
+    if (this.#cached > this.#maxCached) this.#trim(this.#maxCached);
+  }
+
+  /** Evicts least recently used descriptors until at most `keep` are listed. */
+  #trim(keep: number): number {
+    let closed = 0;
+    while (this.#cached > keep) if (this.#evict(this.#lru!)) closed++;
+    return closed;
+  }
+
+  /**
+   * Closes a listed node's descriptor, taking its file handle first. A node
+   * whose filesystem refuses to encode one becomes fixed instead.
+   *
+   * @returns whether a descriptor was closed
+   */
+  #evict(node: Node): boolean {
+    this.#unlist(node);
+    if (node.handle === null) {
+      try {
+        node.handle = fileHandle(node.fd);
+      } catch {
+        node.fixed = true;
+        this.#fixed++;
+        return false;
+      }
+    }
+    sym().close(node.fd);
+    node.fd = -1;
+    node.proc = null;
+    return true;
+  }
+
+  /**
+   * Out of descriptors: closes the older half of the cache (never the most
+   * recent few, which a handler may be using).
+   *
+   * @returns whether any descriptor was closed, so that a retry may succeed
+   */
+  #shed(): boolean {
+    return this.#trim(Math.max(MIN_CACHED, Math.floor(this.#cached / 2))) > 0;
+  }
+
+  /**
+   * Call right after `open` returned a negative result: if it ran out of
+   * descriptors, sheds cached ones and tries once more.
+   *
+   * @returns the new descriptor
+   * @throws {FUSEError} the call's errno
+   */
+  #retryOpen(open: () => number): number {
+    const e = lastError();
+    if (!outOfFds(e) || !this.#shed()) throw e;
+    return check(open());
+  }
+
+  /** open_by_handle_at for an evicted node, checking it still names the same object. */
+  #reopen(node: Node): number {
+    const c = sym();
+    const handle = node.handle;
+    // A node without a handle always holds its descriptor; not finding one is a bug.
+    if (handle === null) throw new FUSEError(errno.EIO);
+    const flags = O.O_PATH | O.O_CLOEXEC;
+    let fd = c.open_by_handle_at(this.#mountFd, handle, flags);
+    if (fd < 0) fd = this.#retryOpen(() => c.open_by_handle_at(this.#mountFd, handle, flags));
+    let st: Stat;
+    try {
+      st = fstatat(fd, EMPTY, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW);
+    } catch (error) {
+      c.close(fd);
+      throw error;
+    }
+    if (st.dev !== node.dev || st.ino !== node.ino) {
+      c.close(fd);
+      throw new FUSEError(errno.ESTALE);
+    }
+    this.#install(node, fd);
+    this.#reopens++;
+    return fd;
+  }
+
+  /** Keeps the node and its descriptor while an open file or a worker thread uses it. */
+  #pin(node: Node): void {
+    node.pins++;
+    if (node.listed) this.#unlist(node);
+  }
+
+  #unpin(node: Node): void {
+    // Listed again without trimming: the caller may still be using other
+    // descriptors, and the next install trims anyway.
+    if (--node.pins === 0 && node.fd >= 0 && !node.fixed) this.#listFirst(node);
+    this.#dropIfUnused(node);
+  }
+
+  /** Whether a new object on filesystem `dev` would get a fixed descriptor. */
+  #wouldFix(dev: bigint): boolean {
+    return !this.fileHandles || dev !== this.#root.dev;
+  }
+
+  /**
+   * Refuses to make another fixed node once there are too many, so that
+   * objects without handles cannot take every descriptor the process has.
+   */
+  #checkRoom(dev: bigint): void {
+    if (this.#wouldFix(dev) && this.#fixed >= this.#maxFixed) throw new FUSEError(errno.ENFILE);
+  }
+
   #stat(node: Node): Stat {
-    return fstatat(node.fd, EMPTY, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW);
+    return fstatat(this.#fd(node), EMPTY, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW);
   }
 
   #attr(node: Node, st: Stat): fuse.EntryAttributes {
@@ -355,56 +674,98 @@ export class PassthroughFs implements fuse.Operations {
 
   /**
    * Takes ownership of an `O_PATH` descriptor: returns the node already known
-   * for its object (closing the descriptor) or a new node with lookup count
-   * 0, which the caller must either reference or {@link #dropIfUnused}.
+   * for its object (closing the descriptor, or keeping it if the node's was
+   * evicted) or a new node with lookup count 0, which the caller must either
+   * reference or {@link #dropIfUnused}.
+   *
+   * @param fd the descriptor
+   * @param refuse whether to refuse (ENFILE) a new fixed node beyond the
+   *   limit; false where the object was just created for the caller
    */
-  #adopt(fd: number): { node: Node; st: Stat } {
+  #adopt(fd: number, refuse = true): { node: Node; st: Stat } {
+    const c = sym();
     let st: Stat;
     try {
       st = fstatat(fd, EMPTY, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW);
     } catch (error) {
-      sym().close(fd);
+      c.close(fd);
       throw error;
     }
     const key = `${st.dev}:${st.ino}`;
     const known = this.#byKey.get(key);
     if (known) {
-      sym().close(fd);
+      if (known.fd >= 0) {
+        c.close(fd);
+      } else {
+        // The number may have passed to a new object since the node was
+        // evicted (the old one deleted): the node now names what the name
+        // leads to, and its handle is taken again at the next eviction.
+        known.handle = null;
+        known.isSymlink = (st.mode & S.IFMT) === S.IFLNK;
+        this.#install(known, fd);
+      }
       return { node: known, st };
+    }
+    const fixed = this.#wouldFix(st.dev);
+    if (fixed && refuse && this.#fixed >= this.#maxFixed) {
+      c.close(fd);
+      throw new FUSEError(errno.ENFILE);
     }
     const node: Node = {
       id: this.#idFor(st.dev, st.ino),
-      fd,
+      fd: -1,
+      proc: null,
       key,
       dev: st.dev,
+      ino: st.ino,
       isSymlink: (st.mode & S.IFMT) === S.IFLNK,
       nlookup: 0,
-      proc: procPath(fd),
+      pins: 0,
+      handle: null,
+      fixed,
+      listed: false,
+      older: null,
+      newer: null,
     };
+    if (fixed) this.#fixed++;
     this.#nodes.set(node.id, node);
     this.#byKey.set(key, node);
+    this.#install(node, fd);
     return { node, st };
   }
 
-  /** Looks up one name in a directory (lookup count unchanged). */
-  #find(parent: Node, name: Uint8Array<ArrayBuffer>): { node: Node; st: Stat } {
-    const fd = check(
-      sym().openat(parent.fd, name, O.O_PATH | O.O_NOFOLLOW | O.O_CLOEXEC, 0),
-    );
-    return this.#adopt(fd);
+  /**
+   * Looks up one name in a directory (lookup count unchanged).
+   *
+   * @param dirfd the directory's descriptor (a node's or an open directory's)
+   * @param name the NUL-terminated name
+   * @param refuse see {@link #adopt}
+   */
+  #find(dirfd: number, name: Uint8Array<ArrayBuffer>, refuse = true): { node: Node; st: Stat } {
+    const c = sym();
+    const flags = O.O_PATH | O.O_NOFOLLOW | O.O_CLOEXEC;
+    let fd = c.openat(dirfd, name, flags, 0);
+    if (fd < 0) fd = this.#retryOpen(() => c.openat(dirfd, name, flags, 0));
+    return this.#adopt(fd, refuse);
   }
 
-  /** Drops `count` references; the descriptor closes when none is left. */
+  /** Drops `count` references; the node goes when none is left. */
   #unref(node: Node, count: number): void {
     node.nlookup -= count;
     this.#dropIfUnused(node);
   }
 
   #dropIfUnused(node: Node): void {
-    if (node.nlookup > 0 || node === this.#root || this.#nodes.get(node.id) !== node) return;
+    if (
+      node.nlookup > 0 || node.pins > 0 || node === this.#root ||
+      this.#nodes.get(node.id) !== node
+    ) return;
     this.#nodes.delete(node.id);
     this.#byKey.delete(node.key);
-    sym().close(node.fd);
+    if (node.listed) this.#unlist(node);
+    if (node.fixed) this.#fixed--;
+    if (node.fd >= 0) sym().close(node.fd);
+    node.fd = -1;
   }
 
   /**
@@ -415,7 +776,10 @@ export class PassthroughFs implements fuse.Operations {
   #parentOf(dir: Node): { node: Node; st: Stat } {
     if (dir === this.#root) return { node: dir, st: this.#stat(dir) };
     const c = sym();
-    const fd = check(c.openat(dir.fd, DOTDOT, O.O_PATH | O.O_DIRECTORY | O.O_CLOEXEC, 0));
+    const flags = O.O_PATH | O.O_DIRECTORY | O.O_CLOEXEC;
+    const dirfd = this.#fd(dir);
+    let fd = c.openat(dirfd, DOTDOT, flags, 0);
+    if (fd < 0) fd = this.#retryOpen(() => c.openat(dirfd, DOTDOT, flags, 0));
     let inside: boolean;
     try {
       inside = this.#inSource(fd);
@@ -433,12 +797,15 @@ export class PassthroughFs implements fuse.Operations {
   /** Whether directory `fd` is the source or below it, found by walking ".." up. */
   #inSource(fd: number): boolean {
     const c = sym();
+    const flags = O.O_PATH | O.O_DIRECTORY | O.O_CLOEXEC;
     let cur = fd;
     try {
       for (let depth = 0; depth < 4096; depth++) {
         const st = fstatat(cur, EMPTY, AT.EMPTY_PATH);
         if (`${st.dev}:${st.ino}` === this.#root.key) return true;
-        const up = check(c.openat(cur, DOTDOT, O.O_PATH | O.O_DIRECTORY | O.O_CLOEXEC, 0));
+        const from = cur;
+        let up = c.openat(from, DOTDOT, flags, 0);
+        if (up < 0) up = this.#retryOpen(() => c.openat(from, DOTDOT, flags, 0));
         if (cur !== fd) c.close(cur);
         cur = up;
         const upSt = fstatat(cur, EMPTY, AT.EMPTY_PATH);
@@ -493,13 +860,15 @@ export class PassthroughFs implements fuse.Operations {
     ctx: fuse.RequestContext,
   ): fuse.EntryAttributes {
     const c = sym();
-    const { node, st } = this.#find(parent, name);
+    const { node, st } = this.#find(this.#fd(parent), name, false);
     try {
       const final = this.#own(
         {
           chown: (uid, gid) =>
-            check(c.fchownat(node.fd, EMPTY, uid, gid, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW)),
-          chmod: (m) => check(c.fchmodat(AT.FDCWD, node.proc, m, 0)),
+            check(
+              c.fchownat(this.#fd(node), EMPTY, uid, gid, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW),
+            ),
+          chmod: (m) => check(c.fchmodat(AT.FDCWD, this.#proc(node), m, 0)),
           stat: () => this.#stat(node),
         },
         st,
@@ -522,25 +891,36 @@ export class PassthroughFs implements fuse.Operations {
   }
 
   /**
-   * Opens `path` relative to `dirfd` off the JS thread, keeping `pin`'s
-   * descriptor (which the worker thread uses) from being closed meanwhile.
+   * Opens `name` in directory `pin` (or, for null, `pin` itself through
+   * /proc) off the JS thread, keeping `pin`'s descriptor, which the worker
+   * thread uses, open meanwhile. Out of descriptors, sheds cached ones and
+   * tries once more.
    */
   async #openPinned(
     pin: Node,
-    dirfd: number,
-    path: Uint8Array<ArrayBuffer>,
+    name: Uint8Array<ArrayBuffer> | null,
     flags: number,
     mode: number,
   ): Promise<number> {
     const c = sym();
-    pin.nlookup++;
+    this.#pin(pin);
     try {
-      return await offThread(
-        () => c.openat_nb(dirfd, path, flags, mode),
-        () => c.openat(dirfd, path, flags, mode),
-      );
+      for (let retried = false;; retried = true) {
+        const dirfd = name === null ? AT.FDCWD : this.#fd(pin);
+        const path = name ?? this.#proc(pin);
+        try {
+          return await offThread(
+            () => c.openat_nb(dirfd, path, flags, mode),
+            () => c.openat(dirfd, path, flags, mode),
+          );
+        } catch (error) {
+          if (retried || !(error instanceof FUSEError) || !outOfFds(error) || !this.#shed()) {
+            throw error;
+          }
+        }
+      }
     } finally {
-      this.#unref(pin, 1);
+      this.#unpin(pin);
     }
   }
 
@@ -554,12 +934,12 @@ export class PassthroughFs implements fuse.Operations {
     let found: { node: Node; st: Stat };
     if (isDot(name)) found = { node: parent, st: this.#stat(parent) };
     else if (isDotDot(name)) found = this.#parentOf(parent);
-    else found = this.#find(parent, component(name, errno.EINVAL));
+    else found = this.#find(this.#fd(parent), component(name, errno.EINVAL));
     found.node.nlookup++;
     return this.#attr(found.node, found.st);
   }
 
-  /** Drops the kernel's references; closes descriptors no longer referenced. */
+  /** Drops the kernel's references; drops nodes no longer referenced. */
   forget(inodeList: Array<[fuse.Inode, number]>): void {
     for (const [inode, count] of inodeList) {
       const node = this.#nodes.get(inode);
@@ -589,18 +969,18 @@ export class PassthroughFs implements fuse.Operations {
     const fd = fh === null ? null : this.#fileFd(fh);
     if (fields.updateMode) {
       const mode = attr.stMode & 0o7777;
-      check(fd !== null ? c.fchmod(fd, mode) : c.fchmodat(AT.FDCWD, node.proc, mode, 0));
+      check(fd !== null ? c.fchmod(fd, mode) : c.fchmodat(AT.FDCWD, this.#proc(node), mode, 0));
     }
     if (fields.updateUid || fields.updateGid) {
       const uid = fields.updateUid ? attr.stUid : NO_ID;
       const gid = fields.updateGid ? attr.stGid : NO_ID;
-      check(c.fchownat(node.fd, EMPTY, uid, gid, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW));
+      check(c.fchownat(this.#fd(node), EMPTY, uid, gid, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW));
     }
     if (fields.updateSize) {
       check(
         fd !== null
           ? c.ftruncate(fd, BigInt(attr.stSize))
-          : c.truncate(node.proc, BigInt(attr.stSize)),
+          : c.truncate(this.#proc(node), BigInt(attr.stSize)),
       );
     }
     if (fields.updateAtime || fields.updateMtime) {
@@ -610,11 +990,11 @@ export class PassthroughFs implements fuse.Operations {
         fields.updateAtime ? attr.stAtimeNs : null,
         fields.updateMtime ? attr.stMtimeNs : null,
       );
-      if (c.utimensat(node.fd, EMPTY, times, AT.EMPTY_PATH) < 0) {
+      if (c.utimensat(this.#fd(node), EMPTY, times, AT.EMPTY_PATH) < 0) {
         // Kernels before 5.8 refuse AT_EMPTY_PATH here; go through /proc.
         const e = lastError();
         if (e.errno !== errno.EINVAL || node.isSymlink) throw e;
-        check(c.utimensat(AT.FDCWD, node.proc, times, 0));
+        check(c.utimensat(AT.FDCWD, this.#proc(node), times, 0));
       }
     }
     return this.#attr(node, this.#stat(node));
@@ -625,7 +1005,7 @@ export class PassthroughFs implements fuse.Operations {
     const node = this.#node(inode);
     for (let size = 4096;; size *= 2) {
       const buf = new Uint8Array(size);
-      const n = check(sym().readlinkat(node.fd, EMPTY, buf, BigInt(size)));
+      const n = check(sym().readlinkat(this.#fd(node), EMPTY, buf, BigInt(size)));
       if (n < size) return buf.subarray(0, n);
     }
   }
@@ -640,7 +1020,8 @@ export class PassthroughFs implements fuse.Operations {
   ): fuse.EntryAttributes {
     const parent = this.#node(parentInode);
     const n = component(name, errno.EEXIST);
-    check(sym().mknodat(parent.fd, n, mode, BigInt(rdev)));
+    this.#checkRoom(parent.dev);
+    check(sym().mknodat(this.#fd(parent), n, mode, BigInt(rdev)));
     return this.#created(parent, n, mode, ctx);
   }
 
@@ -653,20 +1034,21 @@ export class PassthroughFs implements fuse.Operations {
   ): fuse.EntryAttributes {
     const parent = this.#node(parentInode);
     const n = component(name, errno.EEXIST);
-    check(sym().mkdirat(parent.fd, n, mode));
+    this.#checkRoom(parent.dev);
+    check(sym().mkdirat(this.#fd(parent), n, mode));
     return this.#created(parent, n, mode, ctx);
   }
 
   /** Removes a non-directory. */
   unlink(parentInode: fuse.Inode, name: Uint8Array): void {
     const parent = this.#node(parentInode);
-    check(sym().unlinkat(parent.fd, component(name, errno.EISDIR), 0));
+    check(sym().unlinkat(this.#fd(parent), component(name, errno.EISDIR), 0));
   }
 
   /** Removes an empty directory. */
   rmdir(parentInode: fuse.Inode, name: Uint8Array): void {
     const parent = this.#node(parentInode);
-    check(sym().unlinkat(parent.fd, component(name, errno.EINVAL), AT.REMOVEDIR));
+    check(sym().unlinkat(this.#fd(parent), component(name, errno.EINVAL), AT.REMOVEDIR));
   }
 
   /** Creates a symlink with the target exactly as given, owned by the caller. */
@@ -678,7 +1060,8 @@ export class PassthroughFs implements fuse.Operations {
   ): fuse.EntryAttributes {
     const parent = this.#node(parentInode);
     const n = component(name, errno.EEXIST);
-    check(sym().symlinkat(cstr(target), parent.fd, n));
+    this.#checkRoom(parent.dev);
+    check(sym().symlinkat(cstr(target), this.#fd(parent), n));
     return this.#created(parent, n, null, ctx);
   }
 
@@ -694,9 +1077,9 @@ export class PassthroughFs implements fuse.Operations {
     const to = this.#node(parentInodeNew);
     check(
       sym().renameat2(
-        from.fd,
+        this.#fd(from),
         component(nameOld, errno.EBUSY),
-        to.fd,
+        this.#fd(to),
         component(nameNew, errno.EBUSY),
         flags,
       ),
@@ -713,12 +1096,12 @@ export class PassthroughFs implements fuse.Operations {
     const node = this.#node(inode);
     const parent = this.#node(newParentInode);
     const n = component(newName, errno.EEXIST);
-    if (c.linkat(node.fd, EMPTY, parent.fd, n, AT.EMPTY_PATH) < 0) {
+    if (c.linkat(this.#fd(node), EMPTY, this.#fd(parent), n, AT.EMPTY_PATH) < 0) {
       // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without it); the
       // /proc link works for anyone, but would follow a symlink.
       const e = lastError();
       if (e.errno !== errno.ENOENT || node.isSymlink) throw e;
-      check(c.linkat(AT.FDCWD, node.proc, parent.fd, n, AT.SYMLINK_FOLLOW));
+      check(c.linkat(AT.FDCWD, this.#proc(node), this.#fd(parent), n, AT.SYMLINK_FOLLOW));
     }
     node.nlookup++;
     return this.#attr(node, this.#stat(node));
@@ -733,9 +1116,19 @@ export class PassthroughFs implements fuse.Operations {
     // /proc/self/fd link we open through is itself a symlink.
     const backing = (flags & ~(O.O_CREAT | O.O_EXCL | O.O_NOCTTY | O.O_DIRECT | O.O_NOFOLLOW)) |
       O.O_CLOEXEC;
-    const fd = await this.#openPinned(node, AT.FDCWD, node.proc, backing, 0);
+    // Pinned for as long as the file is open (until release), from before
+    // the open: the file may be unlinked meanwhile.
+    this.#pin(node);
+    let fd: number;
+    try {
+      fd = await this.#openPinned(node, null, backing, 0);
+    } catch (error) {
+      this.#unpin(node);
+      throw error;
+    }
     const fh = this.#nextFh++;
     this.#files.set(fh, fd);
+    this.#fileNodes.set(fh, node);
     return new fuse.FileInfo({ fh, directIo: (flags & O.O_DIRECT) !== 0 });
   }
 
@@ -771,13 +1164,19 @@ export class PassthroughFs implements fuse.Operations {
    */
   flush(fh: fuse.FileHandle): void {
     const c = sym();
-    check(c.close(check(c.dup(this.#fileFd(fh)))));
+    const fd = this.#fileFd(fh);
+    let copy = c.dup(fd);
+    if (copy < 0) copy = this.#retryOpen(() => c.dup(fd));
+    check(c.close(copy));
   }
 
   /** Closes the backing file. */
   release(fh: fuse.FileHandle): void {
     const fd = this.#fileFd(fh);
+    const node = this.#fileNodes.get(fh);
     this.#files.delete(fh);
+    this.#fileNodes.delete(fh);
+    if (node) this.#unpin(node);
     check(sym().close(fd));
   }
 
@@ -793,7 +1192,7 @@ export class PassthroughFs implements fuse.Operations {
   async opendir(inode: fuse.Inode): Promise<fuse.FileHandle> {
     const node = this.#node(inode);
     const flags = O.O_RDONLY | O.O_DIRECTORY | O.O_CLOEXEC;
-    const fd = await this.#openPinned(node, node.fd, cstr("."), flags, 0);
+    const fd = await this.#openPinned(node, DOTNAME, flags, 0);
     const fh = this.#nextFh++;
     this.#dirs.set(fh, { fd, node, entries: null });
     return fh;
@@ -826,6 +1225,7 @@ export class PassthroughFs implements fuse.Operations {
     if (!dir) throw new FUSEError(errno.EBADF);
     if (startId === 0 || dir.entries === null) dir.entries = await this.#list(dir.fd);
     const entries = dir.entries;
+    let replied = false;
     for (let i = startId; i < entries.length; i++) {
       const { ino, type, name } = entries[i];
       if (isDot(name) || isDotDot(name)) {
@@ -837,6 +1237,7 @@ export class PassthroughFs implements fuse.Operations {
             (ino > 1n && ino < BigInt(ALLOC_BASE) ? Number(ino) : fuse.ROOT_INODE);
         const attr = new fuse.EntryAttributes({ stIno: id, stMode: S.IFDIR });
         if (!fuse.readdirReply(token, name, attr, i + 1)) return;
+        replied = true;
         continue;
       }
       if (!token.plus) {
@@ -847,17 +1248,25 @@ export class PassthroughFs implements fuse.Operations {
           const stIno = known ? known.id : Number(ino);
           const attr = new fuse.EntryAttributes({ stIno, stMode: (type & 0o17) << 12 });
           if (!fuse.readdirReply(token, name, attr, i + 1)) return;
+          replied = true;
           continue;
         }
         // An inode number we would map to an id of our own: look it up.
       }
       let found: { node: Node; st: Stat };
       try {
-        found = this.#find(dir.node, cstr(name));
+        // The open directory's own descriptor, which eviction never closes.
+        // A plain READDIR drops the node at once, so it may exceed the
+        // limit on fixed nodes.
+        found = this.#find(dir.fd, cstr(name), token.plus);
       } catch (error) {
+        if (!(error instanceof FUSEError)) throw error;
         // Removed since the listing was taken: leave it out, as a fresh
         // listing would.
-        if (error instanceof FUSEError && error.errno === errno.ENOENT) continue;
+        if (error.errno === errno.ENOENT) continue;
+        // No room for another inode: end this reply here. The kernel asks
+        // for the rest, usually with plain READDIR, which takes no lookups.
+        if (outOfFds(error) && replied) return;
         throw error;
       }
       let added = false;
@@ -868,6 +1277,7 @@ export class PassthroughFs implements fuse.Operations {
         else this.#dropIfUnused(found.node);
       }
       if (!added) return;
+      replied = true;
     }
   }
 
@@ -918,7 +1328,7 @@ export class PassthroughFs implements fuse.Operations {
   ): void {
     const node = this.#node(inode);
     const v = value as Uint8Array<ArrayBuffer>;
-    check(sym().setxattr(node.proc, cstr(name), v, BigInt(v.length), flags));
+    check(sym().setxattr(this.#proc(node), cstr(name), v, BigInt(v.length), flags));
   }
 
   /** The attribute's whole value; the library answers size probes and ERANGE from it. */
@@ -927,10 +1337,10 @@ export class PassthroughFs implements fuse.Operations {
     const node = this.#node(inode);
     const n = cstr(name);
     for (;;) {
-      const size = check(c.getxattr(node.proc, n, null, 0n));
+      const size = check(c.getxattr(this.#proc(node), n, null, 0n));
       const buf = new Uint8Array(size);
       if (size === 0) return buf;
-      const got = Number(c.getxattr(node.proc, n, buf, BigInt(size)));
+      const got = Number(c.getxattr(this.#proc(node), n, buf, BigInt(size)));
       if (got >= 0) return buf.subarray(0, got);
       const e = lastError();
       if (e.errno !== errno.ERANGE) throw e;
@@ -943,10 +1353,10 @@ export class PassthroughFs implements fuse.Operations {
     const c = sym();
     const node = this.#node(inode);
     for (;;) {
-      const size = check(c.listxattr(node.proc, null, 0n));
+      const size = check(c.listxattr(this.#proc(node), null, 0n));
       if (size === 0) return [];
       const buf = new Uint8Array(size);
-      const got = Number(c.listxattr(node.proc, buf, BigInt(size)));
+      const got = Number(c.listxattr(this.#proc(node), buf, BigInt(size)));
       if (got < 0) {
         const e = lastError();
         if (e.errno !== errno.ERANGE) throw e;
@@ -967,7 +1377,7 @@ export class PassthroughFs implements fuse.Operations {
   /** removexattr(2). */
   removexattr(inode: fuse.Inode, name: Uint8Array): void {
     const node = this.#node(inode);
-    check(sym().removexattr(node.proc, cstr(name)));
+    check(sym().removexattr(this.#proc(node), cstr(name)));
   }
 
   /**
@@ -1013,21 +1423,24 @@ export class PassthroughFs implements fuse.Operations {
     // us create or open a file elsewhere.
     const base = (flags & ~(O.O_CREAT | O.O_EXCL | O.O_NOCTTY | O.O_DIRECT)) | O.O_CLOEXEC |
       O.O_NOFOLLOW;
+    this.#checkRoom(parent.dev);
     let created = true;
     let fd: number;
     try {
-      fd = await this.#openPinned(parent, parent.fd, n, base | O.O_CREAT | O.O_EXCL, mode);
+      fd = await this.#openPinned(parent, n, base | O.O_CREAT | O.O_EXCL, mode);
     } catch (error) {
       if (!(error instanceof FUSEError) || error.errno !== errno.EEXIST || (flags & O.O_EXCL)) {
         throw error;
       }
       created = false;
-      fd = await this.#openPinned(parent, parent.fd, n, base, 0);
+      fd = await this.#openPinned(parent, n, base, 0);
     }
     try {
-      const { node, st } = this.#adopt(
-        check(c.openat(AT.FDCWD, procPath(fd), O.O_PATH | O.O_CLOEXEC, 0)),
-      );
+      const proc = procPath(fd);
+      const pathFlags = O.O_PATH | O.O_CLOEXEC;
+      let pathFd = c.openat(AT.FDCWD, proc, pathFlags, 0);
+      if (pathFd < 0) pathFd = this.#retryOpen(() => c.openat(AT.FDCWD, proc, pathFlags, 0));
+      const { node, st } = this.#adopt(pathFd, !created);
       try {
         const final = created
           ? this.#own(
@@ -1044,6 +1457,8 @@ export class PassthroughFs implements fuse.Operations {
           : st;
         const fh = this.#nextFh++;
         this.#files.set(fh, fd);
+        this.#fileNodes.set(fh, node);
+        this.#pin(node);
         node.nlookup++;
         return [
           new fuse.FileInfo({ fh, directIo: (flags & O.O_DIRECT) !== 0 }),
@@ -1075,6 +1490,9 @@ if (import.meta.main) {
       // caller's umask already).
       try {
         acquireLibc().umask(0);
+        // The descriptor cache is sized from the soft limit; the hard one
+        // is ours to take.
+        raiseNofileLimit();
       } finally {
         releaseLibc();
       }
