@@ -25,6 +25,9 @@ import type { EntryAttributes, FileInfo, FileLock, StatvfsData } from "../ops/ty
 /** An opaque `fuse_req_t`. */
 export type RequestPointer = Deno.PointerObject;
 
+/** What the dispatcher needs of a {@link Replier}: its public methods, so tests can fake it. */
+export type ReplySink = { [K in keyof Replier]: Replier[K] };
+
 const ERANGE = 34;
 /** The longest name a directory entry may have. */
 const NAME_MAX = 255;

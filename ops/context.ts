@@ -7,25 +7,28 @@
 
 import { type CallerIds, decodeCtx } from "../ffi/codec.ts";
 import type { InterruptHub } from "../ffi/interrupt.ts";
-import type { Replier, RequestPointer } from "../ffi/reply.ts";
+import type { ReplySink, RequestPointer } from "../ffi/reply.ts";
 import type { RequestContext } from "./types.ts";
 
 const NEVER = new AbortController().signal;
+
+/** What a context needs of the interrupt hub. */
+export type Interrupts = Pick<InterruptHub, "signalFor" | "done">;
 
 /** One request's context; valid until the request is answered. */
 export class Context implements RequestContext {
   #req: RequestPointer | null;
   #ids: CallerIds | undefined;
   #signal: AbortSignal | undefined;
-  readonly #replier: Replier;
-  readonly #interrupts: InterruptHub;
+  readonly #replier: ReplySink;
+  readonly #interrupts: Interrupts;
 
   /**
    * @param req the request
    * @param replier for `fuse_req_ctx`
    * @param interrupts for the signal
    */
-  constructor(req: RequestPointer, replier: Replier, interrupts: InterruptHub) {
+  constructor(req: RequestPointer, replier: ReplySink, interrupts: Interrupts) {
     this.#req = req;
     this.#replier = replier;
     this.#interrupts = interrupts;

@@ -205,7 +205,7 @@ export class FuseMount implements DispatchHost, Notifications {
       graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
     };
     this.tracer = (options.debug ?? debugFromEnv())
-      ? new RequestTracer((line) => console.error(line), (p) => this.replier.name(p))
+      ? new RequestTracer((line) => console.error(line))
       : null;
     this.#lowlevel = buildLowLevelOps(buildDispatch(ops, this), this.libs.version);
     try {

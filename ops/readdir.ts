@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Replier, RequestPointer } from "../ffi/reply.ts";
+import type { ReplySink, RequestPointer } from "../ffi/reply.ts";
 import type { BytesLike } from "./operations.ts";
 import type { EntryAttributes } from "./types.ts";
 import { FuseStateError } from "../utils/errors.ts";
@@ -15,7 +15,7 @@ import { FuseStateError } from "../utils/errors.ts";
  * settles.
  */
 export class ReaddirToken {
-  readonly #replier: Replier;
+  readonly #replier: ReplySink;
   readonly #req: RequestPointer;
   readonly #buf: Uint8Array<ArrayBuffer>;
   /**
@@ -36,7 +36,7 @@ export class ReaddirToken {
    * @param size the kernel's buffer size for this request
    * @param plus READDIRPLUS (true) or plain READDIR
    */
-  constructor(replier: Replier, req: RequestPointer, size: number, plus = true) {
+  constructor(replier: ReplySink, req: RequestPointer, size: number, plus = true) {
     this.#replier = replier;
     this.#req = req;
     this.#buf = new Uint8Array(size);

@@ -1,79 +1,71 @@
 /**
- * Debug logging of every request and reply, like libfuse's `-d`: the
- * operation, a sequence number, its arguments, the result and the latency.
- * When off, nothing of this runs: the callbacks are not even wrapped.
+ * Debug logging of every request and reply, like libfuse's `-d`: a
+ * sequence number, the libfuse operation (READDIRPLUS as `readdirplus`),
+ * its arguments by name, then the result and the latency. When off, the
+ * dispatcher skips all of it.
  *
  * @module
  */
 
-import type { LowLevelImpls, LowLevelOpName } from "../ffi/lowlevel_ops.ts";
 import type { RequestPointer } from "../ffi/reply.ts";
+import type { Decoder } from "./decoders.ts";
 import { errnoName } from "../utils/errno.ts";
-
-/** Argument positions (after `req`) that are C strings, per operation. */
-const STRING_ARGS: Partial<Record<LowLevelOpName, number[]>> = {
-  lookup: [1],
-  mknod: [1],
-  mkdir: [1],
-  unlink: [1],
-  rmdir: [1],
-  symlink: [0, 2],
-  rename: [1, 3],
-  link: [2],
-  create: [1],
-  setxattr: [1],
-  getxattr: [1],
-  removexattr: [1],
-};
 
 /** Where trace lines go. */
 export type TraceSink = (line: string) => void;
 
+/**
+ * Formats decoded arguments as `name=value, ...`.
+ *
+ * @param keys the argument names, in C order
+ * @param decoders their decoders (which know how to show a value)
+ * @param values the decoded arguments by name
+ * @returns e.g. `parent=1, name="message"`
+ */
+export function showArgs(
+  keys: readonly string[],
+  decoders: readonly Decoder<unknown>[],
+  values: Record<string, unknown>,
+): string {
+  return keys.map((k, i) => `${k}=${(decoders[i].show ?? String)(values[k])}`).join(", ");
+}
+
+/**
+ * Formats arguments that could not be decoded, as Deno FFI passed them.
+ *
+ * @param keys the argument names, in C order
+ * @param raw the values
+ * @returns e.g. `offset=9223372036854775807`
+ */
+export function showRaw(keys: readonly string[], raw: readonly unknown[]): string {
+  return keys.map((k, i) => {
+    const v = raw[i];
+    return `${k}=${v === null ? "NULL" : typeof v === "object" ? "ptr" : String(v)}`;
+  }).join(", ");
+}
+
 /** Traces the requests of one mount. */
 export class RequestTracer {
   readonly #sink: TraceSink;
-  readonly #readName: (p: Deno.PointerValue) => Uint8Array;
   readonly #seqs = new Map<number | bigint, number>();
   #nextSeq = 1;
 
-  /**
-   * @param sink receives one line per request and per reply
-   * @param readName copies a C string argument
-   */
-  constructor(sink: TraceSink, readName: (p: Deno.PointerValue) => Uint8Array) {
+  /** @param sink receives one line per request and per reply */
+  constructor(sink: TraceSink) {
     this.#sink = sink;
-    this.#readName = readName;
   }
 
   /**
-   * Wraps each implementation to log its request on arrival.
+   * Logs a request on arrival.
    *
-   * @param impls the operations' implementations
-   * @returns the wrapped implementations
+   * @param req the request
+   * @param op the libfuse operation
+   * @param args its arguments, formatted by {@link showArgs}
    */
-  wrap(impls: LowLevelImpls): LowLevelImpls {
-    const out: LowLevelImpls = {};
-    for (const [name, impl] of Object.entries(impls) as [LowLevelOpName, typeof impls.init][]) {
-      if (!impl || name === "init" || name === "destroy") {
-        out[name] = impl;
-        continue;
-      }
-      const strings = STRING_ARGS[name] ?? [];
-      out[name] = (req: RequestPointer, ...args: unknown[]) => {
-        const seq = this.#nextSeq++;
-        this.#seqs.set(Deno.UnsafePointer.value(req), seq);
-        const shown = args.map((a, i) =>
-          strings.includes(i)
-            ? JSON.stringify(new TextDecoder().decode(this.#readName(a as Deno.PointerValue)))
-            : a === null || typeof a === "object"
-            ? "ptr"
-            : String(a)
-        );
-        this.#sink(`denofuse: #${seq} ${name}(${shown.join(", ")})`);
-        impl(req, ...args);
-      };
-    }
-    return out;
+  request(req: RequestPointer, op: string, args: string): void {
+    const seq = this.#nextSeq++;
+    this.#seqs.set(Deno.UnsafePointer.value(req), seq);
+    this.#sink(`denofuse: #${seq} ${op}(${args})`);
   }
 
   /**

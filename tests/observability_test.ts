@@ -33,15 +33,21 @@ Deno.test("debug logging shows each request with its arguments, result and laten
     await withHello({ debug: true }, async (mnt) => {
       await Deno.readTextFile(join(mnt, "message"));
       await Deno.stat(join(mnt, "nope")).catch(() => {});
+      await Array.fromAsync(Deno.readDir(mnt));
     });
   } finally {
     console.error = original;
   }
   const log = lines.join("\n");
-  assert.match(log, /denofuse: #\d+ lookup\(1, "message"\)/);
+  assert.match(log, /denofuse: #\d+ lookup\(parent=1, name="message"\)/);
   assert.match(log, /denofuse: #\d+ lookup -> ok \(\d+\.\d us\)/);
-  assert.match(log, /denofuse: #\d+ lookup\(1, "nope"\)\ndenofuse: #\d+ lookup -> ENOENT/);
-  assert.match(log, /denofuse: #\d+ read\(2, \d+, 0, ptr\)/);
+  assert.match(
+    log,
+    /denofuse: #\d+ lookup\(parent=1, name="nope"\)\ndenofuse: #\d+ lookup -> ENOENT/,
+  );
+  assert.match(log, /denofuse: #\d+ read\(inode=2, size=\d+, offset=0, fh=\d+\)/);
+  // READDIRPLUS is labelled as such (its handler is readdir).
+  assert.match(log, /denofuse: #\d+ readdirplus\(inode=1, size=\d+, offset=0, fh=\d+\)/);
 });
 
 Deno.test("DENOFUSE_DEBUG=1 turns debug logging on for an example", async () => {
@@ -50,7 +56,10 @@ Deno.test("DENOFUSE_DEBUG=1 turns debug logging on for an example", async () => 
     for (let i = 0; i < 50 && !fs.stderr().includes("lookup -> ok"); i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.match(fs.stderr(), /denofuse: #\d+ lookup\(1, "message"\)\ndenofuse: #\d+ lookup -> ok/);
+    assert.match(
+      fs.stderr(),
+      /denofuse: #\d+ lookup\(parent=1, name="message"\)\ndenofuse: #\d+ lookup -> ok/,
+    );
   }, {
     denoFlags: ["--allow-ffi", "--allow-read", "--allow-env=DENOFUSE_DEBUG,DENOFUSE_LIBFUSE"],
     env: { DENOFUSE_DEBUG: "1" },

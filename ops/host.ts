@@ -1,0 +1,47 @@
+/**
+ * What the dispatcher needs from the mount that owns it. Kept apart from
+ * the mount so that the dispatcher and the request table depend on this
+ * small interface, and tests can provide a fake one without a mount.
+ *
+ * @module
+ */
+
+import type { NegotiatedConn } from "../ffi/conn.ts";
+import type { InterruptHub } from "../ffi/interrupt.ts";
+import type { ReplySink } from "../ffi/reply.ts";
+import type { PollHandle, PollHost } from "./poll.ts";
+import type { RequestStats } from "./stats.ts";
+import type { RequestTracer } from "./trace.ts";
+
+/** The dispatcher's view of its mount. */
+export interface DispatchHost extends PollHost {
+  /** Sends replies. */
+  readonly replier: ReplySink;
+  /** Interrupt signals of requests. */
+  readonly interrupts: Pick<InterruptHub, "signalFor" | "done">;
+  /**
+   * Reserves the receive buffer of the request being processed (see
+   * LowLevelSession.holdCurrentBuffer); null when none can be spared.
+   */
+  holdReceiveBuffer(): (() => void) | null;
+  /** Receives each new poll handle (so unmount can free it). */
+  pollHandleCreated(handle: PollHandle): void;
+  /** False once the session is destroyed: late replies must not reach libfuse. */
+  readonly alive: boolean;
+  /** Called when a request starts waiting for an asynchronous handler. */
+  requestStarted(): void;
+  /** Called when that request has been answered. */
+  requestFinished(): void;
+  /** Receives what FUSE_INIT negotiated. */
+  connected(conn: NegotiatedConn): void;
+  /** Receives the answer to a notifyRetrieve. */
+  retrieveReply(cookie: Deno.PointerValue, bufv: Deno.PointerValue): void;
+  /** Per-operation statistics. */
+  readonly stats: RequestStats;
+  /** Request tracing, when debug logging is on. */
+  readonly tracer: RequestTracer | null;
+  /** Reports a handler failure (logged with its stack). */
+  logHandlerError(op: string, error: unknown): void;
+  /** Reports a reply to `op` that libfuse could not deliver, with the errno it got. */
+  logReplyRefused(op: string, err: number): void;
+}
