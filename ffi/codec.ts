@@ -479,24 +479,6 @@ export function encodeStatvfs(data: StatvfsData): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** Reads `struct statvfs` members back (for tests and utilities). */
-export function decodeStatvfs(bytes: Uint8Array): StatvfsData {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const get = (field: keyof typeof VFS) =>
-    toSafeNumber(view.getBigUint64(VFS[field].offset, true), field);
-  return new StatvfsData({
-    fBsize: get("f_bsize"),
-    fFrsize: get("f_frsize"),
-    fBlocks: get("f_blocks"),
-    fBfree: get("f_bfree"),
-    fBavail: get("f_bavail"),
-    fFiles: get("f_files"),
-    fFfree: get("f_ffree"),
-    fFavail: get("f_favail"),
-    fNamemax: get("f_namemax"),
-  });
-}
-
 /**
  * Reads a `fuse_forget_data` array.
  *

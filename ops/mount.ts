@@ -269,16 +269,6 @@ export class FuseMount implements DispatchHost, Notifications {
     return this.#alive;
   }
 
-  /** Whether {@link serve} is running. */
-  get serving(): boolean {
-    return this.#serving !== null;
-  }
-
-  /** The raw session, for notifications. @internal */
-  get session(): LowLevelSession {
-    return this.#session;
-  }
-
   /** @internal */
   requestStarted(): void {
     this.#inflight++;
