@@ -83,6 +83,8 @@ export {
   type XattrNamespace,
 } from "./utils/fs_utils.ts";
 export { errno, type ErrnoName, errnoName } from "./utils/errno.ts";
+export * from "./utils/constants.ts";
+export { nameKey } from "./utils/names.ts";
 export {
   ErrnoError,
   FUSEError,

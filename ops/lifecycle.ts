@@ -26,7 +26,7 @@ export function lifecycleImpls(ops: Operations, host: DispatchHost): LowLevelImp
   const impls: LowLevelImpls = {
     init: (_userdata: Deno.PointerValue, conn: Deno.PointerValue) => {
       host.connected(connInfoNegotiate(conn, {
-        exportSupport: ops.supportsDotLookup ?? false,
+        exportSupport: ops.supportsDotLookup ?? true,
         writebackCache: ops.enableWritebackCache ?? false,
         posixAcl: ops.enableAcl ?? false,
         handleKillpriv: ops.handleKillpriv ?? false,

@@ -53,7 +53,11 @@ export type BytesLike = Uint8Array | string;
  * ```
  */
 export interface Operations {
-  /** Answer lookups of "." and ".." (needed for NFS export); pyfuse3's `supports_dot_lookup`. */
+  /**
+   * Whether `lookup` answers "." and ".." (needed for NFS export): pyfuse3's
+   * `supports_dot_lookup`, and true by default as there. It asks the kernel
+   * for FUSE_CAP_EXPORT_SUPPORT; set false if your lookup cannot answer them.
+   */
   supportsDotLookup?: boolean;
   /** Ask the kernel for writeback caching; pyfuse3's `enable_writeback_cache`. */
   enableWritebackCache?: boolean;

@@ -128,14 +128,19 @@ Deno.test("FUSE_INIT negotiates 1 MiB writes, and a 1 MiB direct write arrives w
   });
 });
 
-Deno.test("enableWritebackCache, enableAcl and supportsDotLookup reach FUSE_INIT", async () => {
+Deno.test("enableWritebackCache, enableAcl and supportsDotLookup reach FUSE_INIT (supportsDotLookup defaults to true, as in pyfuse3)", async () => {
   const plain = new OneFileFs({});
   await withFs(plain, async (mnt, h) => {
     await Deno.stat(mnt);
     const want = h.connection!.want;
     assert.equal(want & fuse.FUSE_CAP.WRITEBACK_CACHE, 0);
     assert.equal(want & fuse.FUSE_CAP.POSIX_ACL, 0);
-    assert.equal(want & fuse.FUSE_CAP.EXPORT_SUPPORT, 0);
+    assert.notEqual(want & fuse.FUSE_CAP.EXPORT_SUPPORT, 0);
+  });
+  const noDots = new OneFileFs({}, { supportsDotLookup: false });
+  await withFs(noDots, async (mnt, h) => {
+    await Deno.stat(mnt);
+    assert.equal(h.connection!.want & fuse.FUSE_CAP.EXPORT_SUPPORT, 0);
   });
   const fs = new OneFileFs({}, {
     enableWritebackCache: true,

@@ -34,7 +34,12 @@ Deno.test("setxattr()/getxattr() utilities work on a mount served by this proces
     assert.equal(new TextDecoder().decode(await fuse.getxattr(file, "greeting")), "bonjour");
     const big = new Uint8Array(1000).fill(7);
     await fuse.setxattr(file, "big", big);
-    assert.deepEqual(await fuse.getxattr(file, "big", "user", 16), big, "retries past ERANGE");
+    assert.deepEqual(await fuse.getxattr(file, "big", 16, "user"), big, "retries past ERANGE");
+    await assert.rejects(
+      // deno-lint-ignore no-explicit-any
+      fuse.getxattr(file, "big", "user" as any),
+      /takes the size guess third, as pyfuse3 does/,
+    );
     await assert.rejects(
       fuse.getxattr(file, "absent"),
       (e: Error) => e instanceof fuse.ErrnoError && e.code === "ENODATA",
@@ -53,6 +58,15 @@ Deno.test("listdir() and syncfs() work on a mount served by this process", async
     await assert.rejects(
       fuse.syncfs(join(mnt, "absent")),
       (e: Error) => e instanceof fuse.ErrnoError && e.code === "ENOENT",
+    );
+    // Like pyfuse3's, which raises OSError: an ErrnoError, not a Deno error.
+    await assert.rejects(
+      fuse.listdir(join(mnt, "absent")),
+      (e: Error) => e instanceof fuse.ErrnoError && e.code === "ENOENT",
+    );
+    await assert.rejects(
+      fuse.listdir(join(mnt, "message")),
+      (e: Error) => e instanceof fuse.ErrnoError && e.code === "ENOTDIR",
     );
   });
 });

@@ -83,9 +83,10 @@ export class ErrnoError extends Error {
    *
    * @param errnoValue the positive errno
    * @param what the call and its subject, e.g. `"syncfs(/mnt)"`
+   * @param options the underlying `cause`, if any
    */
-  constructor(errnoValue: number, what: string) {
-    super(`${what} failed: ${errnoName(errnoValue)}`);
+  constructor(errnoValue: number, what: string, options?: ErrorOptions) {
+    super(`${what} failed: ${errnoName(errnoValue)}`, options);
     this.name = "ErrnoError";
     this.errno = errnoValue;
   }

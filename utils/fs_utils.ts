@@ -1,7 +1,9 @@
 /**
  * pyfuse3's utility functions: `listdir`, `syncfs`, `getSupGroups`, and the
- * path-level `setxattr` / `getxattr`. All are safe to call on a filesystem
- * served by this very process: none blocks the JS thread.
+ * path-level `setxattr` / `getxattr`, with pyfuse3's argument order. Like
+ * pyfuse3's (which raise `OSError`), every one of them throws
+ * {@link ErrnoError} carrying the errno. All are safe to call on a
+ * filesystem served by this very process: none blocks the JS thread.
  *
  * @module
  */
@@ -20,7 +22,7 @@ const cString = nulTerminated;
  *
  * @param path the directory
  * @returns the entry names
- * @throws {Deno.errors.NotFound} and the other `Deno.readDir` errors
+ * @throws {ErrnoError} e.g. ENOENT, ENOTDIR, EACCES
  * @example
  * ```ts
  * import { listdir } from "./fs_utils.ts";
@@ -30,8 +32,23 @@ const cString = nulTerminated;
  */
 export async function listdir(path: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(path)) names.push(entry.name);
+  try {
+    for await (const entry of Deno.readDir(path)) names.push(entry.name);
+  } catch (error) {
+    throw asErrnoError(error, `listdir(${path})`);
+  }
   return names;
+}
+
+/**
+ * A Deno error as an ErrnoError, by its errno name (EIO when it has none).
+ * A missing Deno permission stays as it is: no errno describes it.
+ */
+function asErrnoError(error: unknown, what: string): Error {
+  if (error instanceof Deno.errors.NotCapable) return error;
+  const code = (error as { code?: unknown })?.code;
+  const value = typeof code === "string" ? errno[code as keyof typeof errno] : undefined;
+  return new ErrnoError(value ?? errno.EIO, what, { cause: error });
 }
 
 /**
@@ -66,9 +83,9 @@ export function getSupGroups(pid: number): Set<number> {
     status = Deno.readTextFileSync(`/proc/${pid}/status`);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new ErrnoError(errno.ESRCH, `getSupGroups(${pid})`);
+      throw new ErrnoError(errno.ESRCH, `getSupGroups(${pid})`, { cause: error });
     }
-    throw error;
+    throw asErrnoError(error, `getSupGroups(${pid})`);
   }
   const line = status.split("\n").find((l) => l.startsWith("Groups:")) ?? "Groups:";
   return new Set(line.slice("Groups:".length).trim().split(/\s+/).filter(Boolean).map(Number));
@@ -109,22 +126,29 @@ export async function setxattr(
 
 /**
  * Reads an extended attribute of a path (following symlinks), like
- * pyfuse3's `getxattr(path, name, size_guess, namespace)`; retries with the
- * real size when `sizeGuess` was too small.
+ * pyfuse3's `getxattr(path, name, size_guess=128, namespace='user')`, in
+ * that order; retries with the real size when `sizeGuess` was too small.
  *
  * @param path the file
  * @param name the attribute name without namespace
+ * @param sizeGuess the first buffer size to try (default 128)
  * @param namespace the namespace (default "user")
- * @param sizeGuess the first buffer size to try
  * @returns the value
  * @throws {ErrnoError} ENODATA if the attribute does not exist
+ * @throws {TypeError} if a namespace is passed third (the order before 0.2)
  */
 export async function getxattr(
   path: string,
   name: string,
-  namespace: XattrNamespace = "user",
   sizeGuess = 128,
+  namespace: XattrNamespace = "user",
 ): Promise<Uint8Array> {
+  if (typeof sizeGuess !== "number") {
+    throw new TypeError(
+      `getxattr(path, name, sizeGuess, namespace) takes the size guess third, as pyfuse3 ` +
+        `does; got ${JSON.stringify(sizeGuess)}: pass getxattr(path, name, 128, namespace)`,
+    );
+  }
   const full = `${namespace}.${name}`;
   let size = sizeGuess;
   for (let attempt = 0; attempt < 5; attempt++) {
