@@ -39,6 +39,7 @@ export {
   main,
   mount,
   type MountHandle,
+  type MountOptions,
   notifyDelete,
   notifyRetrieve,
   notifyStore,

@@ -28,13 +28,43 @@ export const defaultOptions: ReadonlySet<string> = Object.freeze(new Set(["defau
 let current: FuseMount | undefined;
 
 /**
+ * The third argument of {@link init}, {@link mount} and `mountInWorker` in
+ * full: the mount options together with the loop's.
+ */
+export interface MountOptions extends FuseMountOptions {
+  /**
+   * libfuse and kernel mount options such as `"fsname=x"`, `"allow_other"`,
+   * one per string (default {@link defaultOptions}).
+   */
+  options?: Iterable<string>;
+}
+
+/**
+ * Takes either form of the third argument: pyfuse3's set of mount options,
+ * or a {@link MountOptions} object.
+ *
+ * @param arg the argument
+ * @returns the mount options and the loop options
+ */
+export function splitMountOptions(
+  arg: Iterable<string> | MountOptions | undefined,
+): { options: Iterable<string>; loop: FuseMountOptions } {
+  if (arg === undefined) return { options: defaultOptions, loop: {} };
+  if (typeof arg === "string" || typeof (arg as Iterable<string>)[Symbol.iterator] === "function") {
+    return { options: arg as Iterable<string>, loop: {} };
+  }
+  const { options = defaultOptions, ...loop } = arg as MountOptions;
+  return { options, loop };
+}
+
+/**
  * Mounts `ops` on `mountpoint`, like pyfuse3's `init()`. Then run
  * {@link main}; afterwards call {@link close}.
  *
  * @param ops the filesystem
  * @param mountpoint an existing directory that is not a mount point
- * @param options mount options (default {@link defaultOptions})
- * @param loopOptions signal handling, grace period, debug logging
+ * @param options pyfuse3's set of mount options (default {@link defaultOptions}),
+ *   or `{ options, debug, handleSignals, graceMs }`
  * @throws {FuseStateError} if `init()` was already called without `close()`
  * @throws {FuseLoadError} if libfuse3 cannot be loaded
  * @throws {FuseMountError} if mounting fails, naming the problem and its fix
@@ -42,6 +72,7 @@ let current: FuseMount | undefined;
  * ```ts ignore
  * import * as fuse from "../mod.ts";
  * fuse.init(ops, "/mnt/hello", fuse.defaultOptions);
+ * // or: fuse.init(ops, "/mnt/hello", { options: ["fsname=hello"], debug: true });
  * try {
  *   await fuse.main();
  * } finally {
@@ -52,8 +83,7 @@ let current: FuseMount | undefined;
 export function init(
   ops: Operations,
   mountpoint: string,
-  options: Iterable<string> = defaultOptions,
-  loopOptions: FuseMountOptions = {},
+  options?: Iterable<string> | MountOptions,
 ): void {
   if (current) {
     throw new FuseStateError(
@@ -61,7 +91,8 @@ export function init(
         `or use mount() for several filesystems`,
     );
   }
-  current = FuseMount.open(ops, mountpoint, options, loopOptions);
+  const split = splitMountOptions(options);
+  current = FuseMount.open(ops, mountpoint, split.options, split.loop);
 }
 
 /**
@@ -239,25 +270,25 @@ export interface MountHandle extends AsyncDisposable, Notifications {
  *
  * @param ops the filesystem
  * @param mountpoint an existing directory that is not a mount point
- * @param options mount options (default {@link defaultOptions})
- * @param loopOptions signal handling, grace period, debug logging
+ * @param options a set of mount options (default {@link defaultOptions}), or
+ *   `{ options, debug, handleSignals, graceMs }`
  * @returns a handle; `await using` unmounts it at the end of the scope
  * @throws {FuseLoadError} if libfuse3 cannot be loaded
  * @throws {FuseMountError} if mounting fails, naming the problem and its fix
  * @example
  * ```ts ignore
  * import { mount } from "../mod.ts";
- * await using fs = mount(ops, "/mnt/hello");
- * console.log(await Deno.readTextFile("/mnt/hello/message"));
+ * await using fs = mount(ops, "/mnt/hello", { options: ["fsname=hello"], debug: true });
+ * console.log((await Array.fromAsync(Deno.readDir("/mnt/hello"))).length);
  * ```
  */
 export function mount(
   ops: Operations,
   mountpoint: string,
-  options: Iterable<string> = defaultOptions,
-  loopOptions: FuseMountOptions = {},
+  options?: Iterable<string> | MountOptions,
 ): MountHandle {
-  const fs = FuseMount.open(ops, mountpoint, options, loopOptions);
+  const split = splitMountOptions(options);
+  const fs = FuseMount.open(ops, mountpoint, split.options, split.loop);
   const closed = fs.serve().finally(() => fs.close());
   const unmount = () => {
     fs.terminate();

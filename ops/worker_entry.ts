@@ -54,7 +54,7 @@ async function serve(request: MountRequest): Promise<void> {
   let handle: MountHandle;
   try {
     const ops = await load(request);
-    handle = mount(ops, request.mountpoint, request.options, request.loopOptions);
+    handle = mount(ops, request.mountpoint, { ...request.loopOptions, options: request.options });
   } catch (error) {
     send({ type: "failed", error: toWireError(error) });
     return;

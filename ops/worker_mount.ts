@@ -11,11 +11,11 @@
  * @module
  */
 
-import type { FuseMountOptions, Notifications } from "./mount.ts";
+import type { Notifications } from "./mount.ts";
 import type { NegotiatedConn } from "../ffi/conn.ts";
 import type { OperationStats } from "./stats.ts";
 import type { Inode } from "./types.ts";
-import { defaultOptions } from "./api.ts";
+import { type MountOptions, splitMountOptions } from "./api.ts";
 import { ErrnoError } from "../utils/errors.ts";
 import { errno } from "../utils/errno.ts";
 import {
@@ -112,8 +112,8 @@ class WorkerConnection {
  *
  * @param fs the module and the export that is, or builds, the `Operations`
  * @param mountpoint an existing directory that is not a mount point
- * @param options mount options (default `defaultOptions`)
- * @param loopOptions signal handling, grace period, debug logging (in the Worker)
+ * @param options a set of mount options (default `defaultOptions`), or
+ *   `{ options, debug, handleSignals, graceMs }` (the loop runs in the Worker)
  * @returns a handle once mounted; `await using` unmounts it at the end of the scope
  * @throws {FuseMountError} if mounting fails, naming the problem and its fix
  * @throws {TypeError} if the module has no such export
@@ -130,17 +130,17 @@ class WorkerConnection {
 export function mountInWorker(
   fs: FilesystemModule,
   mountpoint: string,
-  options: Iterable<string> = defaultOptions,
-  loopOptions: FuseMountOptions = {},
+  options?: Iterable<string> | MountOptions,
 ): Promise<WorkerMountHandle> {
+  const split = splitMountOptions(options);
   const request: MountRequest = {
     type: "mount",
     module: String(fs.module),
     exportName: fs.export ?? "default",
     args: fs.args ?? [],
     mountpoint,
-    options: [...options],
-    loopOptions,
+    options: [...split.options],
+    loopOptions: split.loop,
   };
   const worker = new Worker(new URL("./worker_entry.ts", import.meta.url), { type: "module" });
   const connection = new WorkerConnection(worker);

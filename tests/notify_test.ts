@@ -54,7 +54,7 @@ async function withChangingFs(
   const fs = new ChangingFs();
   const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
   try {
-    const handle = fuse.mount(fs, mnt, ["fsname=notify"], { handleSignals: false });
+    const handle = fuse.mount(fs, mnt, { options: ["fsname=notify"], handleSignals: false });
     try {
       await withTimeout("notify test", 20_000, fn(fs, mnt, handle));
     } finally {

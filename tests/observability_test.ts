@@ -11,7 +11,8 @@ async function withHello(
 ) {
   const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
   try {
-    const h = fuse.mount(new HelloFs(), mnt, ["fsname=observed"], {
+    const h = fuse.mount(new HelloFs(), mnt, {
+      options: ["fsname=observed"],
       handleSignals: false,
       ...loopOptions,
     });

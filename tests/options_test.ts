@@ -53,7 +53,7 @@ class OneFileFs implements fuse.Operations {
 async function withFs(fs: OneFileFs, fn: (mnt: string, h: fuse.MountHandle) => Promise<void>) {
   const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
   try {
-    const h = fuse.mount(fs, mnt, ["fsname=options"], { handleSignals: false });
+    const h = fuse.mount(fs, mnt, { options: ["fsname=options"], handleSignals: false });
     try {
       await withTimeout("options test", 20_000, fn(mnt, h));
     } finally {
@@ -220,7 +220,7 @@ Deno.test("entryTimeout and attrTimeout bound how long the kernel caches lookups
   };
   const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
   try {
-    const h = fuse.mount(ops, mnt, [], { handleSignals: false });
+    const h = fuse.mount(ops, mnt, { options: [], handleSignals: false });
     try {
       const path = join(mnt, "f");
       await Deno.stat(path);

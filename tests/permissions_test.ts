@@ -68,7 +68,7 @@ Deno.test("a script that touches its own in-thread mount under granular flags ge
 import { mount } from "${LIBRARY}mod.ts";
 import { HelloFs } from "${LIBRARY}examples/hello.ts";
 const dir = await Deno.makeTempDir();
-const fs = mount(new HelloFs(), dir, ["fsname=self-touch"], { handleSignals: false });
+const fs = mount(new HelloFs(), dir, { options: ["fsname=self-touch"], handleSignals: false });
 const start = performance.now();
 try {
   await Deno.readTextFile(dir + "/message");

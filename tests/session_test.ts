@@ -65,8 +65,12 @@ Deno.test("mount() serves two filesystems at once and await using unmounts them"
   const b = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
   try {
     {
-      await using first = fuse.mount(new HelloFs(), a, ["fsname=first"], { handleSignals: false });
-      await using second = fuse.mount(new HelloFs(), b, ["fsname=second"], {
+      await using first = fuse.mount(new HelloFs(), a, {
+        options: ["fsname=first"],
+        handleSignals: false,
+      });
+      await using second = fuse.mount(new HelloFs(), b, {
+        options: ["fsname=second"],
         handleSignals: false,
       });
       const [x, y] = await withTimeout(
@@ -92,7 +96,7 @@ Deno.test("mount() serves two filesystems at once and await using unmounts them"
 Deno.test("mount() resolves closed when the filesystem is unmounted from outside", async () => {
   const dir = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
   try {
-    const fs = fuse.mount(new HelloFs(), dir, [], { handleSignals: false });
+    const fs = fuse.mount(new HelloFs(), dir, { options: [], handleSignals: false });
     await Deno.stat(join(dir, "message"));
     const um = await new Deno.Command("fusermount3", { args: ["-u", dir] }).output();
     assert.equal(um.code, 0);

@@ -99,10 +99,8 @@ export async function testMount(
   const mountpoint = await Deno.makeTempDir({ prefix: "denofuse-test-" });
   let handle: MountHandle | WorkerMountHandle;
   try {
-    const loopOptions = { handleSignals: false, ...loop };
-    handle = inWorker
-      ? await mountInWorker(fs, mountpoint, mountOptions, loopOptions)
-      : mount(fs, mountpoint, mountOptions, loopOptions);
+    const all = { handleSignals: false, ...loop, options: mountOptions };
+    handle = inWorker ? await mountInWorker(fs, mountpoint, all) : mount(fs, mountpoint, all);
   } catch (error) {
     await Deno.remove(mountpoint);
     throw error;

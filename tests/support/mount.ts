@@ -54,7 +54,7 @@ export async function withMount(
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
   try {
-    const fs = mount(ops, dir, options, { handleSignals: false });
+    const fs = mount(ops, dir, { options, handleSignals: false });
     try {
       await withTimeout("test body", timeoutMs, fn(dir));
     } finally {
