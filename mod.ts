@@ -49,11 +49,13 @@ export {
 export { mountInWorker, type WorkerMountHandle } from "./ops/worker_mount.ts";
 export type { FilesystemModule } from "./ops/worker_protocol.ts";
 export type { OperationStats } from "./ops/stats.ts";
-export { DEBUG_ENV, type FuseMountOptions, type Notifications } from "./ops/mount.ts";
-export type { BytesLike, HandlerName, Operations } from "./ops/operations.ts";
+export { DEBUG_ENV, type FuseMountOptions } from "./ops/mount.ts";
+export type { Notifications } from "./ops/notifications.ts";
+export type { HandlerName, Operations } from "./ops/operations.ts";
 export { readdirReply, ReaddirToken } from "./ops/readdir.ts";
 export { notifyPoll, PollHandle } from "./ops/poll.ts";
 export {
+  type BytesLike,
   EntryAttributes,
   F_RDLCK,
   F_UNLCK,
@@ -72,7 +74,7 @@ export {
   ROOT_INODE,
   SetattrFields,
   StatvfsData,
-} from "./ops/types.ts";
+} from "./core/types.ts";
 export { processIds } from "./ffi/process.ts";
 export { FUSE_CAP, type NegotiatedConn } from "./ffi/conn.ts";
 export {
@@ -83,9 +85,9 @@ export {
   syncfs,
   type XattrNamespace,
 } from "./utils/fs_utils.ts";
-export { errno, type ErrnoName, errnoName } from "./utils/errno.ts";
-export * from "./utils/constants.ts";
-export { nameKey } from "./utils/names.ts";
+export { errno, type ErrnoName, errnoName } from "./core/errno.ts";
+export * from "./core/constants.ts";
+export { nameKey } from "./core/names.ts";
 export {
   ErrnoError,
   FUSEError,
@@ -93,4 +95,4 @@ export {
   FuseMountError,
   FuseOperationalError,
   FuseStateError,
-} from "./utils/errors.ts";
+} from "./core/errors.ts";

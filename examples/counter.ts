@@ -14,7 +14,7 @@
  */
 
 import * as fuse from "../mod.ts";
-import { runFromCommandLine } from "../utils/cli.ts";
+import { runFromCommandLine } from "./lib/cli.ts";
 
 const IOC_WRITE = 1, IOC_READ = 2;
 const ioc = (dir: number, type: string, nr: number, size: number) =>

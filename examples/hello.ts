@@ -10,7 +10,7 @@
  */
 
 import * as fuse from "../mod.ts";
-import { runFromCommandLine } from "../utils/cli.ts";
+import { runFromCommandLine } from "./lib/cli.ts";
 
 const FILE_NAME = new TextEncoder().encode("message");
 const FILE_INODE = fuse.ROOT_INODE + 1;

@@ -68,7 +68,7 @@
  */
 
 import * as fuse from "../mod.ts";
-import { runFromCommandLine } from "../utils/cli.ts";
+import { runFromCommandLine } from "./lib/cli.ts";
 import {
   acquireLibc,
   AT,
@@ -91,7 +91,7 @@ import {
   type Stat,
   sym,
   timespecs,
-} from "../ffi/posix.ts";
+} from "../posix.ts";
 
 const { errno, FUSEError } = fuse;
 
@@ -1160,7 +1160,7 @@ export class PassthroughFs implements fuse.Operations {
    * duplicate releases POSIX locks and makes network filesystems flush and
    * report write errors, while our descriptor stays open until release.
    * Synchronous: a close that failed on a worker thread could neither
-   * report its errno nor be repeated to learn it (see ffi/posix.ts).
+   * report its errno nor be repeated to learn it (see posix/libc.ts).
    */
   flush(fh: fuse.FileHandle): void {
     const c = sym();

@@ -39,7 +39,7 @@
  */
 
 import * as fuse from "../mod.ts";
-import { runFromCommandLine } from "../utils/cli.ts";
+import { runFromCommandLine } from "./lib/cli.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
 
 const S_IFMT = 0o170000;

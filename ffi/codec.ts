@@ -7,7 +7,7 @@
  */
 
 import { FILE_INFO_ALLOC, type FileInfoBits, FOPEN, LAYOUT } from "./layout.ts";
-import { EntryAttributes, type FileInfo, FileLock, StatvfsData } from "../ops/types.ts";
+import { EntryAttributes, type FileInfo, FileLock, StatvfsData } from "../core/types.ts";
 import type { LibC } from "./library.ts";
 
 const NS = 1_000_000_000n;

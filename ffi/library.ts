@@ -5,7 +5,7 @@
  */
 
 import { FUSE_SYMBOLS, LIBC_SYMBOLS } from "./symbols.ts";
-import { FuseLoadError } from "../utils/errors.ts";
+import { FuseLoadError } from "../core/errors.ts";
 
 /** The environment variable that names the libfuse3 shared object to load. */
 export const LIBFUSE_PATH_ENV = "DENOFUSE_LIBFUSE";

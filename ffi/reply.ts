@@ -20,7 +20,7 @@ import {
 } from "./codec.ts";
 import { type FileInfoBits, fileInfoBits, fileInfoHasBit } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
-import type { EntryAttributes, FileInfo, FileLock, StatvfsData } from "../ops/types.ts";
+import type { EntryAttributes, FileInfo, FileLock, StatvfsData } from "../core/types.ts";
 
 /** An opaque `fuse_req_t`. */
 export type RequestPointer = Deno.PointerObject;

@@ -11,7 +11,7 @@ import type { LoadedLibraries } from "./library.ts";
 import { captureLibfuseLog, recentLibfuseMessages } from "./log.ts";
 import { Poller } from "./poller.ts";
 import { nulTerminated } from "./codec.ts";
-import { FuseMountError } from "../utils/errors.ts";
+import { FuseMountError } from "../core/errors.ts";
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;

@@ -5,12 +5,13 @@
  * @module
  */
 
-import { FuseMount, type FuseMountOptions, type Notifications } from "./mount.ts";
-import type { Inode } from "./types.ts";
+import { FuseMount, type FuseMountOptions } from "./mount.ts";
+import type { Notifications } from "./notifications.ts";
+import type { Inode } from "../core/types.ts";
 import type { NegotiatedConn } from "../ffi/conn.ts";
 import type { OperationStats } from "./stats.ts";
 import type { Operations } from "./operations.ts";
-import { FuseStateError } from "../utils/errors.ts";
+import { FuseStateError } from "../core/errors.ts";
 
 /**
  * The options pyfuse3 recommends: let the kernel check permissions from the
@@ -141,7 +142,7 @@ function mounted(what: string): FuseMount {
  * @throws {FuseStateError} before {@link init}
  */
 export function invalidateInode(inode: Inode, attrOnly = false): Promise<void> {
-  return mounted("invalidateInode()").invalidateInode(inode, attrOnly);
+  return mounted("invalidateInode()").notifications.invalidateInode(inode, attrOnly);
 }
 
 /**
@@ -160,7 +161,7 @@ export function invalidateEntry(
   name: Uint8Array | string,
   deleted = 0,
 ): Promise<void> {
-  return mounted("invalidateEntry()").invalidateEntry(parentInode, name, deleted);
+  return mounted("invalidateEntry()").notifications.invalidateEntry(parentInode, name, deleted);
 }
 
 /**
@@ -179,7 +180,12 @@ export function invalidateEntryAsync(
   deleted = 0,
   ignoreEnoent = false,
 ): void {
-  mounted("invalidateEntryAsync()").invalidateEntryAsync(parentInode, name, deleted, ignoreEnoent);
+  mounted("invalidateEntryAsync()").notifications.invalidateEntryAsync(
+    parentInode,
+    name,
+    deleted,
+    ignoreEnoent,
+  );
 }
 
 /**
@@ -193,7 +199,7 @@ export function invalidateEntryAsync(
  * @throws {FuseStateError} before {@link init}
  */
 export function notifyStore(inode: Inode, offset: number, data: Uint8Array): Promise<void> {
-  return mounted("notifyStore()").notifyStore(inode, offset, data);
+  return mounted("notifyStore()").notifications.notifyStore(inode, offset, data);
 }
 
 /**
@@ -211,7 +217,7 @@ export function notifyDelete(
   childInode: Inode,
   name: Uint8Array | string,
 ): Promise<void> {
-  return mounted("notifyDelete()").notifyDelete(parentInode, childInode, name);
+  return mounted("notifyDelete()").notifications.notifyDelete(parentInode, childInode, name);
 }
 
 /**
@@ -225,7 +231,7 @@ export function notifyDelete(
  * @throws {FuseStateError} before {@link init}
  */
 export function notifyRetrieve(inode: Inode, offset: number, size: number): Promise<Uint8Array> {
-  return mounted("notifyRetrieve()").notifyRetrieve(inode, offset, size);
+  return mounted("notifyRetrieve()").notifications.notifyRetrieve(inode, offset, size);
 }
 
 /**
@@ -303,11 +309,11 @@ export function mount(
     closed,
     unmount,
     [Symbol.asyncDispose]: unmount,
-    invalidateInode: (...a) => fs.invalidateInode(...a),
-    invalidateEntry: (...a) => fs.invalidateEntry(...a),
-    invalidateEntryAsync: (...a) => fs.invalidateEntryAsync(...a),
-    notifyStore: (...a) => fs.notifyStore(...a),
-    notifyDelete: (...a) => fs.notifyDelete(...a),
-    notifyRetrieve: (...a) => fs.notifyRetrieve(...a),
+    invalidateInode: (...a) => fs.notifications.invalidateInode(...a),
+    invalidateEntry: (...a) => fs.notifications.invalidateEntry(...a),
+    invalidateEntryAsync: (...a) => fs.notifications.invalidateEntryAsync(...a),
+    notifyStore: (...a) => fs.notifications.notifyStore(...a),
+    notifyDelete: (...a) => fs.notifications.notifyDelete(...a),
+    notifyRetrieve: (...a) => fs.notifications.notifyRetrieve(...a),
   };
 }

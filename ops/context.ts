@@ -8,7 +8,7 @@
 import { type CallerIds, decodeCtx } from "../ffi/codec.ts";
 import type { InterruptHub } from "../ffi/interrupt.ts";
 import type { ReplySink, RequestPointer } from "../ffi/reply.ts";
-import type { RequestContext } from "./types.ts";
+import type { RequestContext } from "../core/types.ts";
 
 const NEVER = new AbortController().signal;
 

@@ -17,7 +17,7 @@ import {
   EFBIG,
   toSafeNumber,
 } from "../ffi/codec.ts";
-import type { EntryAttributes, FileLock } from "./types.ts";
+import type { EntryAttributes, FileLock } from "../core/types.ts";
 
 /** What decoders may need besides the raw value. */
 export interface DecodeEnv {

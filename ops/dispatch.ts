@@ -20,8 +20,8 @@ import { lifecycleImpls } from "./lifecycle.ts";
 import { showArgs, showRaw } from "./trace.ts";
 import type { Operations } from "./operations.ts";
 import { type AnyRequestRow, type RequestEnv, REQUESTS } from "./request_table.ts";
-import { errno } from "../utils/errno.ts";
-import { FUSEError, isReplyErrno } from "../utils/errors.ts";
+import { errno } from "../core/errno.ts";
+import { FUSEError, isReplyErrno } from "../core/errors.ts";
 
 export { hasPosixLocks } from "./request_table.ts";
 export type { DispatchHost } from "./host.ts";

@@ -13,7 +13,7 @@ import type { LowLevelImpls } from "../ffi/lowlevel_ops.ts";
 import type { RequestPointer } from "../ffi/reply.ts";
 import type { DispatchHost } from "./host.ts";
 import type { Operations } from "./operations.ts";
-import type { MaybePromise } from "./types.ts";
+import type { MaybePromise } from "../core/types.ts";
 
 /**
  * The lifecycle callbacks for `ops`.

@@ -1,12 +1,9 @@
 /**
- * A mounted filesystem and its request loop.
- *
- * The loop runs on the JS thread inside Deno's event loop (see
- * docs/request_loop.md): with `/dev/fuse` non-blocking it drains every
- * queued request synchronously — libfuse calls our callbacks from inside
- * `fuse_session_process_buf` — and only when the queue is empty waits for a
- * dedicated poll thread (ffi/poller.ts), leaving the JS thread free for
- * handlers' own I/O.
+ * A mounted filesystem's lifecycle: load libfuse, create and mount the
+ * session, serve (ops/loop.ts) until terminated or unmounted, wait for the
+ * handlers still running, unmount and free everything exactly once. The
+ * dispatcher (ops/dispatch.ts) and the notifications (ops/notifications.ts)
+ * reach the mount through small interfaces it implements.
  *
  * @module
  */
@@ -16,26 +13,21 @@ import { acquireLibraries, type LoadedLibraries, releaseLibraries } from "../ffi
 import { Replier } from "../ffi/reply.ts";
 import { InvalidReplyError } from "../ffi/codec.ts";
 import { decodeRetrieveReply, Notifier } from "../ffi/notify.ts";
+import { serveRequests } from "./loop.ts";
+import { MountNotifications, type NotificationOwner } from "./notifications.ts";
 import type { NegotiatedConn } from "../ffi/conn.ts";
 import { InterruptHub } from "../ffi/interrupt.ts";
 import type { PollHandle } from "./poll.ts";
 import { type OperationStats, RequestStats } from "./stats.ts";
 import { RequestTracer } from "./trace.ts";
 import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
-import { setImmediate } from "node:timers";
-import { LowLevelSession, Received } from "../ffi/session.ts";
+import { LowLevelSession } from "../ffi/session.ts";
 import { buildDispatch, type DispatchHost, hasPosixLocks } from "./dispatch.ts";
 import type { Operations } from "./operations.ts";
-import { ErrnoError, FuseMountError, FuseStateError } from "../utils/errors.ts";
-import { errno, errnoName } from "../utils/errno.ts";
+import { FuseMountError, FuseStateError } from "../core/errors.ts";
+import { errno, errnoName } from "../core/errno.ts";
 import { accessErrno } from "../ffi/process.ts";
-import type { Inode } from "./types.ts";
-import { checkMountpoint, normalizeOptions } from "../utils/preflight.ts";
-
-/** Requests handled back to back before the loop lets timers and I/O run. */
-const DRAIN_BUDGET = 256;
-/** Microtask checkpoints the loop allows settled async handlers before parking. */
-const MICROTASK_ROUNDS = 4;
+import { checkMountpoint, normalizeOptions } from "./preflight.ts";
 
 /** How long {@link FuseMount.serve} waits for running handlers after termination. */
 const DEFAULT_GRACE_MS = 5000;
@@ -74,64 +66,6 @@ function debugFromEnv(): boolean {
   }
 }
 
-/**
- * Cache invalidation and notifications to the kernel, pyfuse3's
- * `invalidate_*` / `notify_store` plus `notifyDelete` and `notifyRetrieve`.
- *
- * None of them blocks the request loop: the kernel may hold them until a
- * request in progress is answered, so they run on a worker thread and
- * return promises. Calling them from inside a handler is safe as long as
- * the handler does not await them (or use {@link invalidateEntryAsync}).
- */
-export interface Notifications {
-  /**
-   * Drops the kernel's cached attributes of `inode` and, unless
-   * `attrOnly`, its cached data.
-   *
-   * @throws {ErrnoError} e.g. ENOENT if the kernel does not know the inode
-   */
-  invalidateInode(inode: Inode, attrOnly?: boolean): Promise<void>;
-  /**
-   * Drops the kernel's cached entry `name` in `parentInode`. With `deleted`
-   * (an inode number), tells the kernel the entry was deleted
-   * (`notifyDelete`), which also ends inotify watches on it.
-   *
-   * @throws {ErrnoError} e.g. ENOENT if the kernel has no such entry cached
-   */
-  invalidateEntry(parentInode: Inode, name: Uint8Array | string, deleted?: Inode): Promise<void>;
-  /**
-   * Like {@link invalidateEntry} but returns at once; failures are logged
-   * (ENOENT is ignored when `ignoreEnoent`).
-   */
-  invalidateEntryAsync(
-    parentInode: Inode,
-    name: Uint8Array | string,
-    deleted?: Inode,
-    ignoreEnoent?: boolean,
-  ): void;
-  /**
-   * Places `data` in the kernel's page cache for `inode` at `offset`.
-   *
-   * @throws {ErrnoError} e.g. ENOENT if the kernel does not know the inode
-   */
-  notifyStore(inode: Inode, offset: number, data: Uint8Array): Promise<void>;
-  /**
-   * Tells the kernel that entry `name` of `parentInode`, which pointed to
-   * `childInode`, was deleted.
-   *
-   * @throws {ErrnoError} e.g. ENOENT if the kernel has no such entry cached
-   */
-  notifyDelete(parentInode: Inode, childInode: Inode, name: Uint8Array | string): Promise<void>;
-  /**
-   * Asks the kernel for the data of `inode` it has cached in
-   * `[offset, offset + size)`.
-   *
-   * @returns the cached bytes (possibly fewer than `size`, or none)
-   * @throws {ErrnoError} e.g. ENOENT if the kernel does not know the inode
-   */
-  notifyRetrieve(inode: Inode, offset: number, size: number): Promise<Uint8Array>;
-}
-
 /** The error for an unusable /dev/fuse, given access(2)'s errno. */
 function devFuseProblem(err: number): FuseMountError | undefined {
   if (err === errno.ENOENT) {
@@ -154,7 +88,7 @@ function devFuseProblem(err: number): FuseMountError | undefined {
  * One mounted filesystem: a libfuse session, its callbacks and its loop.
  * Several can be open in one process.
  */
-export class FuseMount implements DispatchHost, Notifications {
+export class FuseMount implements DispatchHost, NotificationOwner {
   /** The loaded libraries. */
   readonly libs: LoadedLibraries;
   /** The reply layer. */
@@ -175,11 +109,9 @@ export class FuseMount implements DispatchHost, Notifications {
   #serving: Promise<void> | null = null;
   #inflight = 0;
   #idle: (() => void) | null = null;
-  #notifier!: Notifier;
-  #pendingNotifications = 0;
+  /** Cache invalidation and the other notifications to the kernel. */
+  readonly notifications: MountNotifications;
   #destroyWhenIdle = false;
-  #retrieves = new Map<number, { resolve(d: Uint8Array): void; reject(e: Error): void }>();
-  #nextCookie = 1;
   #connection: NegotiatedConn | undefined;
   readonly #pollHandles = new Set<PollHandle>();
 
@@ -221,7 +153,10 @@ export class FuseMount implements DispatchHost, Notifications {
       releaseLibraries();
       throw error;
     }
-    this.#notifier = new Notifier(this.libs, this.#session.pointer);
+    this.notifications = new MountNotifications(
+      new Notifier(this.libs, this.#session.pointer),
+      this,
+    );
     // Listen before mounting: a signal that arrived between the mount and
     // serve() took the default action and left the mount behind, dead.
     this.#listenForSignals(true);
@@ -308,9 +243,7 @@ export class FuseMount implements DispatchHost, Notifications {
   retrieveReply(cookie: Deno.PointerValue, bufv: Deno.PointerValue): void {
     const stride = this.libs.version >= 317 ? FUSE_BUF_ALLOC : LAYOUT.fuse_buf.size;
     const { cookie: id, data } = decodeRetrieveReply(cookie, bufv, stride);
-    const waiter = this.#retrieves.get(id);
-    this.#retrieves.delete(id);
-    waiter?.resolve(data);
+    this.notifications.retrieved(id, data);
   }
 
   /** @internal */
@@ -354,7 +287,7 @@ export class FuseMount implements DispatchHost, Notifications {
 
   async #serve(): Promise<void> {
     try {
-      await this.#loop();
+      await serveRequests(this.#session, this);
       await this.#waitForHandlers();
     } finally {
       this.#session.stopWaiting();
@@ -375,44 +308,29 @@ export class FuseMount implements DispatchHost, Notifications {
 
   readonly #onSignal = (): void => this.terminate();
 
-  async #loop(): Promise<void> {
-    const session = this.#session;
-    let microtaskRounds = 0;
-    while (!this.#terminating) {
-      let handled = 0;
-      let got: Received;
-      while ((got = session.receive()) === Received.Request) {
-        session.process();
-        if (++handled === DRAIN_BUDGET) break;
-      }
-      if (got === Received.Closed || session.exited()) return;
-      if (got === Received.Request) {
-        // Budget used up with requests still queued: let timers and I/O run.
-        // (setImmediate, not setTimeout(0): Deno's timers have 1 ms steps,
-        // and a 2 ms stall per 256 requests cost 60% of the throughput.)
-        await new Promise((resolve) => setImmediate(resolve));
-        continue;
-      }
-      if (handled > 0) microtaskRounds = 0;
-      if (this.#inflight > 0 && microtaskRounds < MICROTASK_ROUNDS) {
-        // Async handlers that are already done reply from microtasks: let
-        // them, so that their clients' next requests are served before parking.
-        microtaskRounds++;
-        await undefined;
-        continue;
-      }
-      microtaskRounds = 0;
-      await session.waitReadable();
-    }
+  /** Whether terminate() was called. @internal */
+  get terminating(): boolean {
+    return this.#terminating;
+  }
+
+  /** Requests whose asynchronous handlers have not answered yet. @internal */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** @internal */
+  notificationFinished(): void {
+    this.#settled();
   }
 
   #settled(): void {
-    if (this.#inflight === 0 && this.#pendingNotifications === 0) this.#idle?.();
-    if (this.#pendingNotifications === 0 && this.#destroyWhenIdle) this.#destroy();
+    const notifying = this.notifications.pending;
+    if (this.#inflight === 0 && notifying === 0) this.#idle?.();
+    if (notifying === 0 && this.#destroyWhenIdle) this.#destroy();
   }
 
   async #waitForHandlers(): Promise<void> {
-    if (this.#inflight === 0 && this.#pendingNotifications === 0) return;
+    if (this.#inflight === 0 && this.notifications.pending === 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.#idle = resolve),
@@ -451,15 +369,12 @@ export class FuseMount implements DispatchHost, Notifications {
       throw new FuseStateError("close() while serving: call terminate() and await serve() first");
     }
     this.#alive = false;
-    for (const waiter of this.#retrieves.values()) {
-      waiter.reject(new ErrnoError(errno.ENOTCONN, "notifyRetrieve (filesystem closed)"));
-    }
-    this.#retrieves.clear();
+    this.notifications.abandonRetrieves();
     try {
       if (options.unmount ?? true) this.#session.unmount();
     } finally {
       // A notification still running on a worker thread uses the session.
-      if (this.#pendingNotifications > 0) this.#destroyWhenIdle = true;
+      if (this.notifications.pending > 0) this.#destroyWhenIdle = true;
       else this.#destroy();
     }
   }
@@ -497,79 +412,6 @@ export class FuseMount implements DispatchHost, Notifications {
   /** @internal */
   destroyPollHandle(ptr: Deno.PointerObject): void {
     this.replier.destroyPollHandle(ptr);
-  }
-
-  async #notify(what: string, call: (n: Notifier) => Promise<number>): Promise<void> {
-    if (!this.#alive) throw new FuseStateError(`${what} after close()`);
-    this.#pendingNotifications++;
-    let rc: number;
-    try {
-      rc = await call(this.#notifier);
-    } finally {
-      this.#pendingNotifications--;
-      this.#settled();
-    }
-    if (rc !== 0) throw new ErrnoError(rc, what);
-  }
-
-  /** {@inheritDoc Notifications.invalidateInode} */
-  invalidateInode(inode: Inode, attrOnly = false): Promise<void> {
-    return this.#notify(
-      `invalidateInode(${inode})`,
-      (n) => n.invalInode(inode, attrOnly ? -1 : 0, 0),
-    );
-  }
-
-  /** {@inheritDoc Notifications.invalidateEntry} */
-  invalidateEntry(parentInode: Inode, name: Uint8Array | string, deleted = 0): Promise<void> {
-    const what = `invalidateEntry(${parentInode}, ${JSON.stringify(String(name))})`;
-    return deleted
-      ? this.#notify(what, (n) => n.delete(parentInode, deleted, name))
-      : this.#notify(what, (n) => n.invalEntry(parentInode, name));
-  }
-
-  /** {@inheritDoc Notifications.invalidateEntryAsync} */
-  invalidateEntryAsync(
-    parentInode: Inode,
-    name: Uint8Array | string,
-    deleted = 0,
-    ignoreEnoent = false,
-  ): void {
-    this.invalidateEntry(parentInode, name, deleted).catch((error) => {
-      if (ignoreEnoent && error instanceof ErrnoError && error.errno === errno.ENOENT) return;
-      console.error("denofuse: invalidateEntryAsync failed:", error);
-    });
-  }
-
-  /** {@inheritDoc Notifications.notifyStore} */
-  notifyStore(inode: Inode, offset: number, data: Uint8Array): Promise<void> {
-    return this.#notify(`notifyStore(${inode})`, (n) => n.store(inode, offset, data));
-  }
-
-  /** {@inheritDoc Notifications.notifyDelete} */
-  notifyDelete(parentInode: Inode, childInode: Inode, name: Uint8Array | string): Promise<void> {
-    return this.#notify(
-      `notifyDelete(${parentInode}, ${childInode})`,
-      (n) => n.delete(parentInode, childInode, name),
-    );
-  }
-
-  /** {@inheritDoc Notifications.notifyRetrieve} */
-  async notifyRetrieve(inode: Inode, offset: number, size: number): Promise<Uint8Array> {
-    const cookie = this.#nextCookie++;
-    const answer = new Promise<Uint8Array>((resolve, reject) => {
-      this.#retrieves.set(cookie, { resolve, reject });
-    });
-    try {
-      await this.#notify(
-        `notifyRetrieve(${inode})`,
-        (n) => n.retrieve(inode, offset, size, cookie),
-      );
-    } catch (error) {
-      this.#retrieves.delete(cookie);
-      throw error;
-    }
-    return answer;
   }
 }
 

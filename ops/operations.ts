@@ -17,6 +17,7 @@
  */
 
 import type {
+  BytesLike,
   EntryAttributes,
   FileHandle,
   FileInfo,
@@ -25,13 +26,10 @@ import type {
   RequestContext,
   SetattrFields,
   StatvfsData,
-} from "./types.ts";
+} from "../core/types.ts";
 import type { ReaddirToken } from "./readdir.ts";
 import type { PollHandle } from "./poll.ts";
-import type { FileLock, IoctlReply } from "./types.ts";
-
-/** Bytes, or a string to be sent as UTF-8. */
-export type BytesLike = Uint8Array | string;
+import type { FileLock, IoctlReply } from "../core/types.ts";
 
 /**
  * A filesystem's request handlers and capability flags.

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { FuseStateError } from "../utils/errors.ts";
+import { FuseStateError } from "../core/errors.ts";
 
 /** What a poll handle needs from its mount. @internal */
 export interface PollHost {

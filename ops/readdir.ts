@@ -5,9 +5,9 @@
  */
 
 import type { ReplySink, RequestPointer } from "../ffi/reply.ts";
-import type { BytesLike } from "./operations.ts";
-import type { EntryAttributes } from "./types.ts";
-import { FuseStateError } from "../utils/errors.ts";
+import type { BytesLike } from "../core/types.ts";
+import type { EntryAttributes } from "../core/types.ts";
+import { FuseStateError } from "../core/errors.ts";
 
 /**
  * The reply buffer of one readdir request. Handlers receive it and pass it

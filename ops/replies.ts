@@ -9,8 +9,14 @@
 
 import { describeValue, InvalidReplyError, toBytes } from "../ffi/codec.ts";
 import type { ReplySink, RequestPointer } from "../ffi/reply.ts";
-import type { BytesLike } from "./operations.ts";
-import type { EntryAttributes, FileInfo, FileLock, IoctlReply, StatvfsData } from "./types.ts";
+import type { BytesLike } from "../core/types.ts";
+import type {
+  EntryAttributes,
+  FileInfo,
+  FileLock,
+  IoctlReply,
+  StatvfsData,
+} from "../core/types.ts";
 import type { ReaddirToken } from "./readdir.ts";
 
 /** Sends the reply for a handler's value `v`, given the request's decoded arguments `a`. */

@@ -40,9 +40,9 @@ import type { HandlerName, Operations } from "./operations.ts";
 import { PollHandle } from "./poll.ts";
 import { ReaddirToken } from "./readdir.ts";
 import * as reply from "./replies.ts";
-import { F_UNLCK, FileLock, LOCK_UN, type MaybePromise, SetattrFields } from "./types.ts";
-import { FUSEError } from "../utils/errors.ts";
-import { errno } from "../utils/errno.ts";
+import { F_UNLCK, FileLock, LOCK_UN, type MaybePromise, SetattrFields } from "../core/types.ts";
+import { FUSEError } from "../core/errors.ts";
+import { errno } from "../core/errno.ts";
 
 /** What a row's `call` may use besides the handler's arguments. */
 export interface RequestEnv {

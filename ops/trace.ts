@@ -9,7 +9,7 @@
 
 import type { RequestPointer } from "../ffi/reply.ts";
 import type { Decoder } from "./decoders.ts";
-import { errnoName } from "../utils/errno.ts";
+import { errnoName } from "../core/errno.ts";
 
 /** Where trace lines go. */
 export type TraceSink = (line: string) => void;

@@ -11,13 +11,13 @@
  * @module
  */
 
-import type { Notifications } from "./mount.ts";
+import type { Notifications } from "./notifications.ts";
 import type { NegotiatedConn } from "../ffi/conn.ts";
 import type { OperationStats } from "./stats.ts";
-import type { Inode } from "./types.ts";
+import type { Inode } from "../core/types.ts";
 import { type MountOptions, splitMountOptions } from "./api.ts";
-import { ErrnoError } from "../utils/errors.ts";
-import { errno } from "../utils/errno.ts";
+import { ErrnoError } from "../core/errors.ts";
+import { errno } from "../core/errno.ts";
 import {
   type CallName,
   type CallRequest,

@@ -14,7 +14,7 @@ import {
   FuseMountError,
   FuseOperationalError,
   FuseStateError,
-} from "../utils/errors.ts";
+} from "../core/errors.ts";
 
 /**
  * Where a Worker finds the filesystem to serve: a module and its export,

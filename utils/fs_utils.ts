@@ -10,8 +10,8 @@
 
 import { blockingSyscall } from "../ffi/blocking_syscall.ts";
 import { nulTerminated } from "../ffi/codec.ts";
-import { ErrnoError } from "./errors.ts";
-import { errno } from "./errno.ts";
+import { ErrnoError } from "../core/errors.ts";
+import { errno } from "../core/errno.ts";
 
 const encoder = new TextEncoder();
 const cString = nulTerminated;

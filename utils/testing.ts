@@ -17,8 +17,8 @@ import type { FuseMountOptions } from "../ops/mount.ts";
 import type { Operations } from "../ops/operations.ts";
 import { mountInWorker, type WorkerMountHandle } from "../ops/worker_mount.ts";
 import type { FilesystemModule } from "../ops/worker_protocol.ts";
-import { FuseStateError } from "./errors.ts";
-import { allowsAll } from "./preflight.ts";
+import { FuseStateError } from "../core/errors.ts";
+import { allowsAll } from "../ops/preflight.ts";
 
 /** A filesystem mounted for a test; `await using` unmounts it and removes the directory. */
 export interface TestMount<H extends MountHandle | WorkerMountHandle = MountHandle>

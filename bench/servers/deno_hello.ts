@@ -13,7 +13,7 @@
  */
 
 import * as fuse from "../../mod.ts";
-import { parseMountArgs } from "../../utils/cli.ts";
+import { parseMountArgs } from "../../examples/lib/cli.ts";
 
 const NAME = new TextEncoder().encode("hello");
 const CONTENT = new TextEncoder().encode("Hello World!\n");

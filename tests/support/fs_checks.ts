@@ -7,7 +7,7 @@
  */
 
 import { sh } from "./mount.ts";
-import type { Statvfs } from "../../ffi/posix.ts";
+import type { Statvfs } from "../../posix.ts";
 
 /** The system Python: the pyenv shim under /root is not reachable for other uids. */
 export const PYTHON = "/usr/bin/python3";

@@ -11,6 +11,9 @@
  * @module
  */
 
+/** Bytes, or a string to be sent as UTF-8. */
+export type BytesLike = Uint8Array | string;
+
 /** An inode number, as the kernel knows it (a safe integer, at least 1). */
 export type Inode = number;
 

@@ -1,6 +1,6 @@
 /**
- * POSIX system calls for filesystems that forward to a backing filesystem
- * (examples/passthrough.ts), bound through Deno FFI.
+ * libc for the POSIX helpers: the symbol table with its C prototypes, the
+ * loader, errno, and C strings.
  *
  * Deno's own file APIs cannot express a faithful passthrough: `Deno.lstat`
  * rounds times to milliseconds and `ino` to a JS number, paths must be
@@ -32,17 +32,12 @@
  * @module
  */
 
-import { errno } from "../utils/errno.ts";
-import { FUSEError } from "../utils/errors.ts";
-import { type Field, LAYOUT } from "./layout.ts";
-import { nulTerminated } from "./codec.ts";
+import { errno } from "../core/errno.ts";
+import { FUSEError } from "../core/errors.ts";
+import { nulTerminated } from "../ffi/codec.ts";
 
-// ---------------------------------------------------------------------------
-// Symbol table
-// ---------------------------------------------------------------------------
-
-/** The libc functions the passthrough example calls, with their C prototypes. */
-export const PASSTHROUGH_LIBC_SYMBOLS = {
+/** The libc functions the POSIX helpers call, with their C prototypes. */
+export const POSIX_SYMBOLS = {
   // int *__errno_location(void)
   __errno_location: { parameters: [], result: "pointer" },
   // uid_t geteuid(void)
@@ -304,9 +299,15 @@ export const PASSTHROUGH_LIBC_SYMBOLS = {
   setrlimit: { parameters: [/* resource */ "i32", /* rlim */ "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The loaded functions of {@link PASSTHROUGH_LIBC_SYMBOLS}. */
-type LoadedSymbols = Deno.DynamicLibrary<typeof PASSTHROUGH_LIBC_SYMBOLS>["symbols"];
-export type PassthroughLibc = Omit<LoadedSymbols, "fstatat" | "mknodat"> & {
+/** The loaded functions of {@link POSIX_SYMBOLS}. */
+export type LoadedSymbols = Deno.DynamicLibrary<typeof POSIX_SYMBOLS>["symbols"];
+
+/**
+ * The functions of {@link POSIX_SYMBOLS} as {@link sym} returns them:
+ * `fstatat` and `mknodat` always present (on glibc < 2.33 they are made
+ * from `__fxstatat` and `__xmknodat`).
+ */
+export type PosixLibc = Omit<LoadedSymbols, "fstatat" | "mknodat"> & {
   fstatat: NonNullable<LoadedSymbols["fstatat"]>;
   mknodat: NonNullable<LoadedSymbols["mknodat"]>;
 };
@@ -315,7 +316,7 @@ export type PassthroughLibc = Omit<LoadedSymbols, "fstatat" | "mknodat"> & {
 const STAT_VER = Deno.build.arch === "x86_64" ? 1 : 0;
 const MKNOD_VER = 0;
 
-function withFallbacks(s: LoadedSymbols): PassthroughLibc {
+function withFallbacks(s: LoadedSymbols): PosixLibc {
   const dev = new BigUint64Array(1);
   const fstatat = s.fstatat ??
     (s.__fxstatat
@@ -334,11 +335,11 @@ function withFallbacks(s: LoadedSymbols): PassthroughLibc {
       }
       : null);
   if (!fstatat || !mknodat) throw new Error("libc.so.6 has neither fstatat nor __fxstatat");
-  return { ...s, fstatat, mknodat } as PassthroughLibc;
+  return { ...s, fstatat, mknodat } as PosixLibc;
 }
-let symbols: PassthroughLibc | undefined;
+let symbols: PosixLibc | undefined;
 
-let library: Deno.DynamicLibrary<typeof PASSTHROUGH_LIBC_SYMBOLS> | undefined;
+let library: Deno.DynamicLibrary<typeof POSIX_SYMBOLS> | undefined;
 let users = 0;
 let errnoView: Deno.UnsafePointerView | undefined;
 
@@ -349,9 +350,9 @@ let errnoView: Deno.UnsafePointerView | undefined;
  *
  * @returns the symbol table's functions
  */
-export function acquireLibc(): PassthroughLibc {
+export function acquireLibc(): PosixLibc {
   if (!library) {
-    library = Deno.dlopen("libc.so.6", PASSTHROUGH_LIBC_SYMBOLS);
+    library = Deno.dlopen("libc.so.6", POSIX_SYMBOLS);
     symbols = withFallbacks(library.symbols);
     // errno's address is per thread; every synchronous call below runs on
     // this (the JS) thread, so one view serves them all.
@@ -375,69 +376,10 @@ export function releaseLibc(): void {
  * @returns the symbol table's functions
  * @throws {Error} if no reference is held
  */
-export function sym(): PassthroughLibc {
+export function sym(): PosixLibc {
   if (!library) throw new Error("libc is not loaded: call acquireLibc() first");
   return symbols!;
 }
-
-// ---------------------------------------------------------------------------
-// Constants (Linux; open flags differ between x86_64 and aarch64)
-// ---------------------------------------------------------------------------
-
-const ARCH_O = Deno.build.arch === "aarch64"
-  ? { O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000, O_DIRECT: 0o200000 }
-  : { O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000, O_DIRECT: 0o40000 };
-
-/** open(2) flags. */
-export const O = {
-  O_RDONLY: 0,
-  O_WRONLY: 1,
-  O_RDWR: 2,
-  O_ACCMODE: 3,
-  O_CREAT: 0o100,
-  O_EXCL: 0o200,
-  O_NOCTTY: 0o400,
-  O_TRUNC: 0o1000,
-  O_APPEND: 0o2000,
-  O_CLOEXEC: 0o2000000,
-  O_PATH: 0o10000000,
-  ...ARCH_O,
-} as const;
-
-/** `*at()` flags and the special directory fd. */
-export const AT = {
-  FDCWD: -100,
-  SYMLINK_NOFOLLOW: 0x100,
-  REMOVEDIR: 0x200,
-  SYMLINK_FOLLOW: 0x400,
-  EMPTY_PATH: 0x1000,
-} as const;
-
-/** `tv_nsec` values of utimensat(2). */
-export const UTIME = { NOW: (1 << 30) - 1, OMIT: (1 << 30) - 2 } as const;
-
-/** File type and special mode bits. */
-export const S = {
-  IFMT: 0o170000,
-  IFDIR: 0o040000,
-  IFREG: 0o100000,
-  IFLNK: 0o120000,
-  ISUID: 0o4000,
-  ISGID: 0o2000,
-} as const;
-
-/** `uid_t`/`gid_t` -1: "leave unchanged" for fchownat. */
-export const NO_ID = 0xffff_ffff;
-
-/** `RLIMIT_NOFILE` (the same number on x86_64 and aarch64). */
-export const RLIMIT_NOFILE = 7;
-
-/** `MAX_HANDLE_SZ`: the largest `f_handle` any filesystem encodes (`<linux/exportfs.h>`). */
-export const MAX_HANDLE_SZ = 128;
-
-// ---------------------------------------------------------------------------
-// errno
-// ---------------------------------------------------------------------------
 
 /**
  * One FUSEError per errno, made on first use. Constructing an Error costs
@@ -497,10 +439,6 @@ export async function offThread(
   return again;
 }
 
-// ---------------------------------------------------------------------------
-// Strings and structs
-// ---------------------------------------------------------------------------
-
 const encoder = new TextEncoder();
 
 /**
@@ -518,288 +456,3 @@ export function cstr(value: Uint8Array | string): Uint8Array<ArrayBuffer> {
 
 /** The empty C string, for `AT_EMPTY_PATH` calls. */
 export const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(1);
-
-/** The members of `struct stat` the passthrough uses, exactly. */
-export interface Stat {
-  /** `st_dev`: the filesystem. */
-  dev: bigint;
-  /** `st_ino`, full 64 bits. */
-  ino: bigint;
-  /** `st_mode`: type and permission bits. */
-  mode: number;
-  /** `st_nlink`. */
-  nlink: number;
-  /** `st_uid`. */
-  uid: number;
-  /** `st_gid`. */
-  gid: number;
-  /** `st_rdev`. */
-  rdev: number;
-  /** `st_size`. */
-  size: number;
-  /** `st_blksize`. */
-  blksize: number;
-  /** `st_blocks` (512-byte units). */
-  blocks: number;
-  /** `st_atim` in nanoseconds. */
-  atimeNs: bigint;
-  /** `st_mtim` in nanoseconds. */
-  mtimeNs: bigint;
-  /** `st_ctim` in nanoseconds. */
-  ctimeNs: bigint;
-}
-
-const STAT = LAYOUT.stat.fields;
-const statBuf = new Uint8Array(LAYOUT.stat.size);
-const statView = new DataView(statBuf.buffer);
-
-function big(field: Field): bigint {
-  switch (field.kind) {
-    case "u64":
-      return statView.getBigUint64(field.offset, true);
-    case "i64":
-      return statView.getBigInt64(field.offset, true);
-    case "u32":
-      return BigInt(statView.getUint32(field.offset, true));
-    case "i32":
-      return BigInt(statView.getInt32(field.offset, true));
-    default:
-      throw new Error(`unexpected struct stat member kind ${field.kind}`);
-  }
-}
-
-/** A 64-bit member as a number; EOVERFLOW rather than a rounded value. */
-function num(field: Field): number {
-  const v = big(field);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) throw new FUSEError(errno.EOVERFLOW);
-  return Number(v);
-}
-
-const NS = 1_000_000_000n;
-
-/**
- * fstatat(2) into a shared buffer (calls are synchronous, so one suffices).
- *
- * @param dirfd a directory fd, or the object's own fd with `AT.EMPTY_PATH`
- * @param path a C string from {@link cstr}, or {@link EMPTY}
- * @param flags `AT.*` flags
- * @returns the decoded members
- * @throws {FUSEError} with errno
- */
-export function fstatat(dirfd: number, path: Uint8Array<ArrayBuffer>, flags: number): Stat {
-  check(sym().fstatat(dirfd, path, statBuf, flags));
-  return {
-    dev: big(STAT.st_dev),
-    ino: big(STAT.st_ino),
-    mode: Number(big(STAT.st_mode)),
-    nlink: num(STAT.st_nlink),
-    uid: Number(big(STAT.st_uid)),
-    gid: Number(big(STAT.st_gid)),
-    rdev: num(STAT.st_rdev),
-    size: num(STAT.st_size),
-    blksize: num(STAT.st_blksize),
-    blocks: num(STAT.st_blocks),
-    atimeNs: big(STAT.st_atime) * NS + big(STAT.st_atime_nsec),
-    mtimeNs: big(STAT.st_mtime) * NS + big(STAT.st_mtime_nsec),
-    ctimeNs: big(STAT.st_ctime) * NS + big(STAT.st_ctime_nsec),
-  };
-}
-
-/** The members of `struct statvfs` that statfs replies carry. */
-export interface Statvfs {
-  /** `f_bsize`. */
-  bsize: number;
-  /** `f_frsize`. */
-  frsize: number;
-  /** `f_blocks`. */
-  blocks: number;
-  /** `f_bfree`. */
-  bfree: number;
-  /** `f_bavail`. */
-  bavail: number;
-  /** `f_files`. */
-  files: number;
-  /** `f_ffree`. */
-  ffree: number;
-  /** `f_favail`. */
-  favail: number;
-  /** `f_namemax`. */
-  namemax: number;
-}
-
-/** `f_type` of filesystems that keep their data in memory (`<linux/magic.h>`). */
-const MEMORY_FS_MAGIC: ReadonlySet<bigint> = new Set([
-  0x01021994n, // TMPFS_MAGIC (tmpfs, /dev/shm)
-  0x858458f6n, // RAMFS_MAGIC
-]);
-
-/**
- * Whether `fd` is on a filesystem that keeps its data in memory (tmpfs,
- * ramfs), where reads and writes never wait for a device.
- *
- * @param fd any fd on the filesystem (O_PATH is fine)
- * @returns true for tmpfs and ramfs
- * @throws {FUSEError} with errno if fstatfs(2) fails
- */
-export function isMemoryBacked(fd: number): boolean {
-  const buf = new Uint8Array(LAYOUT.statfs.size);
-  check(sym().fstatfs(fd, buf));
-  const type = new DataView(buf.buffer).getBigInt64(LAYOUT.statfs.fields.f_type.offset, true);
-  return MEMORY_FS_MAGIC.has(type);
-}
-
-/**
- * fstatvfs(3).
- *
- * @param fd any fd on the filesystem (O_PATH is fine)
- * @returns the statistics
- * @throws {FUSEError} with errno
- */
-export function fstatvfs(fd: number): Statvfs {
-  const buf = new Uint8Array(LAYOUT.statvfs.size);
-  check(sym().fstatvfs(fd, buf));
-  const view = new DataView(buf.buffer);
-  const F = LAYOUT.statvfs.fields;
-  const get = (name: string) => {
-    const v = view.getBigUint64(F[name].offset, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new FUSEError(errno.EOVERFLOW);
-    return Number(v);
-  };
-  return {
-    bsize: get("f_bsize"),
-    frsize: get("f_frsize"),
-    blocks: get("f_blocks"),
-    bfree: get("f_bfree"),
-    bavail: get("f_bavail"),
-    files: get("f_files"),
-    ffree: get("f_ffree"),
-    favail: get("f_favail"),
-    namemax: get("f_namemax"),
-  };
-}
-
-/**
- * A `struct timespec[2]` for utimensat(2).
- *
- * @param atimeNs access time in ns, or null to leave it (UTIME_OMIT)
- * @param mtimeNs modification time in ns, or null to leave it
- * @returns the array, as `{ tv_sec, tv_nsec }` pairs of 64-bit integers
- */
-export function timespecs(atimeNs: bigint | null, mtimeNs: bigint | null): BigInt64Array {
-  const out = new BigInt64Array(4);
-  const put = (at: number, ns: bigint | null) => {
-    if (ns === null) {
-      out[at + 1] = BigInt(UTIME.OMIT);
-      return;
-    }
-    let sec = ns / NS, nsec = ns % NS;
-    if (nsec < 0n) {
-      nsec += NS;
-      sec -= 1n;
-    }
-    out[at] = sec;
-    out[at + 1] = nsec;
-  };
-  put(0, atimeNs);
-  put(2, mtimeNs);
-  return out;
-}
-
-/**
- * Splits getdents64(2) output into entries.
- *
- * @param buf the buffer the call filled
- * @param length the byte count it returned
- * @returns `{ ino, type, name }` per `struct linux_dirent64`
- */
-export function parseDirents(
-  buf: Uint8Array,
-  length: number,
-): Array<{ ino: bigint; type: number; name: Uint8Array }> {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const out = [];
-  // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
-  for (let at = 0; at < length;) {
-    const reclen = view.getUint16(at + 16, true);
-    const nameStart = at + 19;
-    let nameEnd = buf.indexOf(0, nameStart);
-    if (nameEnd < 0 || nameEnd > at + reclen) nameEnd = at + reclen;
-    out.push({
-      ino: view.getBigUint64(at, true),
-      type: view.getUint8(at + 18),
-      name: buf.slice(nameStart, nameEnd),
-    });
-    at += reclen;
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------
-// Resource limits
-// ---------------------------------------------------------------------------
-
-/** A resource limit's soft and hard values; `Infinity` for `RLIM_INFINITY`. */
-export interface ResourceLimit {
-  /** `rlim_cur`: what the kernel enforces. */
-  soft: number;
-  /** `rlim_max`: how far an unprivileged process may raise `soft`. */
-  hard: number;
-}
-
-const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
-const rlimitBuf = new BigUint64Array(2);
-const rlimitBytes = new Uint8Array(rlimitBuf.buffer);
-const fromRlim = (v: bigint) => v === RLIM_INFINITY ? Infinity : Number(v);
-
-/**
- * getrlimit(2) of `RLIMIT_NOFILE`: how many descriptors this process may hold.
- *
- * @returns the soft and hard limit
- * @throws {FUSEError} with errno
- */
-export function nofileLimit(): ResourceLimit {
-  check(sym().getrlimit(RLIMIT_NOFILE, rlimitBytes));
-  return { soft: fromRlim(rlimitBuf[0]), hard: fromRlim(rlimitBuf[1]) };
-}
-
-/**
- * Raises the soft `RLIMIT_NOFILE` to the hard limit, which needs no
- * privilege. Where the hard limit is unlimited (which the kernel refuses as
- * a descriptor count), the soft limit is left as it is.
- *
- * @returns the limits in force afterwards
- * @throws {FUSEError} with errno if the limit cannot be read or set
- */
-export function raiseNofileLimit(): ResourceLimit {
-  const { soft, hard } = nofileLimit();
-  if (soft < hard && hard !== Infinity) {
-    rlimitBuf[0] = rlimitBuf[1];
-    check(sym().setrlimit(RLIMIT_NOFILE, rlimitBytes));
-  }
-  return nofileLimit();
-}
-
-// ---------------------------------------------------------------------------
-// File handles
-// ---------------------------------------------------------------------------
-
-/** `struct file_handle { u32 handle_bytes; i32 handle_type; u8 f_handle[]; }`, largest size. */
-const handleBuf = new Uint8Array(8 + MAX_HANDLE_SZ);
-const handleView = new DataView(handleBuf.buffer);
-const mountIdBuf = new Uint8Array(4);
-
-/**
- * name_to_handle_at(2) of the object `fd` refers to (`AT_EMPTY_PATH`, so
- * `O_PATH` descriptors and symlinks work): a handle that open_by_handle_at(2)
- * turns back into a descriptor on the same object, as long as it exists,
- * whatever its names are by then.
- *
- * @param fd a descriptor on the object
- * @returns the `struct file_handle`, ready to pass to open_by_handle_at
- * @throws {FUSEError} with errno: EOPNOTSUPP where the filesystem cannot encode handles
- */
-export function fileHandle(fd: number): Uint8Array<ArrayBuffer> {
-  handleView.setUint32(0, MAX_HANDLE_SZ, true);
-  check(sym().name_to_handle_at(fd, EMPTY, handleBuf, mountIdBuf, AT.EMPTY_PATH));
-  return handleBuf.slice(0, 8 + handleView.getUint32(0, true));
-}

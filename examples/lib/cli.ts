@@ -1,12 +1,12 @@
 /**
  * Command-line parsing shared by the examples: `[-o opt,opt...] MOUNTPOINT`
  * (or `SOURCE MOUNTPOINT`), the way libfuse's own examples take options.
+ * Built on the public API only; copy it into your own filesystem's CLI.
  *
  * @module
  */
 
-import { close, init, main } from "../ops/api.ts";
-import type { Operations } from "../ops/operations.ts";
+import { close, init, main, type Operations } from "../../mod.ts";
 
 /** What {@link parseMountArgs} found. */
 export interface MountArgs {

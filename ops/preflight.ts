@@ -6,7 +6,7 @@
  */
 
 import { resolve } from "node:path";
-import { FuseMountError } from "./errors.ts";
+import { FuseMountError } from "../core/errors.ts";
 
 /**
  * Validates mount options (pyfuse3 passes them as a set of strings).
