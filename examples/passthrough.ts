@@ -329,8 +329,9 @@ async function readFullyOffThread(fd: number, off: number, size: number): Promis
  * The passthrough filesystem: forwards every operation to the backing
  * directory given to the constructor.
  *
- * Call {@link close} after unmounting to release the backing descriptors
- * (the library has no "destroy" callback).
+ * The backing descriptors are closed by `destroy()`, which libfuse calls
+ * when the filesystem is unmounted; call {@link close} yourself if the
+ * mount ends before the kernel ever connected (then there is no destroy).
  *
  * @example
  * ```ts ignore
@@ -460,6 +461,11 @@ export class PassthroughFs implements fuse.Operations {
   /** Files and directories currently open through the mount. */
   get openHandles(): number {
     return this.#files.size + this.#dirs.size;
+  }
+
+  /** libfuse's destroy: the filesystem is unmounted, so release everything. */
+  destroy(): void {
+    this.close();
   }
 
   /** Closes every backing descriptor. Call once unmounted; idempotent. */
