@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
+[ -e /dev/fuse ] || { echo "demo: /dev/fuse is missing (see above)" >&2; exit 1; }
 
 mnt=$(mktemp -d /tmp/denofuse-demo.XXXXXX)
 deno run --allow-ffi --allow-read examples/hello.ts "$mnt" &

@@ -38,8 +38,8 @@ if [ ! -e /dev/fuse ]; then
   modprobe fuse 2>/dev/null || true
 fi
 if [ ! -e /dev/fuse ]; then
+  # Not fatal here: the mount-free tests still run; what needs mounts stops with this message.
   echo "install_deps: /dev/fuse is missing: load the fuse kernel module (modprobe fuse)" \
     "or, in a container, pass --device /dev/fuse --cap-add SYS_ADMIN" >&2
-  exit 1
 fi
 deno --version | head -1 >&2
