@@ -12,6 +12,7 @@ import { captureLibfuseLog, recentLibfuseMessages } from "./log.ts";
 import { Poller } from "./poller.ts";
 import { nulTerminated } from "./codec.ts";
 import { FuseMountError } from "../core/errors.ts";
+import { openDescriptors, parkAutoUnmountSocket } from "./auto_unmount.ts";
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -97,6 +98,8 @@ export class LowLevelSession {
   #mountpoint = "";
   #mounted = false;
   #destroyed = false;
+  /** Whether to park libfuse's auto_unmount control socket after mounting (ffi/auto_unmount.ts). */
+  readonly #parkControlSocket: boolean;
 
   /**
    * Creates the session (`fuse_session_new`), parsing `options` the way
@@ -115,6 +118,9 @@ export class LowLevelSession {
     options: string[],
   ) {
     this.#libs = libs;
+    // libfuse after 3.18 keeps the socket in the session and closes it itself: leave it there.
+    this.#parkControlSocket = libs.version <= 318 &&
+      options.some((o) => o.split(",").includes("auto_unmount"));
     const argvStrings = ["denofuse", ...(options.length ? ["-o", options.join(",")] : [])].map(
       nulTerminated,
     );
@@ -174,6 +180,7 @@ export class LowLevelSession {
    */
   mount(mountpoint: string): void {
     const { fuse, libc } = this.#libs;
+    const before = this.#parkControlSocket ? openDescriptors(libc) : null;
     const rc = captureLibfuseLog(
       this.#libs,
       () => fuse.fuse_session_mount(this.#se, nulTerminated(mountpoint)),
@@ -190,6 +197,7 @@ export class LowLevelSession {
     }
     this.#mounted = true;
     this.#mountpoint = mountpoint;
+    if (before) parkAutoUnmountSocket(libc, before);
     this.#fd = fuse.fuse_session_fd(this.#se);
     const flags = libc.fcntl(this.#fd, F_GETFL, 0);
     if (flags < 0 || libc.fcntl(this.#fd, F_SETFL, flags | O_NONBLOCK) < 0) {

@@ -270,4 +270,35 @@ export const LIBC_SYMBOLS = {
   strlen: { parameters: [/* s */ "pointer"], result: "usize" },
   // void free(void *ptr)
   free: { parameters: [/* ptr */ "pointer"], result: "void" },
+
+  // For parking auto_unmount's control socket (ffi/auto_unmount.ts).
+  // int open(const char *pathname, int flags, ... /* mode_t mode */)
+  open: { parameters: [/* pathname */ "buffer", /* flags */ "i32"], result: "i32" },
+  // ssize_t getdents64(int fd, void *dirp, size_t count)   (glibc >= 2.30)
+  getdents64: {
+    parameters: [/* fd */ "i32", /* dirp */ "buffer", /* count */ "usize"],
+    result: "isize",
+    optional: true,
+  },
+  // int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen)
+  getsockopt: {
+    parameters: [
+      /* sockfd */ "i32",
+      /* level */ "i32",
+      /* optname */ "i32",
+      /* optval */ "buffer",
+      /* optlen */ "buffer",
+    ],
+    result: "i32",
+  },
+  // int socketpair(int domain, int type, int protocol, int sv[2])
+  socketpair: {
+    parameters: [/* domain */ "i32", /* type */ "i32", /* protocol */ "i32", /* sv */ "buffer"],
+    result: "i32",
+  },
+  // ssize_t sendmsg(int sockfd, const struct msghdr *msg, int flags)
+  sendmsg: {
+    parameters: [/* sockfd */ "i32", /* msg */ "buffer", /* flags */ "i32"],
+    result: "isize",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
