@@ -6,11 +6,11 @@
  * @module
  */
 
+import { joinNs, NS_PER_SEC, nsecOf } from "../core/time.ts";
 import { FILE_INFO_ALLOC, type FileInfoBits, FOPEN, LAYOUT } from "./layout.ts";
 import { EntryAttributes, type FileInfo, FileLock, StatvfsData } from "../core/types.ts";
 import type { LibC } from "./library.ts";
 
-const NS = 1_000_000_000n;
 const STAT = LAYOUT.stat.fields;
 const ENTRY = LAYOUT.fuse_entry_param.fields;
 const FI = LAYOUT.fuse_file_info.fields;
@@ -132,13 +132,9 @@ function setU64(view: DataView, at: number, value: number): void {
 }
 
 function writeTime(view: DataView, secAt: number, nsecAt: number, ns: bigint): void {
-  let sec = ns / NS;
-  let nsec = ns % NS;
-  if (nsec < 0n) {
-    nsec += NS;
-    sec -= 1n;
-  }
-  view.setBigInt64(secAt, sec, true);
+  // Every reply writes three of these: no [sec, nsec] pair allocated.
+  const nsec = nsecOf(ns);
+  view.setBigInt64(secAt, (ns - nsec) / NS_PER_SEC, true);
   view.setBigInt64(nsecAt, nsec, true);
 }
 
@@ -248,7 +244,7 @@ export class EntryParamBuffer {
  */
 export function decodeStat(ptr: Deno.PointerObject): EntryAttributes {
   const pv = new Deno.UnsafePointerView(ptr);
-  const time = (sec: number, nsec: number) => pv.getBigInt64(sec) * NS + pv.getBigInt64(nsec);
+  const time = (sec: number, nsec: number) => joinNs(pv.getBigInt64(sec), pv.getBigInt64(nsec));
   const attr = new EntryAttributes();
   attr.stIno = toSafeNumber(pv.getBigUint64(STAT.st_ino.offset), "st_ino");
   attr.stMode = pv.getUint32(STAT.st_mode.offset);

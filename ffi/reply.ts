@@ -6,6 +6,7 @@
  * @module
  */
 
+import { joinNs } from "../core/time.ts";
 import {
   copyCString,
   encodeFh,
@@ -303,7 +304,7 @@ export class Replier {
    */
   nowNs(): bigint {
     this.#libs.libc.clock_gettime(0, this.#timespec);
-    return this.#timespec[0] * 1_000_000_000n + this.#timespec[1];
+    return joinNs(this.#timespec[0], this.#timespec[1]);
   }
 
   /**

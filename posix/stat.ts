@@ -9,6 +9,7 @@ import { errno } from "../core/errno.ts";
 import { FUSEError } from "../core/errors.ts";
 import { type Field, LAYOUT } from "../ffi/layout.ts";
 import { UTIME } from "./constants.ts";
+import { joinNs, splitNs } from "../core/time.ts";
 import { check, sym } from "./libc.ts";
 
 /** The members of `struct stat` the passthrough uses, exactly. */
@@ -67,8 +68,6 @@ function num(field: Field): number {
   return Number(v);
 }
 
-const NS = 1_000_000_000n;
-
 /**
  * fstatat(2) into a shared buffer (calls are synchronous, so one suffices).
  *
@@ -91,9 +90,9 @@ export function fstatat(dirfd: number, path: Uint8Array<ArrayBuffer>, flags: num
     size: num(STAT.st_size),
     blksize: num(STAT.st_blksize),
     blocks: num(STAT.st_blocks),
-    atimeNs: big(STAT.st_atime) * NS + big(STAT.st_atime_nsec),
-    mtimeNs: big(STAT.st_mtime) * NS + big(STAT.st_mtime_nsec),
-    ctimeNs: big(STAT.st_ctime) * NS + big(STAT.st_ctime_nsec),
+    atimeNs: joinNs(big(STAT.st_atime), big(STAT.st_atime_nsec)),
+    mtimeNs: joinNs(big(STAT.st_mtime), big(STAT.st_mtime_nsec)),
+    ctimeNs: joinNs(big(STAT.st_ctime), big(STAT.st_ctime_nsec)),
   };
 }
 
@@ -184,11 +183,7 @@ export function timespecs(atimeNs: bigint | null, mtimeNs: bigint | null): BigIn
       out[at + 1] = BigInt(UTIME.OMIT);
       return;
     }
-    let sec = ns / NS, nsec = ns % NS;
-    if (nsec < 0n) {
-      nsec += NS;
-      sec -= 1n;
-    }
+    const [sec, nsec] = splitNs(ns);
     out[at] = sec;
     out[at + 1] = nsec;
   };

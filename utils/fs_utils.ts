@@ -14,7 +14,6 @@ import { ErrnoError } from "../core/errors.ts";
 import { errno } from "../core/errno.ts";
 
 const encoder = new TextEncoder();
-const cString = nulTerminated;
 
 /**
  * The names in a directory, like pyfuse3's `listdir` (and `os.listdir`):
@@ -60,7 +59,7 @@ function asErrnoError(error: unknown, what: string): Error {
  * @throws {ErrnoError} with the errno of open(2) or syncfs(2)
  */
 export async function syncfs(path: string): Promise<void> {
-  const r = await blockingSyscall({ op: "syncfs", path: cString(path) });
+  const r = await blockingSyscall({ op: "syncfs", path: nulTerminated(path) });
   if (r.result < 0) throw new ErrnoError(r.errno, `syncfs(${path})`);
 }
 
@@ -116,8 +115,8 @@ export async function setxattr(
   const bytes = typeof value === "string" ? encoder.encode(value) : value;
   const r = await blockingSyscall({
     op: "setxattr",
-    path: cString(path),
-    name: cString(`${namespace}.${name}`),
+    path: nulTerminated(path),
+    name: nulTerminated(`${namespace}.${name}`),
     value: bytes,
     flags,
   });
@@ -154,8 +153,8 @@ export async function getxattr(
   for (let attempt = 0; attempt < 5; attempt++) {
     const r = await blockingSyscall({
       op: "getxattr",
-      path: cString(path),
-      name: cString(full),
+      path: nulTerminated(path),
+      name: nulTerminated(full),
       size,
     });
     if (r.result >= 0) return r.data ?? new Uint8Array(0);
@@ -163,8 +162,8 @@ export async function getxattr(
     // Probe the size, then try again: the value may change in between.
     const probe = await blockingSyscall({
       op: "getxattr",
-      path: cString(path),
-      name: cString(full),
+      path: nulTerminated(path),
+      name: nulTerminated(full),
       size: 0,
     });
     if (probe.result < 0) throw new ErrnoError(probe.errno, `getxattr(${path}, ${full})`);
