@@ -1481,11 +1481,6 @@ export class PassthroughFs implements fuse.Operations {
   }
 }
 
-/** Escapes a value for libfuse's comma-separated `-o` list. */
-function escapeOption(value: string): string {
-  return value.replace(/[\\,]/g, "\\$&");
-}
-
 if (import.meta.main) {
   await runFromCommandLine({
     name: "passthrough",
@@ -1505,7 +1500,7 @@ if (import.meta.main) {
       const fs = new PassthroughFs(source);
       return {
         ops: fs,
-        options: [...fuse.defaultOptions, `fsname=${escapeOption(source)}`, ...options],
+        options: [...fuse.defaultOptions, `fsname=${source}`, ...options],
         cleanup: () => fs.close(),
       };
     },

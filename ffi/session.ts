@@ -121,7 +121,10 @@ export class LowLevelSession {
     // libfuse after 3.18 keeps the socket in the session and closes it itself: leave it there.
     this.#parkControlSocket = libs.version <= 318 &&
       options.some((o) => o.split(",").includes("auto_unmount"));
-    const argvStrings = ["denofuse", ...(options.length ? ["-o", options.join(",")] : [])].map(
+    // libfuse splits -o at commas: a comma (or backslash) inside a value,
+    // e.g. fsname=/srv/a,b, is escaped with a backslash (fuse_opt_parse).
+    const joined = options.map((o) => o.replace(/[\\,]/g, "\\$&")).join(",");
+    const argvStrings = ["denofuse", ...(options.length ? ["-o", joined] : [])].map(
       nulTerminated,
     );
     const argv = new BigUint64Array(argvStrings.length + 1);
@@ -165,11 +168,6 @@ export class LowLevelSession {
   /** The raw session pointer, for notify calls. */
   get pointer(): Deno.PointerObject {
     return this.#se;
-  }
-
-  /** The `/dev/fuse` file descriptor (-1 before mounting). */
-  get fd(): number {
-    return this.#fd;
   }
 
   /**

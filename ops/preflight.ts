@@ -13,7 +13,7 @@ import { FuseMountError } from "../core/errors.ts";
  *
  * @param options e.g. `["fsname=hello", "default_permissions"]`
  * @returns the options as an array, duplicates removed
- * @throws {FuseMountError} for an option that is empty or contains a comma
+ * @throws {FuseMountError} for an option that is empty or holds several (a comma before "=")
  */
 export function normalizeOptions(options: Iterable<string>): string[] {
   if (options === null || typeof (options as Iterable<string>)[Symbol.iterator] !== "function") {
@@ -25,7 +25,9 @@ export function normalizeOptions(options: Iterable<string>): string[] {
   }
   const out = new Set<string>();
   for (const opt of options) {
-    if (typeof opt !== "string" || opt.length === 0 || opt.includes(",")) {
+    // A comma may be part of a value (fsname=/srv/a,b: it is escaped for
+    // libfuse), but before "=" it means several options in one string.
+    if (typeof opt !== "string" || opt.length === 0 || opt.split("=")[0].includes(",")) {
       throw new FuseMountError(
         `bad mount option ${JSON.stringify(opt)}: pass each option as its own non-empty string ` +
           `without commas, e.g. ["ro", "fsname=x"]`,

@@ -253,3 +253,15 @@ Deno.test("the server exits within 0.2 s of the unmount (SIGTERM or fusermount3 
     assert.ok(runs[1] < 200, `median exit latency after ${how}: ${runs[1].toFixed(0)} ms`);
   }
 });
+
+Deno.test("a mount option value may hold commas and backslashes (escaped for libfuse)", async () => {
+  const source = "/srv/a,b\\c";
+  await withMount(new HelloFs(), async (mnt) => {
+    const line = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .find((l) => l.split(" ")[4] === mnt);
+    // mountinfo escapes the backslash as \134.
+    assert.match(line ?? "", / - fuse \/srv\/a,b\\134c /);
+    assert.equal((await Deno.stat(join(mnt, "message"))).size, 12);
+  }, { options: [`fsname=${source}`] });
+  assert.throws(() => fuse.mount(new HelloFs(), "/tmp", ["ro,fsname=x"]), /without commas/);
+});
