@@ -37,7 +37,7 @@
  * @module
  */
 
-import type { LibC } from "./library.ts";
+import type { LibC } from "./libc.ts";
 import { nulTerminated } from "./codec.ts";
 
 const O_RDONLY = 0;

@@ -9,7 +9,7 @@
 import { joinNs, NS_PER_SEC, nsecOf } from "../core/time.ts";
 import { FILE_INFO_ALLOC, type FileInfoBits, FOPEN, LAYOUT } from "./layout.ts";
 import { EntryAttributes, type FileInfo, FileLock, StatvfsData } from "../core/types.ts";
-import type { LibC } from "./library.ts";
+import type { LibC } from "./libc.ts";
 
 const STAT = LAYOUT.stat.fields;
 const ENTRY = LAYOUT.fuse_entry_param.fields;

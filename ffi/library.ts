@@ -1,11 +1,15 @@
 /**
- * Loading libfuse3 and libc. The only place that calls `Deno.dlopen`.
+ * Loading libfuse3 (and taking libc from ffi/libc.ts): the only place that
+ * opens libfuse.
  *
  * @module
  */
 
-import { FUSE_SYMBOLS, LIBC_SYMBOLS } from "./symbols.ts";
+import { FUSE_SYMBOLS } from "./symbols.ts";
+import { acquireLibc, type LibC, releaseLibc } from "./libc.ts";
 import { FuseLoadError } from "../core/errors.ts";
+
+export type { LibC };
 
 /** The environment variable that names the libfuse3 shared object to load. */
 export const LIBFUSE_PATH_ENV = "DENOFUSE_LIBFUSE";
@@ -19,8 +23,6 @@ const SONAMES = ["libfuse3.so.4", "libfuse3.so.3", "libfuse3.so"] as const;
 
 /** The loaded libfuse3 with its symbols. */
 export type FuseLibrary = Deno.DynamicLibrary<typeof FUSE_SYMBOLS>["symbols"];
-/** The loaded libc with its symbols. */
-export type LibC = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
 /** What was loaded, and which libfuse version it is. */
 export interface LoadedLibraries {
@@ -122,10 +124,9 @@ function loadLibraries(): LoadedLibraries {
       failures.push(`${path}: exports neither fuse_session_new nor fuse_session_new_versioned`);
       continue;
     }
-    const libcLib = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
-    const libc = libcLib.symbols;
+    const libc = acquireLibc();
     closeLoaded = () => {
-      libcLib.close();
+      releaseLibc();
       lib.close();
     };
     const version = fuse.fuse_version();

@@ -6,14 +6,15 @@
  * @module
  */
 
-import { acquireLibraries, type LoadedLibraries, releaseLibraries } from "./library.ts";
+import type { LoadedLibraries } from "./library.ts";
+import { acquireLibc, releaseLibc } from "./libc.ts";
 import { nulTerminated } from "./codec.ts";
 
 /**
  * The real user and group id of this process (getuid(2), getgid(2)).
  *
  * @returns `{ uid, gid }`
- * @throws {FuseLoadError} if libfuse3 (loaded together with libc) is missing
+ * @throws {FuseLoadError} without FFI permission
  * @example
  * ```ts ignore
  * import { processIds } from "../mod.ts";
@@ -21,11 +22,12 @@ import { nulTerminated } from "./codec.ts";
  * ```
  */
 export function processIds(): { uid: number; gid: number } {
-  const { libc } = acquireLibraries();
+  // libc alone: no need to load libfuse for two ids.
+  const libc = acquireLibc();
   try {
     return { uid: libc.getuid(), gid: libc.getgid() };
   } finally {
-    releaseLibraries();
+    releaseLibc();
   }
 }
 

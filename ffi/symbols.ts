@@ -234,8 +234,8 @@ export const FUSE_SYMBOLS = {
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The libc functions the request loop needs. */
-export const LIBC_SYMBOLS = {
+/** The libc functions the request loop and the session need. */
+const LOOP_LIBC_SYMBOLS = {
   // int fcntl(int fd, int cmd, ... /* int arg */)
   fcntl: { parameters: [/* fd */ "i32", /* cmd */ "i32", /* arg */ "i32"], result: "i32" },
   // int eventfd(unsigned int initval, int flags)
@@ -301,4 +301,280 @@ export const LIBC_SYMBOLS = {
     parameters: [/* sockfd */ "i32", /* msg */ "buffer", /* flags */ "i32"],
     result: "isize",
   },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/**
+ * The libc functions of the POSIX helpers (the `@denofuse/fuse/posix`
+ * export), with their C prototypes.
+ */
+export const POSIX_SYMBOLS = {
+  // int *__errno_location(void)
+  __errno_location: { parameters: [], result: "pointer" },
+  // uid_t geteuid(void)
+  geteuid: { parameters: [], result: "u32" },
+  // mode_t umask(mode_t mask)
+  umask: { parameters: [/* mask */ "u32"], result: "u32" },
+
+  // int openat(int dirfd, const char *pathname, int flags, ... /* mode_t mode */)
+  // (variadic; on the Linux x86_64 and aarch64 ABIs a trailing integer is
+  // passed like a named one, as with ffi/symbols.ts's fcntl)
+  openat: {
+    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* flags */ "i32", /* mode */ "u32"],
+    result: "i32",
+  },
+  // Same function, off the JS thread: opening a file can wait for the
+  // backing filesystem (NFS, FUSE, a disk spinning up).
+  openat_nb: {
+    name: "openat",
+    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* flags */ "i32", /* mode */ "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int close(int fd)
+  close: { parameters: [/* fd */ "i32"], result: "i32" },
+  // int dup(int oldfd)
+  dup: { parameters: [/* oldfd */ "i32"], result: "i32" },
+  // off_t lseek(int fd, off_t offset, int whence)
+  lseek: { parameters: [/* fd */ "i32", /* offset */ "i64", /* whence */ "i32"], result: "i64" },
+
+  // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+  pread: {
+    parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize", /* offset */ "i64"],
+    result: "isize",
+  },
+  // Same function, off the JS thread: reading waits for the disk.
+  pread_nb: {
+    name: "pread",
+    parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize", /* offset */ "i64"],
+    result: "isize",
+    nonblocking: true,
+  },
+  // ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+  pwrite: {
+    parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize", /* offset */ "i64"],
+    result: "isize",
+  },
+  // Same function, off the JS thread: writing may wait for dirty-page throttling.
+  pwrite_nb: {
+    name: "pwrite",
+    parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize", /* offset */ "i64"],
+    result: "isize",
+    nonblocking: true,
+  },
+  // int fsync(int fd)
+  fsync: { parameters: [/* fd */ "i32"], result: "i32" },
+  // Same function, off the JS thread: fsync waits for the disk by design.
+  fsync_nb: { name: "fsync", parameters: [/* fd */ "i32"], result: "i32", nonblocking: true },
+  // int fdatasync(int fd)
+  fdatasync: { parameters: [/* fd */ "i32"], result: "i32" },
+  // Same function, off the JS thread.
+  fdatasync_nb: {
+    name: "fdatasync",
+    parameters: [/* fd */ "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // ssize_t getdents64(int fd, void *dirp, size_t count)
+  getdents64: {
+    parameters: [/* fd */ "i32", /* dirp */ "buffer", /* count */ "usize"],
+    optional: true,
+    result: "isize",
+  },
+  // Same function, off the JS thread: a large directory is many disk blocks.
+  getdents64_nb: {
+    name: "getdents64",
+    parameters: [/* fd */ "i32", /* dirp */ "buffer", /* count */ "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
+
+  // int fstatat(int dirfd, const char *pathname, struct stat *statbuf, int flags)
+  fstatat: {
+    parameters: [
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* statbuf */ "buffer",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+    // glibc < 2.33 (Debian 11, Ubuntu 20.04, RHEL 8) has only __fxstatat.
+    optional: true,
+  },
+  // int __fxstatat(int ver, int dirfd, const char *pathname, struct stat *statbuf, int flags)
+  __fxstatat: {
+    parameters: [
+      /* ver */ "i32",
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* statbuf */ "buffer",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+    optional: true,
+  },
+  // int __xmknodat(int ver, int dirfd, const char *pathname, mode_t mode, dev_t *dev)
+  __xmknodat: {
+    parameters: [
+      /* ver */ "i32",
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* mode */ "u32",
+      /* dev */ "buffer",
+    ],
+    result: "i32",
+    optional: true,
+  },
+  // int fstatfs(int fd, struct statfs *buf)
+  fstatfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
+  // int fstatvfs(int fd, struct statvfs *buf)
+  fstatvfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
+  // ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)
+  readlinkat: {
+    parameters: [
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* buf */ "buffer",
+      /* bufsiz */ "usize",
+    ],
+    result: "isize",
+  },
+  // int mkdirat(int dirfd, const char *pathname, mode_t mode)
+  mkdirat: {
+    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* mode */ "u32"],
+    result: "i32",
+  },
+  // int mknodat(int dirfd, const char *pathname, mode_t mode, dev_t dev)
+  mknodat: {
+    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* mode */ "u32", /* dev */ "u64"],
+    result: "i32",
+    // glibc < 2.33 has only __xmknodat.
+    optional: true,
+  },
+  // int symlinkat(const char *target, int newdirfd, const char *linkpath)
+  symlinkat: {
+    parameters: [/* target */ "buffer", /* newdirfd */ "i32", /* linkpath */ "buffer"],
+    result: "i32",
+  },
+  // int unlinkat(int dirfd, const char *pathname, int flags)
+  unlinkat: {
+    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* flags */ "i32"],
+    result: "i32",
+  },
+  // int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+  //               unsigned int flags)
+  renameat2: {
+    parameters: [
+      /* olddirfd */ "i32",
+      /* oldpath */ "buffer",
+      /* newdirfd */ "i32",
+      /* newpath */ "buffer",
+      /* flags */ "u32",
+    ],
+    result: "i32",
+  },
+  // int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+  linkat: {
+    parameters: [
+      /* olddirfd */ "i32",
+      /* oldpath */ "buffer",
+      /* newdirfd */ "i32",
+      /* newpath */ "buffer",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+  },
+  // int fchmodat(int dirfd, const char *pathname, mode_t mode, int flags)
+  fchmodat: {
+    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* mode */ "u32", /* flags */ "i32"],
+    result: "i32",
+  },
+  // int fchmod(int fd, mode_t mode)
+  fchmod: { parameters: [/* fd */ "i32", /* mode */ "u32"], result: "i32" },
+  // int fchownat(int dirfd, const char *pathname, uid_t owner, gid_t group, int flags)
+  fchownat: {
+    parameters: [
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* owner */ "u32",
+      /* group */ "u32",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+  },
+  // int fchown(int fd, uid_t owner, gid_t group)
+  fchown: { parameters: [/* fd */ "i32", /* owner */ "u32", /* group */ "u32"], result: "i32" },
+  // int utimensat(int dirfd, const char *pathname, const struct timespec times[2], int flags)
+  utimensat: {
+    parameters: [
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* times */ "buffer",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+  },
+  // int truncate(const char *path, off_t length)
+  truncate: { parameters: [/* path */ "buffer", /* length */ "i64"], result: "i32" },
+  // int ftruncate(int fd, off_t length)
+  ftruncate: { parameters: [/* fd */ "i32", /* length */ "i64"], result: "i32" },
+
+  // ssize_t getxattr(const char *path, const char *name, void *value, size_t size)
+  getxattr: {
+    parameters: [
+      /* path */ "buffer",
+      /* name */ "buffer",
+      /* value */ "buffer",
+      /* size */ "usize",
+    ],
+    result: "isize",
+  },
+  // int setxattr(const char *path, const char *name, const void *value, size_t size, int flags)
+  setxattr: {
+    parameters: [
+      /* path */ "buffer",
+      /* name */ "buffer",
+      /* value */ "buffer",
+      /* size */ "usize",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+  },
+  // ssize_t listxattr(const char *path, char *list, size_t size)
+  listxattr: {
+    parameters: [/* path */ "buffer", /* list */ "buffer", /* size */ "usize"],
+    result: "isize",
+  },
+  // int removexattr(const char *path, const char *name)
+  removexattr: { parameters: [/* path */ "buffer", /* name */ "buffer"], result: "i32" },
+
+  // int name_to_handle_at(int dirfd, const char *pathname, struct file_handle *handle,
+  //                       int *mount_id, int flags)
+  name_to_handle_at: {
+    parameters: [
+      /* dirfd */ "i32",
+      /* pathname */ "buffer",
+      /* handle */ "buffer",
+      /* mount_id */ "buffer",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+  },
+  // int open_by_handle_at(int mount_fd, struct file_handle *handle, int flags)
+  open_by_handle_at: {
+    parameters: [/* mount_fd */ "i32", /* handle */ "buffer", /* flags */ "i32"],
+    result: "i32",
+  },
+  // int getrlimit(int resource, struct rlimit *rlim)
+  getrlimit: { parameters: [/* resource */ "i32", /* rlim */ "buffer"], result: "i32" },
+  // int setrlimit(int resource, const struct rlimit *rlim)
+  setrlimit: { parameters: [/* resource */ "i32", /* rlim */ "buffer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/**
+ * Every libc function denofuse calls: one table, loaded once (ffi/libc.ts)
+ * for the session and the POSIX helpers alike.
+ */
+export const LIBC_SYMBOLS = {
+  ...LOOP_LIBC_SYMBOLS,
+  ...POSIX_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -35,281 +35,27 @@
 import { errno } from "../core/errno.ts";
 import { FUSEError } from "../core/errors.ts";
 import { nulTerminated } from "../ffi/codec.ts";
+import {
+  acquireLibc as acquireFfiLibc,
+  type LibC,
+  releaseLibc as releaseFfiLibc,
+} from "../ffi/libc.ts";
+import { POSIX_SYMBOLS } from "../ffi/symbols.ts";
 
-/** The libc functions the POSIX helpers call, with their C prototypes. */
-export const POSIX_SYMBOLS = {
-  // int *__errno_location(void)
-  __errno_location: { parameters: [], result: "pointer" },
-  // uid_t geteuid(void)
-  geteuid: { parameters: [], result: "u32" },
-  // mode_t umask(mode_t mask)
-  umask: { parameters: [/* mask */ "u32"], result: "u32" },
+export { POSIX_SYMBOLS };
 
-  // int openat(int dirfd, const char *pathname, int flags, ... /* mode_t mode */)
-  // (variadic; on the Linux x86_64 and aarch64 ABIs a trailing integer is
-  // passed like a named one, as with ffi/symbols.ts's fcntl)
-  openat: {
-    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* flags */ "i32", /* mode */ "u32"],
-    result: "i32",
-  },
-  // Same function, off the JS thread: opening a file can wait for the
-  // backing filesystem (NFS, FUSE, a disk spinning up).
-  openat_nb: {
-    name: "openat",
-    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* flags */ "i32", /* mode */ "u32"],
-    result: "i32",
-    nonblocking: true,
-  },
-  // int close(int fd)
-  close: { parameters: [/* fd */ "i32"], result: "i32" },
-  // int dup(int oldfd)
-  dup: { parameters: [/* oldfd */ "i32"], result: "i32" },
-  // off_t lseek(int fd, off_t offset, int whence)
-  lseek: { parameters: [/* fd */ "i32", /* offset */ "i64", /* whence */ "i32"], result: "i64" },
-
-  // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
-  pread: {
-    parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize", /* offset */ "i64"],
-    result: "isize",
-  },
-  // Same function, off the JS thread: reading waits for the disk.
-  pread_nb: {
-    name: "pread",
-    parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize", /* offset */ "i64"],
-    result: "isize",
-    nonblocking: true,
-  },
-  // ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
-  pwrite: {
-    parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize", /* offset */ "i64"],
-    result: "isize",
-  },
-  // Same function, off the JS thread: writing may wait for dirty-page throttling.
-  pwrite_nb: {
-    name: "pwrite",
-    parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize", /* offset */ "i64"],
-    result: "isize",
-    nonblocking: true,
-  },
-  // int fsync(int fd)
-  fsync: { parameters: [/* fd */ "i32"], result: "i32" },
-  // Same function, off the JS thread: fsync waits for the disk by design.
-  fsync_nb: { name: "fsync", parameters: [/* fd */ "i32"], result: "i32", nonblocking: true },
-  // int fdatasync(int fd)
-  fdatasync: { parameters: [/* fd */ "i32"], result: "i32" },
-  // Same function, off the JS thread.
-  fdatasync_nb: {
-    name: "fdatasync",
-    parameters: [/* fd */ "i32"],
-    result: "i32",
-    nonblocking: true,
-  },
-  // ssize_t getdents64(int fd, void *dirp, size_t count)
-  getdents64: {
-    parameters: [/* fd */ "i32", /* dirp */ "buffer", /* count */ "usize"],
-    result: "isize",
-  },
-  // Same function, off the JS thread: a large directory is many disk blocks.
-  getdents64_nb: {
-    name: "getdents64",
-    parameters: [/* fd */ "i32", /* dirp */ "buffer", /* count */ "usize"],
-    result: "isize",
-    nonblocking: true,
-  },
-
-  // int fstatat(int dirfd, const char *pathname, struct stat *statbuf, int flags)
-  fstatat: {
-    parameters: [
-      /* dirfd */ "i32",
-      /* pathname */ "buffer",
-      /* statbuf */ "buffer",
-      /* flags */ "i32",
-    ],
-    result: "i32",
-    // glibc < 2.33 (Debian 11, Ubuntu 20.04, RHEL 8) has only __fxstatat.
-    optional: true,
-  },
-  // int __fxstatat(int ver, int dirfd, const char *pathname, struct stat *statbuf, int flags)
-  __fxstatat: {
-    parameters: [
-      /* ver */ "i32",
-      /* dirfd */ "i32",
-      /* pathname */ "buffer",
-      /* statbuf */ "buffer",
-      /* flags */ "i32",
-    ],
-    result: "i32",
-    optional: true,
-  },
-  // int __xmknodat(int ver, int dirfd, const char *pathname, mode_t mode, dev_t *dev)
-  __xmknodat: {
-    parameters: [
-      /* ver */ "i32",
-      /* dirfd */ "i32",
-      /* pathname */ "buffer",
-      /* mode */ "u32",
-      /* dev */ "buffer",
-    ],
-    result: "i32",
-    optional: true,
-  },
-  // int fstatfs(int fd, struct statfs *buf)
-  fstatfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
-  // int fstatvfs(int fd, struct statvfs *buf)
-  fstatvfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
-  // ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)
-  readlinkat: {
-    parameters: [
-      /* dirfd */ "i32",
-      /* pathname */ "buffer",
-      /* buf */ "buffer",
-      /* bufsiz */ "usize",
-    ],
-    result: "isize",
-  },
-  // int mkdirat(int dirfd, const char *pathname, mode_t mode)
-  mkdirat: {
-    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* mode */ "u32"],
-    result: "i32",
-  },
-  // int mknodat(int dirfd, const char *pathname, mode_t mode, dev_t dev)
-  mknodat: {
-    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* mode */ "u32", /* dev */ "u64"],
-    result: "i32",
-    // glibc < 2.33 has only __xmknodat.
-    optional: true,
-  },
-  // int symlinkat(const char *target, int newdirfd, const char *linkpath)
-  symlinkat: {
-    parameters: [/* target */ "buffer", /* newdirfd */ "i32", /* linkpath */ "buffer"],
-    result: "i32",
-  },
-  // int unlinkat(int dirfd, const char *pathname, int flags)
-  unlinkat: {
-    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* flags */ "i32"],
-    result: "i32",
-  },
-  // int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
-  //               unsigned int flags)
-  renameat2: {
-    parameters: [
-      /* olddirfd */ "i32",
-      /* oldpath */ "buffer",
-      /* newdirfd */ "i32",
-      /* newpath */ "buffer",
-      /* flags */ "u32",
-    ],
-    result: "i32",
-  },
-  // int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
-  linkat: {
-    parameters: [
-      /* olddirfd */ "i32",
-      /* oldpath */ "buffer",
-      /* newdirfd */ "i32",
-      /* newpath */ "buffer",
-      /* flags */ "i32",
-    ],
-    result: "i32",
-  },
-  // int fchmodat(int dirfd, const char *pathname, mode_t mode, int flags)
-  fchmodat: {
-    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* mode */ "u32", /* flags */ "i32"],
-    result: "i32",
-  },
-  // int fchmod(int fd, mode_t mode)
-  fchmod: { parameters: [/* fd */ "i32", /* mode */ "u32"], result: "i32" },
-  // int fchownat(int dirfd, const char *pathname, uid_t owner, gid_t group, int flags)
-  fchownat: {
-    parameters: [
-      /* dirfd */ "i32",
-      /* pathname */ "buffer",
-      /* owner */ "u32",
-      /* group */ "u32",
-      /* flags */ "i32",
-    ],
-    result: "i32",
-  },
-  // int fchown(int fd, uid_t owner, gid_t group)
-  fchown: { parameters: [/* fd */ "i32", /* owner */ "u32", /* group */ "u32"], result: "i32" },
-  // int utimensat(int dirfd, const char *pathname, const struct timespec times[2], int flags)
-  utimensat: {
-    parameters: [
-      /* dirfd */ "i32",
-      /* pathname */ "buffer",
-      /* times */ "buffer",
-      /* flags */ "i32",
-    ],
-    result: "i32",
-  },
-  // int truncate(const char *path, off_t length)
-  truncate: { parameters: [/* path */ "buffer", /* length */ "i64"], result: "i32" },
-  // int ftruncate(int fd, off_t length)
-  ftruncate: { parameters: [/* fd */ "i32", /* length */ "i64"], result: "i32" },
-
-  // ssize_t getxattr(const char *path, const char *name, void *value, size_t size)
-  getxattr: {
-    parameters: [
-      /* path */ "buffer",
-      /* name */ "buffer",
-      /* value */ "buffer",
-      /* size */ "usize",
-    ],
-    result: "isize",
-  },
-  // int setxattr(const char *path, const char *name, const void *value, size_t size, int flags)
-  setxattr: {
-    parameters: [
-      /* path */ "buffer",
-      /* name */ "buffer",
-      /* value */ "buffer",
-      /* size */ "usize",
-      /* flags */ "i32",
-    ],
-    result: "i32",
-  },
-  // ssize_t listxattr(const char *path, char *list, size_t size)
-  listxattr: {
-    parameters: [/* path */ "buffer", /* list */ "buffer", /* size */ "usize"],
-    result: "isize",
-  },
-  // int removexattr(const char *path, const char *name)
-  removexattr: { parameters: [/* path */ "buffer", /* name */ "buffer"], result: "i32" },
-
-  // int name_to_handle_at(int dirfd, const char *pathname, struct file_handle *handle,
-  //                       int *mount_id, int flags)
-  name_to_handle_at: {
-    parameters: [
-      /* dirfd */ "i32",
-      /* pathname */ "buffer",
-      /* handle */ "buffer",
-      /* mount_id */ "buffer",
-      /* flags */ "i32",
-    ],
-    result: "i32",
-  },
-  // int open_by_handle_at(int mount_fd, struct file_handle *handle, int flags)
-  open_by_handle_at: {
-    parameters: [/* mount_fd */ "i32", /* handle */ "buffer", /* flags */ "i32"],
-    result: "i32",
-  },
-  // int getrlimit(int resource, struct rlimit *rlim)
-  getrlimit: { parameters: [/* resource */ "i32", /* rlim */ "buffer"], result: "i32" },
-  // int setrlimit(int resource, const struct rlimit *rlim)
-  setrlimit: { parameters: [/* resource */ "i32", /* rlim */ "buffer"], result: "i32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-/** The loaded functions of {@link POSIX_SYMBOLS}. */
-export type LoadedSymbols = Deno.DynamicLibrary<typeof POSIX_SYMBOLS>["symbols"];
+/** The loaded libc functions (every one denofuse binds; see {@link POSIX_SYMBOLS}). */
+export type LoadedSymbols = LibC;
 
 /**
  * The functions of {@link POSIX_SYMBOLS} as {@link sym} returns them:
- * `fstatat` and `mknodat` always present (on glibc < 2.33 they are made
- * from `__fxstatat` and `__xmknodat`).
+ * `fstatat`, `mknodat` and `getdents64` always present (on glibc < 2.33
+ * the first two are made from `__fxstatat` and `__xmknodat`).
  */
-export type PosixLibc = Omit<LoadedSymbols, "fstatat" | "mknodat"> & {
+export type PosixLibc = Omit<LoadedSymbols, "fstatat" | "mknodat" | "getdents64"> & {
   fstatat: NonNullable<LoadedSymbols["fstatat"]>;
   mknodat: NonNullable<LoadedSymbols["mknodat"]>;
+  getdents64: NonNullable<LoadedSymbols["getdents64"]>;
 };
 
 /** glibc's stat/mknod structure versions for the < 2.33 entry points. */
@@ -335,11 +81,11 @@ function withFallbacks(s: LoadedSymbols): PosixLibc {
       }
       : null);
   if (!fstatat || !mknodat) throw new Error("libc.so.6 has neither fstatat nor __fxstatat");
+  if (!s.getdents64) throw new Error("libc.so.6 has no getdents64: glibc 2.30 or newer is needed");
   return { ...s, fstatat, mknodat } as PosixLibc;
 }
-let symbols: PosixLibc | undefined;
 
-let library: Deno.DynamicLibrary<typeof POSIX_SYMBOLS> | undefined;
+let symbols: PosixLibc | undefined;
 let users = 0;
 let errnoView: Deno.UnsafePointerView | undefined;
 
@@ -351,23 +97,24 @@ let errnoView: Deno.UnsafePointerView | undefined;
  * @returns the symbol table's functions
  */
 export function acquireLibc(): PosixLibc {
-  if (!library) {
-    library = Deno.dlopen("libc.so.6", POSIX_SYMBOLS);
-    symbols = withFallbacks(library.symbols);
+  const loaded = acquireFfiLibc();
+  if (users++ === 0) {
+    symbols = withFallbacks(loaded);
     // errno's address is per thread; every synchronous call below runs on
     // this (the JS) thread, so one view serves them all.
-    errnoView = new Deno.UnsafePointerView(library.symbols.__errno_location()!);
+    errnoView = new Deno.UnsafePointerView(loaded.__errno_location()!);
   }
-  users++;
   return symbols!;
 }
 
 /** Drops a reference taken by {@link acquireLibc}; the last one unloads libc. */
 export function releaseLibc(): void {
-  if (users === 0 || --users > 0) return;
-  library?.close();
-  library = undefined;
-  errnoView = undefined;
+  if (users === 0) return;
+  if (--users === 0) {
+    symbols = undefined;
+    errnoView = undefined;
+  }
+  releaseFfiLibc();
 }
 
 /**
@@ -377,7 +124,7 @@ export function releaseLibc(): void {
  * @throws {Error} if no reference is held
  */
 export function sym(): PosixLibc {
-  if (!library) throw new Error("libc is not loaded: call acquireLibc() first");
+  if (!symbols) throw new Error("libc is not loaded: call acquireLibc() first");
   return symbols!;
 }
 

@@ -265,3 +265,19 @@ Deno.test("a mount option value may hold commas and backslashes (escaped for lib
   }, { options: [`fsname=${source}`] });
   assert.throws(() => fuse.mount(new HelloFs(), "/tmp", ["ro,fsname=x"]), /without commas/);
 });
+
+Deno.test("processIds() needs libc only: it works where libfuse cannot be loaded", async () => {
+  const script = `
+import { processIds } from "${new URL("../mod.ts", import.meta.url).href}";
+console.log(JSON.stringify(processIds()));
+`;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    env: { DENOFUSE_LIBFUSE: "/nonexistent/libfuse3.so.3" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  const ids = JSON.parse(new TextDecoder().decode(r.stdout));
+  assert.deepEqual(ids, { uid: Deno.uid(), gid: Deno.gid() });
+});
