@@ -63,6 +63,7 @@ export function requestCallback(
   const decoders: Decoder<unknown>[] = Object.values(row.args);
   const env: DecodeEnv = { cString: (p) => host.replier.name(p) };
   const op = row.handler;
+  const requestEnv: { req: RequestPointer; host: DispatchHost } = { req: null!, host };
   return (req, ...raw) => {
     const a: Record<string, unknown> = {};
     try {
@@ -77,7 +78,8 @@ export function requestCallback(
     }
     host.tracer?.request(req, name, showArgs(keys, decoders, a));
     const ctx = new Context(req, host.replier, host.interrupts);
-    run(host, row, op, req, ctx, () => row.call(ops, a, ctx, { req, host } as RequestEnv), a);
+    requestEnv.req = req;
+    run(host, row, ops, req, ctx, a, requestEnv);
   };
 }
 
@@ -85,18 +87,19 @@ export function requestCallback(
 function run(
   host: DispatchHost,
   row: AnyRequestRow,
-  op: string,
+  ops: Operations,
   req: RequestPointer,
   ctx: Context,
-  start: () => unknown,
   a: Record<string, unknown>,
+  env: RequestEnv,
 ): void {
+  const op = row.handler;
   // Reading the clock costs a few hundred ns, as much as the rest of the
   // bookkeeping: the statistics time a sample (all requests when tracing).
   const startMs = host.tracer ? performance.now() : host.stats.start(op);
   let value: unknown;
   try {
-    value = start();
+    value = row.call(ops, a, ctx, env);
   } catch (error) {
     return done(host, op, req, ctx, startMs, fail(host, op, req, error));
   }

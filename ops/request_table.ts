@@ -44,7 +44,11 @@ import { F_UNLCK, FileLock, LOCK_UN, type MaybePromise, SetattrFields } from "..
 import { FUSEError } from "../core/errors.ts";
 import { errno } from "../core/errno.ts";
 
-/** What a row's `call` may use besides the handler's arguments. */
+/**
+ * What a row's `call` may use besides the handler's arguments. One object
+ * per callback, updated for each request (an allocation per request showed
+ * in profiles): read it in the synchronous part of `call` only.
+ */
 export interface RequestEnv {
   readonly req: RequestPointer;
   readonly host: DispatchHost;
