@@ -21,9 +21,15 @@
  *   file whose other hard link was renamed over, set-id bits cleared on
  *   write), so anything the kernel cached could be stale; without
  *   invalidation notifications the only correct choice is not to cache.
- * - File contents live in 64 KiB chunks keyed by chunk index: reads and
- *   writes cost O(request size), holes read as zeros and cost nothing, and
- *   `st_blocks` counts allocated chunks.
+ * - File contents live in 4 KiB pages (examples/lib/page_store.ts), so a
+ *   file costs its size rounded up to a page, as in the kernel's tmpfs:
+ *   `st_blocks`, `statfs` and the `size=` limit count pages, holes cost
+ *   nothing and read as zeros, and a write that does not fit is cut short
+ *   at the first page that cannot be allocated. Freed pages go back to the
+ *   kernel at once rather than whenever the garbage collector runs. Reads
+ *   and writes cost O(request size); a read whose pages lie one after the
+ *   other in memory (as sequential writes leave them) is answered from a
+ *   view, without copying.
  * - Directory entries carry per-directory, monotonically increasing ids,
  *   which are the readdir cookies: a listing resumed after concurrent
  *   changes neither repeats nor skips an entry that existed throughout.
@@ -41,6 +47,7 @@
 import * as fuse from "../mod.ts";
 import { runFromCommandLine } from "./lib/cli.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
+import { PAGE_SIZE, PageStore } from "./lib/page_store.ts";
 
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
@@ -77,10 +84,12 @@ const XATTR_SIZE_MAX = 65536;
 
 /** Longest name of a directory entry, in bytes (NAME_MAX). */
 export const NAME_MAX = 255;
-/** Size of the chunks file data is stored in. */
-export const CHUNK_SIZE = 64 * 1024;
+/** The unit file data is allocated and counted in (`st_blocks`, `statfs`, `size=`). */
+export { PAGE_SIZE };
 /** Block size reported by stat and statfs, like the kernel's tmpfs (PAGE_SIZE). */
-const BLOCK_SIZE = 4096;
+const BLOCK_SIZE = PAGE_SIZE;
+/** copy_file_range moves data in steps of this size. */
+const COPY_STEP = 1 << 20;
 /** The kernel's tmpfs counts 20 bytes of directory size per entry (BOGO_DIRENT_SIZE). */
 const BOGO_DIRENT_SIZE = 20;
 /** Largest file size: offsets beyond it could not be represented exactly. */
@@ -91,137 +100,195 @@ const RELATIME_INTERVAL_NS = 24n * 3600n * 1_000_000_000n;
 /** Readdir cookies 1 and 2 are "." and ".."; entries count up from here. */
 const FIRST_ENTRY_ID = 3;
 
-/** The file's bytes, in fixed-size chunks; missing chunks are holes. */
+const EMPTY = new Uint8Array(0);
+const NO_PAGES: ReadonlyMap<number, number> = new Map();
+
+/** The file's bytes, in pages of the filesystem's {@link PageStore}; missing pages are holes. */
 class FileData {
   size = 0;
-  readonly chunks = new Map<number, Uint8Array>();
+  /** Page index within the file → page number in the store; none while empty. */
+  #pages: Map<number, number> | null = null;
 
-  read(off: number, length: number): Uint8Array {
-    const end = Math.min(this.size, off + length);
-    if (off >= end) return new Uint8Array(0);
-    const first = Math.floor(off / CHUNK_SIZE);
-    if (first === Math.floor((end - 1) / CHUNK_SIZE)) {
-      // Within one chunk: a view, no copy. The handler returns it
-      // synchronously, so it is replied from before any write can change it.
-      const chunk = this.chunks.get(first);
-      const at = off - first * CHUNK_SIZE;
-      return chunk ? chunk.subarray(at, at + end - off) : new Uint8Array(end - off);
-    }
-    const out = new Uint8Array(end - off);
-    for (let pos = off; pos < end;) {
-      const index = Math.floor(pos / CHUNK_SIZE);
-      const at = pos - index * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - at, end - pos);
-      const chunk = this.chunks.get(index);
-      // A hole needs no copy: `out` starts zeroed.
-      if (chunk) out.set(chunk.subarray(at, at + n), pos - off);
-      pos += n;
-    }
-    return out;
-  }
+  constructor(readonly store: PageStore) {}
 
-  /** How many chunks a write of `length` bytes at `off` would allocate. */
-  missingChunks(off: number, length: number): number {
-    if (length === 0) return 0;
-    let missing = 0;
-    const last = Math.floor((off + length - 1) / CHUNK_SIZE);
-    for (let i = Math.floor(off / CHUNK_SIZE); i <= last; i++) {
-      if (!this.chunks.has(i)) missing++;
-    }
-    return missing;
-  }
-
-  write(off: number, buf: Uint8Array): void {
-    const end = off + buf.length;
-    for (let pos = off; pos < end;) {
-      const index = Math.floor(pos / CHUNK_SIZE);
-      const at = pos - index * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - at, end - pos);
-      let chunk = this.chunks.get(index);
-      if (!chunk) {
-        chunk = new Uint8Array(CHUNK_SIZE);
-        this.chunks.set(index, chunk);
-      }
-      chunk.set(buf.subarray(pos - off, pos - off + n), at);
-      pos += n;
-    }
-    if (end > this.size) this.size = end;
-  }
-
-  /** Allocates zeroed chunks for `[off, off + length)`; returns how many were new. */
-  allocate(off: number, length: number): number {
-    let added = 0;
-    const last = Math.floor((off + length - 1) / CHUNK_SIZE);
-    for (let i = Math.floor(off / CHUNK_SIZE); i <= last; i++) {
-      if (!this.chunks.has(i)) {
-        this.chunks.set(i, new Uint8Array(CHUNK_SIZE));
-        added++;
-      }
-    }
-    return added;
+  /** The allocated pages, by page index within the file. */
+  get pages(): ReadonlyMap<number, number> {
+    return this.#pages ?? NO_PAGES;
   }
 
   /**
-   * Zeroes `[off, off + length)` (within the size), freeing the chunks it
-   * covers whole; returns how many chunks were freed.
+   * The bytes of `[off, off + length)` within the size. A range whose pages
+   * lie one after the other in the store (as sequential writes leave them)
+   * is a view of the store; any other is assembled in the store's scratch
+   * buffer. Either way the result is only valid until the next call: the
+   * read handler returns it synchronously, so it is replied from before
+   * anything can change it.
    */
-  punch(off: number, length: number): number {
-    const end = Math.min(off + length, Math.max(this.size, off));
-    let freed = 0;
+  read(off: number, length: number): Uint8Array {
+    const end = Math.min(this.size, off + length);
+    if (off >= end) return EMPTY;
+    const store = this.store, pages = this.pages;
+    let out: Uint8Array | undefined;
     for (let pos = off; pos < end;) {
-      const index = Math.floor(pos / CHUNK_SIZE);
-      const at = pos - index * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - at, end - pos);
-      const chunk = this.chunks.get(index);
-      if (chunk && n === CHUNK_SIZE) {
-        this.chunks.delete(index);
-        freed++;
-      } else {
-        chunk?.fill(0, at, at + n);
+      const index = Math.floor(pos / PAGE_SIZE);
+      const first = pages.get(index);
+      if (first === undefined) {
+        const holeEnd = Math.min((index + 1) * PAGE_SIZE, end);
+        out ??= store.scratch(end - off);
+        out.fill(0, pos - off, holeEnd - off);
+        pos = holeEnd;
+        continue;
       }
-      pos += n;
+      const lastIndex = Math.floor((end - 1) / PAGE_SIZE);
+      let i = index, page = first;
+      while (i < lastIndex && store.follows(page) && pages.get(i + 1) === page + 1) {
+        i++;
+        page++;
+      }
+      const runEnd = Math.min((i + 1) * PAGE_SIZE, end);
+      const at = store.offset(first) + pos - index * PAGE_SIZE;
+      const run = store.slab(first).subarray(at, at + runEnd - pos);
+      if (pos === off && runEnd === end) return run;
+      out ??= store.scratch(end - off);
+      out.set(run, pos - off);
+      pos = runEnd;
     }
-    return freed;
+    return out!.subarray(0, end - off);
   }
 
-  /** SEEK_DATA: the first offset >= `off` inside an allocated chunk, or -1. */
+  /**
+   * Writes `buf` at `off`, allocating pages as it goes; returns how many
+   * bytes were written, fewer than asked (possibly 0) when the store ran
+   * out of pages, as a write to the kernel's tmpfs stops at the first page
+   * it cannot allocate.
+   */
+  write(off: number, buf: Uint8Array): number {
+    const end = off + buf.length;
+    const store = this.store;
+    const lastIndex = Math.floor((end - 1) / PAGE_SIZE);
+    let pos = off;
+    while (pos < end) {
+      const index = Math.floor(pos / PAGE_SIZE);
+      const first = this.#page(index);
+      if (first < 0) break;
+      // Copy as many pages at once as lie one after the other in the store.
+      let i = index, page = first;
+      while (i < lastIndex && store.follows(page) && this.#page(i + 1) === page + 1) {
+        i++;
+        page++;
+      }
+      const runEnd = Math.min((i + 1) * PAGE_SIZE, end);
+      store.slab(first).set(
+        buf.subarray(pos - off, runEnd - off),
+        store.offset(first) + pos - index * PAGE_SIZE,
+      );
+      pos = runEnd;
+    }
+    if (pos > this.size) this.size = pos;
+    return pos - off;
+  }
+
+  /** Allocates the missing pages of `[off, off + length)`, all or none; false if they do not fit. */
+  allocate(off: number, length: number): boolean {
+    const first = Math.floor(off / PAGE_SIZE);
+    const last = Math.floor((off + length - 1) / PAGE_SIZE);
+    const available = this.store.available;
+    // Checked before counting: a huge range must not be walked page by page.
+    if (last - first + 1 - this.pages.size > available) return false;
+    let missing = 0;
+    for (let i = first; i <= last; i++) if (!this.pages.has(i)) missing++;
+    if (missing > available) return false;
+    for (let i = first; i <= last; i++) this.#page(i);
+    return true;
+  }
+
+  /**
+   * Zeroes `[off, off + length)`, freeing the pages it covers whole, also
+   * beyond the size (fallocate with FALLOC_FL_KEEP_SIZE leaves pages there).
+   */
+  punch(off: number, length: number): void {
+    const end = off + length;
+    const firstWhole = Math.ceil(off / PAGE_SIZE);
+    const endWhole = Math.floor(end / PAGE_SIZE);
+    this.#zero(off, Math.min(end, firstWhole * PAGE_SIZE));
+    if (endWhole >= firstWhole) this.#zero(Math.max(off, endWhole * PAGE_SIZE), end);
+    this.#freeFrom(firstWhole, endWhole);
+  }
+
+  /** SEEK_DATA: the first offset >= `off` in an allocated page, or -1. */
   seekData(off: number): number {
     if (off >= this.size) return -1;
+    const index = Math.floor(off / PAGE_SIZE);
+    if (this.pages.has(index)) return off;
     let best = -1;
-    for (const index of this.chunks.keys()) {
-      const start = Math.max(index * CHUNK_SIZE, off);
-      if (start < (index + 1) * CHUNK_SIZE && start < this.size && (best < 0 || start < best)) {
-        best = start;
-      }
-    }
-    return best;
+    for (const i of this.pages.keys()) if (i > index && (best < 0 || i < best)) best = i;
+    return best >= 0 && best * PAGE_SIZE < this.size ? best * PAGE_SIZE : -1;
   }
 
   /** SEEK_HOLE: the first offset >= `off` in a hole, or the size (the implicit hole at EOF). */
   seekHole(off: number): number {
     if (off >= this.size) return -1;
-    let index = Math.floor(off / CHUNK_SIZE);
-    while (this.chunks.has(index)) index++;
-    return Math.min(Math.max(index * CHUNK_SIZE, off), this.size);
+    let index = Math.floor(off / PAGE_SIZE);
+    while (this.pages.has(index)) index++;
+    return Math.min(Math.max(index * PAGE_SIZE, off), this.size);
   }
 
-  /** Sets the size; returns how many chunks were freed. */
-  truncate(size: number): number {
-    let freed = 0;
-    if (size < this.size) {
-      const keep = Math.ceil(size / CHUNK_SIZE);
-      for (const index of this.chunks.keys()) {
-        if (index >= keep) {
-          this.chunks.delete(index);
-          freed++;
-        }
-      }
+  /**
+   * Sets the size. Like the kernel's tmpfs, a truncation that does not grow
+   * the file frees every page past the new size, preallocated ones too.
+   */
+  truncate(size: number): void {
+    if (size <= this.size && this.pages.size > 0) {
+      this.#freeFrom(Math.ceil(size / PAGE_SIZE), Infinity);
       // Bytes past the end must read as zeros if the file grows again.
-      const tail = size % CHUNK_SIZE;
-      if (tail !== 0) this.chunks.get(Math.floor(size / CHUNK_SIZE))?.fill(0, tail);
+      this.#zero(size, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
     }
     this.size = size;
-    return freed;
+  }
+
+  /** The page for index `index`, allocated if missing; -1 if the store is full. */
+  #page(index: number): number {
+    let page = this.#pages?.get(index);
+    if (page === undefined) {
+      page = this.store.allocate();
+      if (page >= 0) (this.#pages ??= new Map()).set(index, page);
+    }
+    return page;
+  }
+
+  /** Zeroes `[from, to)`, which lies within one page. */
+  #zero(from: number, to: number): void {
+    if (from >= to) return;
+    const index = Math.floor(from / PAGE_SIZE);
+    const page = this.pages.get(index);
+    if (page === undefined) return;
+    const at = this.store.offset(page) + from - index * PAGE_SIZE;
+    this.store.slab(page).fill(0, at, at + to - from);
+  }
+
+  /** Frees the pages with indices in `[first, end)`. */
+  #freeFrom(first: number, end: number): void {
+    const pages = this.#pages;
+    if (!pages) return;
+    const freed: number[] = [];
+    if (end - first > pages.size) {
+      for (const [index, page] of pages) {
+        if (index >= first && index < end) {
+          freed.push(page);
+          pages.delete(index);
+        }
+      }
+    } else {
+      for (let index = first; index < end; index++) {
+        const page = pages.get(index);
+        if (page !== undefined) {
+          freed.push(page);
+          pages.delete(index);
+        }
+      }
+    }
+    if (pages.size === 0) this.#pages = null;
+    this.store.free(freed);
   }
 }
 
@@ -295,7 +362,8 @@ class TmpNode {
   lookups = 0;
   /** Open file and directory handles. */
   opens = 0;
-  readonly xattrs = new Map<string, { name: Uint8Array; value: Uint8Array }>();
+  /** Made on the first setxattr: most inodes never have any. */
+  xattrs?: Map<string, { name: Uint8Array; value: Uint8Array }>;
   data?: FileData;
   dir?: DirData;
   target?: Uint8Array;
@@ -428,9 +496,8 @@ export class TmpFs implements fuse.Operations {
   readonly #files = new Map<number, OpenFile>();
   readonly #dirs = new Map<number, TmpNode>();
   readonly #clock = new Clock();
-  readonly #maxChunks: number;
+  readonly #pages: PageStore;
   readonly #maxInodes: number;
-  #usedChunks = 0;
   #nextIno = fuse.ROOT_INODE + 1;
   #nextFh = 1;
 
@@ -448,7 +515,8 @@ export class TmpFs implements fuse.Operations {
       }
     }
     const maxBytes = options.maxBytes ?? defaultCapacity();
-    this.#maxChunks = Math.floor(maxBytes / CHUNK_SIZE);
+    // Rounded up to whole pages, as the kernel's tmpfs does.
+    this.#pages = new PageStore(Math.ceil(maxBytes / PAGE_SIZE));
     this.#maxInodes = options.maxInodes ?? Math.max(1, Math.floor(maxBytes / BLOCK_SIZE));
     const ids = options.rootUid === undefined || options.rootGid === undefined
       ? fuse.processIds()
@@ -476,9 +544,9 @@ export class TmpFs implements fuse.Operations {
     return this.#files.size + this.#dirs.size;
   }
 
-  /** How many bytes of file data are allocated (whole chunks). */
+  /** How many bytes of file data are allocated (whole pages). */
   get allocatedBytes(): number {
-    return this.#usedChunks * CHUNK_SIZE;
+    return this.#pages.used * PAGE_SIZE;
   }
 
   // ---- lookups and attributes ----
@@ -525,7 +593,7 @@ export class TmpFs implements fuse.Operations {
       if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
       if (!node.data) throw new fuse.FUSEError(fuse.errno.EINVAL);
       if (attr.stSize > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
-      this.#usedChunks -= node.data.truncate(attr.stSize);
+      node.data.truncate(attr.stSize);
       // Even to the current size, as the kernel's tmpfs does (POSIX only
       // requires it when the size changes).
       node.touchContent(now);
@@ -564,11 +632,10 @@ export class TmpFs implements fuse.Operations {
     return (granted & want) === want;
   }
 
-  /** Filesystem usage; blocks are 4 KiB, counted from allocated chunks. */
+  /** Filesystem usage; a block is a page. */
   statfs(): fuse.StatvfsData {
-    const blocksPerChunk = CHUNK_SIZE / BLOCK_SIZE;
-    const total = this.#maxChunks * blocksPerChunk;
-    const free = Math.max(0, total - this.#usedChunks * blocksPerChunk);
+    const total = this.#pages.capacity;
+    const free = this.#pages.available;
     const freeInodes = Math.max(0, this.#maxInodes - this.#nodes.size);
     return new fuse.StatvfsData({
       fBsize: BLOCK_SIZE,
@@ -818,14 +885,18 @@ export class TmpFs implements fuse.Operations {
     if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
     if (!node.data) throw new fuse.FUSEError(fuse.errno.EINVAL);
     if (flags & O_TRUNC) {
-      this.#usedChunks -= node.data.truncate(0);
+      node.data.truncate(0);
       node.touchContent(this.#clock.now());
       if (ctx.uid !== 0) node.killPriv(ctx);
     }
     return this.#openFile(node, flags, ctx);
   }
 
-  /** Reads from an open file; holes read as zeros. */
+  /**
+   * Reads from an open file; holes read as zeros. The bytes returned are
+   * only valid until the next call on this filesystem (they may be a view of
+   * its pages or of a reused buffer).
+   */
   read(fh: fuse.FileHandle, off: number, size: number): Uint8Array {
     const file = this.#file(fh);
     const data = file.node.data!.read(off, size);
@@ -833,20 +904,22 @@ export class TmpFs implements fuse.Operations {
     return data;
   }
 
-  /** Writes to an open file, allocating only the chunks the write touches. */
+  /**
+   * Writes to an open file, allocating only the pages the write touches; a
+   * short count when the filesystem fills up part way, ENOSPC when not even
+   * one byte fits.
+   */
   write(fh: fuse.FileHandle, off: number, buf: Uint8Array): number {
     const file = this.#file(fh);
     if ((file.flags & O_ACCMODE) === O_RDONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
     if (buf.length === 0) return 0;
     if (off + buf.length > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
     const node = file.node;
-    const missing = node.data!.missingChunks(off, buf.length);
-    if (this.#usedChunks + missing > this.#maxChunks) throw new fuse.FUSEError(fuse.errno.ENOSPC);
-    node.data!.write(off, buf);
-    this.#usedChunks += missing;
+    const written = node.data!.write(off, buf);
+    if (written === 0) throw new fuse.FUSEError(fuse.errno.ENOSPC);
     node.touchContent(this.#clock.now());
     if (file.opener.uid !== 0) node.killPriv(file.opener);
-    return buf.length;
+    return written;
   }
 
   /** Nothing to sync: memory is all the storage there is. */
@@ -921,10 +994,10 @@ export class TmpFs implements fuse.Operations {
     checkXattrName(name);
     if (value.length > XATTR_SIZE_MAX) throw new fuse.FUSEError(fuse.errno.E2BIG);
     const key = nameKey(name);
-    const exists = node.xattrs.has(key);
+    const exists = node.xattrs?.has(key) ?? false;
     if ((flags & XATTR_CREATE) && exists) throw new fuse.FUSEError(fuse.errno.EEXIST);
     if ((flags & XATTR_REPLACE) && !exists) throw new fuse.FUSEError(fuse.errno.ENODATA);
-    node.xattrs.set(key, { name: name.slice(), value: value.slice() });
+    (node.xattrs ??= new Map()).set(key, { name: name.slice(), value: value.slice() });
     node.ctimeNs = this.#clock.now();
   }
 
@@ -932,14 +1005,14 @@ export class TmpFs implements fuse.Operations {
   getxattr(inode: fuse.Inode, name: Uint8Array): Uint8Array {
     const node = this.#node(inode);
     checkXattrName(name);
-    const attr = node.xattrs.get(nameKey(name));
+    const attr = node.xattrs?.get(nameKey(name));
     if (!attr) throw NO_SUCH_ATTRIBUTE;
     return attr.value;
   }
 
   /** The names of the extended attributes; trusted.* only for root, as on the kernel's tmpfs. */
   listxattr(inode: fuse.Inode, ctx: fuse.RequestContext): Uint8Array[] {
-    const names = [...this.#node(inode).xattrs.values()].map((x) => x.name);
+    const names = [...(this.#node(inode).xattrs?.values() ?? [])].map((x) => x.name);
     return ctx.uid === 0 ? names : names.filter((n) => !hasPrefix(n, TRUSTED_PREFIX));
   }
 
@@ -947,7 +1020,7 @@ export class TmpFs implements fuse.Operations {
   removexattr(inode: fuse.Inode, name: Uint8Array): void {
     const node = this.#node(inode);
     checkXattrName(name);
-    if (!node.xattrs.delete(nameKey(name))) throw new fuse.FUSEError(fuse.errno.ENODATA);
+    if (!node.xattrs?.delete(nameKey(name))) throw new fuse.FUSEError(fuse.errno.ENODATA);
     node.ctimeNs = this.#clock.now();
   }
 
@@ -1005,11 +1078,7 @@ export class TmpFs implements fuse.Operations {
     const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
     switch (mode & ~FALLOC_FL_KEEP_SIZE) {
       case 0: {
-        const missing = data.missingChunks(offset, length);
-        if (this.#usedChunks + missing > this.#maxChunks) {
-          throw new fuse.FUSEError(fuse.errno.ENOSPC);
-        }
-        this.#usedChunks += data.allocate(offset, length);
+        if (!data.allocate(offset, length)) throw new fuse.FUSEError(fuse.errno.ENOSPC);
         if (!keepSize && end > data.size) {
           data.size = end;
           node.touchContent(this.#clock.now());
@@ -1018,15 +1087,11 @@ export class TmpFs implements fuse.Operations {
       }
       case FALLOC_FL_PUNCH_HOLE:
         if (!keepSize) throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
-        this.#usedChunks -= data.punch(offset, length);
+        data.punch(offset, length);
         break;
       case FALLOC_FL_ZERO_RANGE: {
-        this.#usedChunks -= data.punch(offset, length);
-        const missing = data.missingChunks(offset, length);
-        if (this.#usedChunks + missing > this.#maxChunks) {
-          throw new fuse.FUSEError(fuse.errno.ENOSPC);
-        }
-        this.#usedChunks += data.allocate(offset, length);
+        data.punch(offset, length);
+        if (!data.allocate(offset, length)) throw new fuse.FUSEError(fuse.errno.ENOSPC);
         if (!keepSize && end > data.size) data.size = end;
         break;
       }
@@ -1036,7 +1101,7 @@ export class TmpFs implements fuse.Operations {
     node.touchContent(this.#clock.now());
   }
 
-  /** SEEK_DATA / SEEK_HOLE, at chunk granularity. */
+  /** SEEK_DATA / SEEK_HOLE, at page granularity (as on the kernel's tmpfs). */
   lseek(fh: fuse.FileHandle, offset: number, whence: number): number {
     const data = this.#file(fh).node.data!;
     const at = whence === SEEK_DATA
@@ -1049,7 +1114,10 @@ export class TmpFs implements fuse.Operations {
     return at;
   }
 
-  /** copy_file_range(2) without a round trip through the caller: chunk by chunk. */
+  /**
+   * copy_file_range(2) without a round trip through the caller; a short
+   * count if the filesystem fills up part way.
+   */
   copyFileRange(
     fhIn: fuse.FileHandle,
     offIn: number,
@@ -1059,12 +1127,25 @@ export class TmpFs implements fuse.Operations {
   ): number {
     const src = this.#file(fhIn);
     if ((src.flags & O_ACCMODE) === O_WRONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
+    const sameFile = src.node === this.#files.get(fhOut)?.node;
     let copied = 0;
     while (copied < length) {
-      const part = src.node.data!.read(offIn + copied, Math.min(CHUNK_SIZE, length - copied));
+      let part = src.node.data!.read(offIn + copied, Math.min(COPY_STEP, length - copied));
       if (part.length === 0) break;
-      this.write(fhOut, offOut + copied, part);
-      copied += part.length;
+      // A view of the file's own pages must not change under the write
+      // (the kernel refuses overlapping ranges; direct callers might not).
+      if (sameFile) part = part.slice();
+      let written: number;
+      try {
+        written = this.write(fhOut, offOut + copied, part);
+      } catch (error) {
+        if (copied > 0 && error instanceof fuse.FUSEError && error.errno === fuse.errno.ENOSPC) {
+          break;
+        }
+        throw error;
+      }
+      copied += written;
+      if (written < part.length) break;
     }
     return copied;
   }
@@ -1149,7 +1230,7 @@ export class TmpFs implements fuse.Operations {
       node.nlink = 2;
       parent.nlink++;
     } else if (type === S_IFREG) {
-      node.data = new FileData();
+      node.data = new FileData(this.#pages);
     } else if (type === S_IFLNK) {
       node.target = target!.slice();
     }
@@ -1186,7 +1267,7 @@ export class TmpFs implements fuse.Operations {
     if (node.nlink > 0 || node.lookups > 0 || node.opens > 0) return;
     if (node.ino === fuse.ROOT_INODE) return;
     this.#nodes.delete(node.ino);
-    if (node.data) this.#usedChunks -= node.data.truncate(0);
+    if (node.data) node.data.truncate(0);
   }
 
   /** relatime: refresh atime only if it is older than mtime or ctime, or a day old. */
@@ -1213,7 +1294,7 @@ export class TmpFs implements fuse.Operations {
       stRdev: node.rdev,
       stSize: node.size,
       stBlksize: BLOCK_SIZE,
-      stBlocks: node.data ? node.data.chunks.size * (CHUNK_SIZE / 512) : 0,
+      stBlocks: node.data ? node.data.pages.size * (PAGE_SIZE / 512) : 0,
       stAtimeNs: node.atimeNs,
       stMtimeNs: node.mtimeNs,
       stCtimeNs: node.ctimeNs,

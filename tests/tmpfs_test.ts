@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
-import { CHUNK_SIZE, NAME_MAX, TmpFs } from "../examples/tmpfs.ts";
+import { NAME_MAX, PAGE_SIZE, TmpFs } from "../examples/tmpfs.ts";
 import { sh, withMount, withSpawnedFs } from "./support/mount.ts";
 import { loadedLibfuseVersion } from "../ffi/library.ts";
 import {
@@ -44,8 +44,8 @@ const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
 /** For tests where another uid acts: the kernel then needs allow_other. */
 const SHARED = ["default_permissions", "allow_other", "fsname=denofuse-test"];
-/** 512-byte blocks per allocated chunk. */
-const CHUNK_BLOCKS = CHUNK_SIZE / 512;
+/** 512-byte blocks per allocated page. */
+const PAGE_BLOCKS = PAGE_SIZE / 512;
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -108,15 +108,15 @@ print(json.dumps([first.decode(), second.hex()]))`,
     assert.equal(io[0], "hello WORLD\n");
     assert.equal(io[1], hex(enc.encode("hello WORLD\n")) + "00".repeat(88) + "21");
 
-    // Several chunks and an odd tail, written and read in large requests.
-    const big = randomBytes(3 * CHUNK_SIZE * 16 + 12345);
+    // Several MiB and an odd tail, written and read in large requests.
+    const big = randomBytes(3 * (1 << 20) + 12345);
     const bigPath = join(mnt, "big");
     await Deno.writeFile(bigPath, big);
     assert.equal(await sha256(await Deno.readFile(bigPath)), await sha256(big));
     const st = await statNs(bigPath);
     assert.equal(st.size, big.length);
-    assert.equal(st.blocks, Math.ceil(big.length / CHUNK_SIZE) * CHUNK_BLOCKS);
-    assert.equal(fs.allocatedBytes, CHUNK_SIZE * (1 + Math.ceil(big.length / CHUNK_SIZE)));
+    assert.equal(st.blocks, Math.ceil(big.length / PAGE_SIZE) * PAGE_BLOCKS);
+    assert.equal(fs.allocatedBytes, PAGE_SIZE * (1 + Math.ceil(big.length / PAGE_SIZE)));
   });
 });
 
@@ -608,7 +608,7 @@ Deno.test("tmpfs reports statvfs from usage and runs out of space", async () => 
     await Deno.writeFile(join(mnt, "mib"), new Uint8Array(1 << 20).fill(1));
     await Deno.writeTextFile(join(mnt, "small"), "x");
     const s1 = await statvfs(mnt);
-    assert.equal(s1.bfree, 2048 - 256 - 16, "1 MiB plus one 64 KiB chunk");
+    assert.equal(s1.bfree, 2048 - 256 - 1, "1 MiB plus one 4 KiB page");
     assert.equal(s1.ffree, 61);
 
     await assert.rejects(
@@ -617,7 +617,7 @@ Deno.test("tmpfs reports statvfs from usage and runs out of space", async () => 
     );
     await Deno.remove(join(mnt, "huge"));
     await Deno.remove(join(mnt, "mib"));
-    assert.ok(await waitFor(async () => (await statvfs(mnt)).bfree === 2048 - 16));
+    assert.ok(await waitFor(async () => (await statvfs(mnt)).bfree === 2048 - 1));
 
     const made = await py(
       `import os, sys
@@ -641,11 +641,15 @@ Deno.test("tmpfs truncates by path and by descriptor", async () => {
     await Deno.truncate(p, 70_000);
     let st = await statNs(p);
     assert.equal(st.size, 70_000);
-    assert.equal(st.blocks, 2 * CHUNK_BLOCKS);
+    assert.equal(st.blocks, Math.ceil(70_000 / PAGE_SIZE) * PAGE_BLOCKS);
     await Deno.truncate(p, 300_000);
     st = await statNs(p);
     assert.equal(st.size, 300_000);
-    assert.equal(st.blocks, 2 * CHUNK_BLOCKS, "growing allocates nothing");
+    assert.equal(
+      st.blocks,
+      Math.ceil(70_000 / PAGE_SIZE) * PAGE_BLOCKS,
+      "growing allocates nothing",
+    );
     const data = await Deno.readFile(p);
     assert.ok(data.subarray(0, 70_000).every((b) => b === 0xab));
     assert.ok(data.subarray(70_000).every((b) => b === 0), "the cut-off tail reads as zeros");
@@ -660,9 +664,9 @@ tail = os.pread(fd, 100, 5).hex()
 big = os.fstat(fd).st_size
 os.close(fd)
 print(json.dumps([small, tail, big]))`,
-      [p, String(3 * CHUNK_SIZE + 5)],
+      [p, String(3 * PAGE_SIZE + 5)],
     );
-    assert.deepEqual(byFd, [10, "ab".repeat(5) + "00".repeat(95), 3 * CHUNK_SIZE + 5]);
+    assert.deepEqual(byFd, [10, "ab".repeat(5) + "00".repeat(95), 3 * PAGE_SIZE + 5]);
     await py("import sys; open(sys.argv[1], 'w').close()", [p]);
     st = await statNs(p);
     assert.deepEqual([st.size, st.blocks], [0, 0]);
@@ -860,8 +864,8 @@ print(json.dumps([len(middle), middle.count(0) == len(middle), end.hex()]))`,
     assert.deepEqual(io, [1 << 20, true, "00000000656e6421"]);
     st = await statNs(p);
     assert.equal(st.size, 2 ** 40);
-    assert.equal(st.blocks, CHUNK_BLOCKS, "only the chunk written to is allocated");
-    assert.equal(fs.allocatedBytes, CHUNK_SIZE);
+    assert.equal(st.blocks, PAGE_BLOCKS, "only the page written to is allocated");
+    assert.equal(fs.allocatedBytes, PAGE_SIZE);
     const grown = Deno.memoryUsage().rss - rss;
     assert.ok(grown < 100 << 20, `rss grew by ${grown} bytes`);
     await Deno.truncate(p, 0);
