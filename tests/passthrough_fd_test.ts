@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PassthroughFs, type PassthroughOptions } from "../examples/passthrough.ts";
-import { forceUnmount, isMounted, REPO, sh, withMount, withTimeout } from "./support/mount.ts";
+import { sh, withMount, withSpawnedFs } from "./support/mount.ts";
 import { eventually, py, run } from "./support/passthrough_helpers.ts";
 
 /** The server's RLIMIT_NOFILE (soft and hard) in the first test. */
@@ -29,64 +29,21 @@ async function usage(pid: number): Promise<{ fds: number; rssKiB: number }> {
 }
 
 /**
- * Runs the passthrough CLI on `src` under `prlimit --nofile=LIMIT:LIMIT`,
- * waits for the mount, runs `fn` with the mount point and the server's pid,
- * then stops the server with SIGTERM and checks that nothing stays mounted.
+ * Runs the passthrough CLI on `src` under `prlimit --nofile=LIMIT:LIMIT`
+ * and runs `fn` with the mount point and the server's pid.
  */
-async function withLimitedServer(
+function withLimitedServer(
   src: string,
   limit: number,
   fn: (mnt: string, pid: number) => Promise<void>,
   timeoutMs = 25_000,
 ): Promise<void> {
-  const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
-  // prlimit execs the command, so the child's pid is the server's.
-  const child = new Deno.Command("prlimit", {
-    args: [
-      `--nofile=${limit}:${limit}`,
-      Deno.execPath(),
-      "run",
-      "--allow-ffi",
-      "--allow-read",
-      join(REPO, "examples", "passthrough.ts"),
-      "-o",
-      "allow_other",
-      src,
-      mnt,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reading = (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of child.stderr) stderr += dec.decode(chunk);
-  })();
-  const status = child.status;
-  try {
-    const deadline = Date.now() + 20_000;
-    while (!(await isMounted(mnt))) {
-      const exited = await Promise.race([
-        status.then(() => true),
-        new Promise((r) => setTimeout(() => r(false), 50)),
-      ]);
-      if (exited) throw new Error(`passthrough exited before mounting:\n${stderr}`);
-      if (Date.now() > deadline) throw new Error(`passthrough did not mount in 20 s:\n${stderr}`);
-    }
-    await withTimeout("test body", timeoutMs, fn(mnt, child.pid));
-  } finally {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already exited */ }
-    await withTimeout("passthrough exit after SIGTERM", 15_000, status).catch(() =>
-      child.kill("SIGKILL")
-    );
-    await status;
-    await reading;
-    await forceUnmount(mnt);
-    assert.equal(await isMounted(mnt), false, `${mnt} is still mounted`);
-    await Deno.remove(mnt, { recursive: true });
-  }
+  return withSpawnedFs(
+    "passthrough.ts",
+    ["-o", "allow_other", src],
+    ({ mnt, child }) => fn(mnt, child.pid),
+    { launcher: ["prlimit", `--nofile=${limit}:${limit}`], timeoutMs },
+  );
 }
 
 Deno.test("passthrough stays usable when its descriptors run out", async () => {

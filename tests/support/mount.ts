@@ -120,8 +120,9 @@ export interface SpawnedFs {
 
 /**
  * Runs `examples/<script>` with `args` (the mount point is appended) as a
- * subprocess, waits until it is mounted, runs `fn`, then stops it with
- * SIGTERM and cleans up.
+ * subprocess, optionally through a `launcher` that execs it (e.g.
+ * `["prlimit", "--nofile=512:512"]`), waits until it is mounted, runs `fn`,
+ * then stops it with SIGTERM and cleans up.
  */
 export async function withSpawnedFs(
   script: string,
@@ -131,11 +132,22 @@ export async function withSpawnedFs(
     denoFlags = ["--allow-ffi", "--allow-read"],
     timeoutMs = 60_000,
     env = {} as Record<string, string>,
+    launcher = [] as string[],
   } = {},
 ): Promise<void> {
   const mnt = await Deno.makeTempDir({ prefix: "denofuse-mnt-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...denoFlags, join(REPO, "examples", script), ...args, mnt],
+  // A launcher (e.g. prlimit) must exec the command, so that the child is the server.
+  const command = [
+    ...launcher,
+    Deno.execPath(),
+    "run",
+    ...denoFlags,
+    join(REPO, "examples", script),
+    ...args,
+    mnt,
+  ];
+  const child = new Deno.Command(command[0], {
+    args: command.slice(1),
     env,
     stdout: "null",
     stderr: "piped",
