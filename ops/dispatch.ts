@@ -4,8 +4,9 @@
  * them before the callback returns), call the handler, and send exactly one
  * reply, synchronously when the handler returned a plain value, else when
  * its promise settles. A request's path: libfuse calls the callback
- * {@link requestCallback} made for its row; `run` calls the row's `call`;
- * `settle` sends the row's `reply`, or `fail` the error reply.
+ * {@link requestCallback} made for its row; its RowRunner decodes the
+ * arguments and runs the row's `call`; `settle` sends the row's `reply`, or
+ * `fail` the error reply.
  *
  * @module
  */
@@ -19,7 +20,8 @@ import type { DispatchHost } from "./host.ts";
 import { lifecycleImpls } from "./lifecycle.ts";
 import { showArgs, showRaw } from "./trace.ts";
 import type { Operations } from "./operations.ts";
-import { type AnyRequestRow, type RequestEnv, REQUESTS } from "./request_table.ts";
+import { type AnyRequestRow, REQUESTS } from "./request_table.ts";
+import type { OperationCounter } from "./stats.ts";
 import { errno } from "../core/errno.ts";
 import { FUSEError, isReplyErrno } from "../core/errors.ts";
 
@@ -59,80 +61,106 @@ export function requestCallback(
   ops: Operations,
   host: DispatchHost,
 ): (req: RequestPointer, ...raw: unknown[]) => void {
-  const keys = Object.keys(row.args);
-  const decoders: Decoder<unknown>[] = Object.values(row.args);
-  const env: DecodeEnv = { cString: (p) => host.replier.name(p) };
-  const op = row.handler;
-  const requestEnv: { req: RequestPointer; host: DispatchHost } = { req: null!, host };
-  return (req, ...raw) => {
+  const runner = new RowRunner(name, row, ops, host);
+  return (req, ...raw) => runner.request(req, raw);
+}
+
+/** Runs the requests of one row: what they share is resolved once, not per request. */
+class RowRunner {
+  readonly #name: LowLevelOpName;
+  readonly #row: AnyRequestRow;
+  readonly #ops: Operations;
+  readonly #host: DispatchHost;
+  readonly #op: string;
+  readonly #counter: OperationCounter;
+  readonly #keys: string[];
+  readonly #decoders: Decoder<unknown>[];
+  readonly #decodeEnv: DecodeEnv;
+  /** One per row, updated per request: see RequestEnv. */
+  readonly #env: { req: RequestPointer; host: DispatchHost };
+
+  constructor(name: LowLevelOpName, row: AnyRequestRow, ops: Operations, host: DispatchHost) {
+    this.#name = name;
+    this.#row = row;
+    this.#ops = ops;
+    this.#host = host;
+    this.#op = row.handler;
+    this.#counter = host.stats.counter(row.handler);
+    this.#keys = Object.keys(row.args);
+    this.#decoders = Object.values(row.args);
+    this.#decodeEnv = { cString: (p) => host.replier.name(p) };
+    this.#env = { req: null!, host };
+  }
+
+  /** Decodes a request's C arguments and runs it; overflowing ones are answered at once. */
+  request(req: RequestPointer, raw: unknown[]): void {
+    const host = this.#host, keys = this.#keys, decoders = this.#decoders;
     const a: Record<string, unknown> = {};
     try {
-      for (let i = 0; i < keys.length; i++) a[keys[i]] = decoders[i].decode(raw[i], env);
+      for (let i = 0; i < keys.length; i++) {
+        a[keys[i]] = decoders[i].decode(raw[i], this.#decodeEnv);
+      }
     } catch (error) {
       // An argument no number can hold (EOVERFLOW, EFBIG): answered before the handler runs.
-      host.tracer?.request(req, name, showRaw(keys, raw));
-      const err = fail(host, op, req, error);
-      host.stats.record(op, -1, true);
-      host.tracer?.replied(req, op, err, performance.now());
+      host.tracer?.request(req, this.#name, showRaw(keys, raw));
+      const err = fail(host, this.#op, req, error);
+      this.#counter.record(-1, true);
+      host.tracer?.replied(req, this.#op, err, performance.now());
       return;
     }
-    host.tracer?.request(req, name, showArgs(keys, decoders, a));
-    const ctx = new Context(req, host.replier, host.interrupts);
-    requestEnv.req = req;
-    run(host, row, ops, req, ctx, a, requestEnv);
-  };
-}
-
-/** Runs a handler and replies once, at once for a plain value, else when its promise settles. */
-function run(
-  host: DispatchHost,
-  row: AnyRequestRow,
-  ops: Operations,
-  req: RequestPointer,
-  ctx: Context,
-  a: Record<string, unknown>,
-  env: RequestEnv,
-): void {
-  const op = row.handler;
-  // Reading the clock costs a few hundred ns, as much as the rest of the
-  // bookkeeping: the statistics time a sample (all requests when tracing).
-  const startMs = host.tracer ? performance.now() : host.stats.start(op);
-  let value: unknown;
-  try {
-    value = row.call(ops, a, ctx, env);
-  } catch (error) {
-    return done(host, op, req, ctx, startMs, fail(host, op, req, error));
+    host.tracer?.request(req, this.#name, showArgs(keys, decoders, a));
+    this.#run(req, new Context(req, host.replier, host.interrupts), a);
   }
-  if (!(value instanceof Promise)) return settle(host, row, op, req, ctx, startMs, value, a);
-  host.requestStarted();
-  value.then(
-    (v) => {
-      if (host.alive) settle(host, row, op, req, ctx, startMs, v, a);
-    },
-    (error) => {
-      if (host.alive) done(host, op, req, ctx, startMs, fail(host, op, req, error));
-    },
-  ).finally(() => host.requestFinished());
-}
 
-/** Sends the row's reply for `value`, or the error reply if it is malformed; exactly once. */
-function settle(
-  host: DispatchHost,
-  row: AnyRequestRow,
-  op: string,
-  req: RequestPointer,
-  ctx: Context,
-  startMs: number,
-  value: unknown,
-  a: Record<string, unknown>,
-): void {
-  let err = 0;
-  try {
-    delivered(host, op, row.reply(host.replier, req, value, a));
-  } catch (error) {
-    err = fail(host, op, req, error);
+  /** Runs the handler and replies once, at once for a plain value, else when its promise settles. */
+  #run(req: RequestPointer, ctx: Context, a: Record<string, unknown>): void {
+    const host = this.#host;
+    // Reading the clock costs a few hundred ns, as much as the rest of the
+    // bookkeeping: the statistics time a sample (all requests when tracing).
+    const startMs = host.tracer ? performance.now() : this.#counter.start();
+    this.#env.req = req;
+    let value: unknown;
+    try {
+      value = this.#row.call(this.#ops, a, ctx, this.#env);
+    } catch (error) {
+      return this.#done(req, ctx, startMs, fail(host, this.#op, req, error));
+    }
+    if (!(value instanceof Promise)) return this.#settle(req, ctx, startMs, value, a);
+    host.requestStarted();
+    value.then(
+      (v) => {
+        if (host.alive) this.#settle(req, ctx, startMs, v, a);
+      },
+      (error) => {
+        if (host.alive) this.#done(req, ctx, startMs, fail(host, this.#op, req, error));
+      },
+    ).finally(() => host.requestFinished());
   }
-  done(host, op, req, ctx, startMs, err);
+
+  /** Sends the row's reply for `value`, or the error reply if it is malformed; exactly once. */
+  #settle(
+    req: RequestPointer,
+    ctx: Context,
+    startMs: number,
+    value: unknown,
+    a: Record<string, unknown>,
+  ): void {
+    const host = this.#host;
+    let err = 0;
+    try {
+      delivered(host, this.#op, this.#row.reply(host.replier, req, value, a));
+    } catch (error) {
+      err = fail(host, this.#op, req, error);
+    }
+    this.#done(req, ctx, startMs, err);
+  }
+
+  /** Bookkeeping once a request is answered. */
+  #done(req: RequestPointer, ctx: Context, startMs: number, err: number): void {
+    this.#counter.record(startMs, err !== 0);
+    this.#host.tracer?.replied(req, this.#op, err, startMs);
+    ctx.finish();
+  }
 }
 
 /**
@@ -165,18 +193,4 @@ export function fail(host: DispatchHost, op: string, req: RequestPointer, error:
 function delivered(host: DispatchHost, op: string, rc: number): void {
   // ENOENT: the request was interrupted and is gone, which is not an error.
   if (rc < 0 && rc !== -errno.ENOENT && host.alive) host.logReplyRefused(op, -rc);
-}
-
-/** Bookkeeping once a request is answered. */
-function done(
-  host: DispatchHost,
-  op: string,
-  req: RequestPointer,
-  ctx: Context,
-  startMs: number,
-  err: number,
-): void {
-  host.stats.record(op, startMs, err !== 0);
-  host.tracer?.replied(req, op, err, startMs);
-  ctx.finish();
 }

@@ -43,10 +43,10 @@ function upperBound(bucket: number): number {
 
 /** Rounds to 0.1 µs: the buckets are 19 % wide, more digits would be noise. */
 const round = (us: number): number => Math.round(us * 10) / 10;
-
-class OpCounter {
+/** The statistics of one operation; the dispatcher holds one per request row. */
+export class OperationCounter {
   /** Requests started, to pick the sampled ones. */
-  started = 0;
+  #started = 0;
   count = 0;
   errors = 0;
   /** Requests whose latency was measured (a sample of `count`). */
@@ -54,6 +54,38 @@ class OpCounter {
   maxUs = 0;
   readonly histogram = new Uint32Array(BUCKETS);
 
+  /**
+   * Called when a request arrives: decides whether its latency is sampled
+   * (the first request, then one in eight). Each operation counts on its
+   * own, so that a regular mix of operations (open, read, release, ...)
+   * cannot leave one of them never sampled.
+   *
+   * @returns `performance.now()` for a sampled request, else -1
+   */
+  start(): number {
+    return (this.#started++ & 7) === 0 ? performance.now() : -1;
+  }
+
+  /**
+   * Records one answered request.
+   *
+   * @param startMs what {@link start} returned (-1: not sampled)
+   * @param failed whether it was answered with an error
+   */
+  record(startMs: number, failed: boolean): void {
+    this.count++;
+    if (failed) this.errors++;
+    if (startMs < 0) return;
+    const us = (performance.now() - startMs) * 1000;
+    this.sampled++;
+    if (us > this.maxUs) this.maxUs = us;
+    this.histogram[bucketOf(us)]++;
+  }
+
+  /**
+   * @param p a fraction, e.g. 0.99
+   * @returns the latency below which that fraction of the sample lies, in µs
+   */
   percentile(p: number): number {
     const target = Math.ceil(this.sampled * p);
     let seen = 0;
@@ -67,53 +99,30 @@ class OpCounter {
 
 /** Collects statistics for one mount. */
 export class RequestStats {
-  readonly #ops = new Map<string, OpCounter>();
+  readonly #ops = new Map<string, OperationCounter>();
 
   /**
-   * Called when a request arrives: decides whether its latency is sampled.
-   * Each operation counts on its own, so that a regular mix of operations
-   * (open, read, release, ...) cannot leave one of them never sampled.
+   * The counter of an operation, made on first use. The dispatcher takes
+   * it once per request row, so counting costs no lookup per request.
    *
-   * @param op the operation's name
-   * @returns `performance.now()` for a sampled request, else -1
+   * @param op the operation's (handler's) name
+   * @returns its counter
    */
-  start(op: string): number {
-    return (this.#counter(op).started++ & 7) === 0 ? performance.now() : -1;
-  }
-
-  #counter(op: string): OpCounter {
+  counter(op: string): OperationCounter {
     let c = this.#ops.get(op);
-    if (!c) this.#ops.set(op, c = new OpCounter());
+    if (!c) this.#ops.set(op, c = new OperationCounter());
     return c;
   }
 
   /**
-   * Records one answered request.
-   *
-   * @param op the operation's name
-   * @param startMs `performance.now()` when the request arrived, or -1 when
-   *   this request's latency was not sampled
-   * @param failed whether it was answered with an error
-   */
-  record(op: string, startMs: number, failed: boolean): void {
-    const c = this.#counter(op);
-    c.count++;
-    if (failed) c.errors++;
-    if (startMs < 0) return;
-    const us = (performance.now() - startMs) * 1000;
-    c.sampled++;
-    if (us > c.maxUs) c.maxUs = us;
-    c.histogram[bucketOf(us)]++;
-  }
-
-  /**
-   * A snapshot.
+   * A snapshot of the operations that were requested at least once.
    *
    * @returns statistics per operation name
    */
   snapshot(): Record<string, OperationStats> {
     const out: Record<string, OperationStats> = {};
     for (const [op, c] of this.#ops) {
+      if (c.count === 0) continue;
       out[op] = {
         count: c.count,
         errors: c.errors,
