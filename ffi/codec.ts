@@ -95,7 +95,16 @@ export function describeValue(value: unknown): string {
   return keys.length ? `an object with keys ${keys.slice(0, 6).join(", ")}` : "an empty object";
 }
 
-function checkUint(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER): number {
+/**
+ * Checks a reply's integer member.
+ *
+ * @param value the member's value
+ * @param field its name, for the error
+ * @param max the largest value the C field holds
+ * @returns the value
+ * @throws {InvalidReplyError} unless an integer from 0 to `max`
+ */
+export function checkUint(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
     throw new InvalidReplyError(
       `${field} must be an integer from 0 to ${max}, got ${
@@ -106,13 +115,29 @@ function checkUint(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER)
   return value;
 }
 
-function checkTime(value: unknown, field: string): bigint {
+/**
+ * Checks a reply's timestamp.
+ *
+ * @param value nanoseconds as a bigint (or a safe integer)
+ * @param field its name, for the error
+ * @returns the nanoseconds
+ * @throws {InvalidReplyError} for anything else
+ */
+export function checkTime(value: unknown, field: string): bigint {
   if (typeof value === "bigint") return value;
   if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
   throw new InvalidReplyError(`${field} must be a bigint of nanoseconds, got ${String(value)}`);
 }
 
-function checkTimeout(value: unknown, field: string): number {
+/**
+ * Checks a reply's cache timeout.
+ *
+ * @param value seconds
+ * @param field its name, for the error
+ * @returns the seconds
+ * @throws {InvalidReplyError} unless a number >= 0
+ */
+export function checkTimeout(value: unknown, field: string): number {
   if (typeof value !== "number" || !(value >= 0)) {
     throw new InvalidReplyError(`${field} must be a number of seconds >= 0, got ${String(value)}`);
   }
@@ -126,7 +151,7 @@ const TWO_32 = 2 ** 32;
  * Writes a non-negative safe integer as a little-endian 64-bit value
  * without allocating a BigInt (this runs for every field of every reply).
  */
-function setU64(view: DataView, at: number, value: number): void {
+export function setU64(view: DataView, at: number, value: number): void {
   view.setUint32(at, value >>> 0, true);
   view.setUint32(at + 4, Math.floor(value / TWO_32), true);
 }

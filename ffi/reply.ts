@@ -15,8 +15,6 @@ import {
   encodeOpenOut,
   encodeStatvfs,
   EntryParamBuffer,
-  InvalidReplyError,
-  toBytes,
   toCString,
 } from "./codec.ts";
 import { type FileInfoBits, fileInfoBits, fileInfoHasBit } from "./layout.ts";
@@ -30,8 +28,6 @@ export type RequestPointer = Deno.PointerObject;
 export type ReplySink = { [K in keyof Replier]: Replier[K] };
 
 const ERANGE = 34;
-/** The longest name a directory entry may have. */
-const NAME_MAX = 255;
 
 /**
  * Sends replies for one session's requests. Every reply method returns
@@ -43,7 +39,6 @@ export class Replier {
   readonly #libs: LoadedLibraries;
   readonly #entry = new EntryParamBuffer();
   readonly #bits: FileInfoBits;
-  readonly #nameScratch = new Uint8Array(NAME_MAX + 1);
   readonly #timespec = new BigInt64Array(2);
 
   /** @param libs the loaded libraries */
@@ -244,57 +239,6 @@ export class Replier {
     if (size === 0) return fuse.fuse_reply_xattr(req, BigInt(value.length));
     if (value.length > size) return fuse.fuse_reply_err(req, ERANGE);
     return fuse.fuse_reply_buf(req, value as Uint8Array<ArrayBuffer>, BigInt(value.length));
-  }
-
-  /**
-   * Appends one directory entry to a readdir buffer: a `fuse_direntplus`
-   * (READDIRPLUS, full attributes and timeouts) or a `fuse_dirent` (plain
-   * READDIR: only `stIno` and the type bits of `stMode` are sent).
-   *
-   * @param plus READDIRPLUS (true) or plain READDIR
-   * @param req the readdir request
-   * @param buf the free part of the reply buffer
-   * @param name the entry's name (no '/' or NUL)
-   * @param attr its attributes
-   * @param nextOffset the offset that continues after this entry
-   * @returns the bytes it takes; more than `buf.length` means it did not fit and nothing was written
-   * @throws {InvalidReplyError} for a bad name or attributes
-   */
-  addDirent(
-    plus: boolean,
-    req: RequestPointer,
-    buf: Uint8Array<ArrayBuffer>,
-    name: Uint8Array | string,
-    attr: EntryAttributes,
-    nextOffset: number,
-  ): number {
-    const cname = this.#direntName(name);
-    const { fuse } = this.#libs;
-    const size = BigInt(buf.length), next = BigInt(nextOffset);
-    return Number(
-      plus
-        ? fuse.fuse_add_direntry_plus(req, buf, size, cname, this.#entry.encode(attr), next)
-        : fuse.fuse_add_direntry(req, buf, size, cname, this.#entry.encodeStatOnly(attr), next),
-    );
-  }
-
-  /** Checks a directory entry name and returns it NUL-terminated (in scratch memory). */
-  #direntName(name: Uint8Array | string): Uint8Array<ArrayBuffer> {
-    const bytes = toBytes(name, "readdir name");
-    if (bytes.length === 0 || bytes.length > NAME_MAX) {
-      // A longer name could never be looked up (the kernel refuses it with ENAMETOOLONG).
-      throw new InvalidReplyError(
-        `readdir name must be 1 to ${NAME_MAX} bytes (NAME_MAX), got ${bytes.length}`,
-      );
-    }
-    if (bytes.includes(0x2f) || bytes.includes(0)) {
-      throw new InvalidReplyError(
-        `readdir name ${JSON.stringify(new TextDecoder().decode(bytes))} contains '/' or NUL`,
-      );
-    }
-    this.#nameScratch.set(bytes);
-    this.#nameScratch[bytes.length] = 0;
-    return this.#nameScratch;
   }
 
   /**

@@ -135,6 +135,8 @@ export const FUSE_SYMBOLS = {
   // int fuse_reply_lseek(fuse_req_t req, off_t off)
   fuse_reply_lseek: { parameters: [/* req */ "pointer", /* off */ "i64"], result: "i32" },
 
+  // Entries are encoded in JS (ffi/dirent.ts); these two stay bound so that
+  // tests/dirent_test.ts can compare that encoder's bytes with libfuse's.
   // size_t fuse_add_direntry(fuse_req_t req, char *buf, size_t bufsize,
   //   const char *name, const struct stat *stbuf, off_t off)
   fuse_add_direntry: {

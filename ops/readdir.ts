@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ReplySink, RequestPointer } from "../ffi/reply.ts";
+import { direntName, encodeDirent } from "../ffi/dirent.ts";
 import type { BytesLike } from "../core/types.ts";
 import type { EntryAttributes } from "../core/types.ts";
 import { FuseStateError } from "../core/errors.ts";
@@ -15,9 +15,8 @@ import { FuseStateError } from "../core/errors.ts";
  * settles.
  */
 export class ReaddirToken {
-  readonly #replier: ReplySink;
-  readonly #req: RequestPointer;
   readonly #buf: Uint8Array<ArrayBuffer>;
+  readonly #view: DataView;
   /**
    * Whether the kernel asked for attributes (READDIRPLUS): then every entry
    * added counts as a lookup. Always true unless the filesystem set
@@ -31,15 +30,12 @@ export class ReaddirToken {
   /**
    * Creates the token of one readdir request. @internal
    *
-   * @param replier the session's reply layer
-   * @param req the readdir request
    * @param size the kernel's buffer size for this request
    * @param plus READDIRPLUS (true) or plain READDIR
    */
-  constructor(replier: ReplySink, req: RequestPointer, size: number, plus = true) {
-    this.#replier = replier;
-    this.#req = req;
+  constructor(size: number, plus = true) {
     this.#buf = new Uint8Array(size);
+    this.#view = new DataView(this.#buf.buffer);
     this.plus = plus;
   }
 
@@ -61,9 +57,20 @@ export class ReaddirToken {
     if (!Number.isSafeInteger(nextId) || nextId <= 0) {
       throw new RangeError(`readdirReply: nextId must be a positive safe integer, got ${nextId}`);
     }
-    const free = this.#buf.subarray(this.#used);
-    const size = this.#replier.addDirent(this.plus, this.#req, free, name, attr, nextId);
-    if (size > free.length) return false;
+    // Encoded here in the kernel's format: no FFI crossing per entry.
+    const bytes = direntName(name);
+    const end = this.#buf.length;
+    const size = encodeDirent(
+      this.#buf,
+      this.#view,
+      this.#used,
+      end,
+      bytes,
+      attr,
+      nextId,
+      this.plus,
+    );
+    if (size > end - this.#used) return false;
     this.#used += size;
     return true;
   }

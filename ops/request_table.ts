@@ -160,8 +160,8 @@ const readdir = (plus: boolean) =>
       // kernel sends READDIRPLUS only.
       : (ops) => has(ops, "readdir") && ops.enableReaddirplusAuto === true,
     args: { inode: INODE, size: SIZE, offset: DIR_OFFSET, fh: FH },
-    call: (ops, a, ctx, env): MaybePromise<ReaddirToken> => {
-      const token = new ReaddirToken(env.host.replier, env.req, a.size, plus);
+    call: (ops, a, ctx): MaybePromise<ReaddirToken> => {
+      const token = new ReaddirToken(a.size, plus);
       if (a.offset < 0) return token; // past any cookie issued: the end
       const done = ops.readdir!(a.fh, a.offset, token, ctx);
       return done instanceof Promise ? done.then(() => token) : token;

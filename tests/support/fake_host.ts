@@ -81,9 +81,6 @@ export class FakeHost implements DispatchHost {
         new TextEncoder().encode(new Deno.UnsafePointerView(p!).getCString()),
       nowNs: () => 1_700_000_000_123_456_789n,
       ctxPointer: () => Deno.UnsafePointer.of(this.#ctx),
-      addDirent: () => {
-        throw new Error("FakeHost has no dirent encoder");
-      },
       notifyPoll: () => 0,
       destroyPollHandle: () => {},
     } as unknown as ReplySink;
