@@ -11,7 +11,7 @@ deno fmt --check
 deno doc --lint mod.ts testing.ts posix.ts
 deno test --doc --allow-all --quiet mod.ts posix.ts core/ ffi/ ops/ posix/ utils/
 # Mount-free tests first: dispatch rules, codecs, layers, constants. No /dev/fuse needed.
-UNIT=(tests/dispatch_test.ts tests/codec_test.ts tests/layers_test.ts tests/constants_test.ts)
+UNIT=(tests/dispatch_test.ts tests/codec_test.ts tests/dirent_test.ts tests/layers_test.ts tests/constants_test.ts)
 deno test --allow-all --sanitize-ops --sanitize-resources "${UNIT[@]}"
 unit_list=$(IFS=,; echo "${UNIT[*]}")
 deno publish --dry-run --allow-dirty --quiet
