@@ -1,0 +1,232 @@
+/**
+ * The POSIX rules a filesystem that keeps its own inodes has to apply itself
+ * (rather than leave to a backing filesystem): name and xattr-name limits,
+ * sticky directories, clearing set-id bits, relatime, access(2) without
+ * `default_permissions`, and a nanosecond clock that never repeats. They are
+ * the kernel tmpfs's rules, as examples/tmpfs.ts applies them; any
+ * filesystem with its own store can use them (examples/sqlitefs.ts does).
+ *
+ * @module
+ */
+
+import * as fuse from "../../mod.ts";
+
+/** File type bits and the types within them (stat(2)'s `S_IF*`). */
+export const S_IFMT = 0o170000;
+/** Socket. */
+export const S_IFSOCK = 0o140000;
+/** Symbolic link. */
+export const S_IFLNK = 0o120000;
+/** Regular file. */
+export const S_IFREG = 0o100000;
+/** Block device. */
+export const S_IFBLK = 0o060000;
+/** Directory. */
+export const S_IFDIR = 0o040000;
+/** Character device. */
+export const S_IFCHR = 0o020000;
+/** FIFO. */
+export const S_IFIFO = 0o010000;
+/** Set-group-ID bit. */
+export const S_ISGID = 0o2000;
+/** Sticky bit. */
+export const S_ISVTX = 0o1000;
+/** The bits chmod(2) may change. */
+export const PERMISSION_BITS = 0o7777;
+
+/** Longest name of a directory entry, in bytes (NAME_MAX). */
+export const NAME_MAX = 255;
+/** Longest extended attribute name (XATTR_NAME_MAX). */
+export const XATTR_NAME_MAX = 255;
+/** Largest extended attribute value (XATTR_SIZE_MAX). */
+export const XATTR_SIZE_MAX = 65536;
+/** The kernel's tmpfs counts 20 bytes of directory size per entry (BOGO_DIRENT_SIZE). */
+export const BOGO_DIRENT_SIZE = 20;
+
+const S_ISUID = 0o4000;
+const S_IXGRP = 0o010;
+/** relatime refreshes an access time at least once a day. */
+const RELATIME_INTERVAL_NS = 24n * 3600n * 1_000_000_000n;
+
+const enc = new TextEncoder();
+const TRUSTED_PREFIX = enc.encode("trusted.");
+const XATTR_PREFIXES = ["user.", "trusted.", "security."].map((p) => enc.encode(p));
+
+/**
+ * Nanosecond wall-clock timestamps that never repeat or go backwards, so
+ * that every change is visible as a newer time.
+ */
+export class Clock {
+  // performance.now() has sub-millisecond resolution; Date.now() does not.
+  readonly #originNs = BigInt(Math.round(performance.timeOrigin * 1e6));
+  #lastNs = 0n;
+
+  /** The current time in nanoseconds since the epoch, later than any time returned before. */
+  now(): bigint {
+    const wall = this.#originNs + BigInt(Math.round(performance.now() * 1e6));
+    this.#lastNs = wall > this.#lastNs ? wall : this.#lastNs + 1n;
+    return this.#lastNs;
+  }
+
+  /**
+   * Takes note of a timestamp the kernel resolved as "now" (utimensat with
+   * UTIME_NOW reads CLOCK_REALTIME, which may run slightly ahead of our
+   * clock), so that later changes are never stamped earlier than it.
+   *
+   * @param ns a timestamp set by the caller
+   */
+  observe(ns: bigint): void {
+    const now = this.now();
+    // Explicit times far in the future (touch -d) must not drag the clock along.
+    if (ns > now && ns - now < 1_000_000_000n) this.#lastNs = ns;
+  }
+}
+
+/**
+ * ENAMETOOLONG for names over NAME_MAX: the kernel passes names of up to
+ * 1024 bytes (FUSE_NAME_MAX) through.
+ *
+ * @param name a directory entry name
+ */
+export function checkName(name: Uint8Array): void {
+  if (name.length > NAME_MAX) throw new fuse.FUSEError(fuse.errno.ENAMETOOLONG);
+}
+
+/**
+ * The kernel hands FUSE every xattr namespace; like the kernel's tmpfs,
+ * accept only user., trusted. and security. (system.* would be ACLs, which
+ * these filesystems do not implement).
+ *
+ * @param name an extended attribute name
+ */
+export function checkXattrName(name: Uint8Array): void {
+  if (name.length === 0 || name.length > XATTR_NAME_MAX) {
+    throw new fuse.FUSEError(fuse.errno.ERANGE);
+  }
+  if (!XATTR_PREFIXES.some((prefix) => hasPrefix(name, prefix))) {
+    throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
+  }
+}
+
+/**
+ * listxattr shows trusted.* only to root, as on the kernel's tmpfs.
+ *
+ * @param names all names
+ * @param ctx the caller
+ * @returns the names the caller may see
+ */
+export function visibleXattrs(names: Uint8Array[], ctx: fuse.RequestContext): Uint8Array[] {
+  return ctx.uid === 0 ? names : names.filter((n) => !hasPrefix(n, TRUSTED_PREFIX));
+}
+
+function hasPrefix(name: Uint8Array, prefix: Uint8Array): boolean {
+  return name.length > prefix.length && prefix.every((b, i) => name[i] === b);
+}
+
+/** The attributes the rules below look at. */
+export interface Owned {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * In a sticky directory only the owner of the entry, the owner of the
+ * directory or root may remove or rename it. The kernel checks this too
+ * (may_delete), so this guards callers that bypass the VFS.
+ *
+ * @param dir the directory holding the entry
+ * @param victim the inode the entry names
+ * @param ctx the caller
+ */
+export function checkSticky(dir: Owned, victim: Owned, ctx: fuse.RequestContext): void {
+  if (!(dir.mode & S_ISVTX) || ctx.uid === 0) return;
+  if (ctx.uid !== victim.uid && ctx.uid !== dir.uid) throw new fuse.FUSEError(fuse.errno.EPERM);
+}
+
+/**
+ * The mode after clearing set-user-ID, and set-group-ID if group-executable
+ * or if the caller is not in the file's group, as the kernel's tmpfs does on
+ * write, truncate and chown of a regular file. Through FUSE the kernel does
+ * most of this itself, but with atomic O_TRUNC it leaves open(O_TRUNC) to
+ * the filesystem; clearing twice is harmless. Only the caller's primary
+ * group is known.
+ *
+ * @param node the inode
+ * @param caller who writes, truncates or chowns
+ * @returns the new mode (unchanged for anything but a regular file)
+ */
+export function killPriv(node: Owned, caller: { uid: number; gid: number }): number {
+  if ((node.mode & S_IFMT) !== S_IFREG) return node.mode;
+  let mode = node.mode & ~S_ISUID;
+  if ((mode & S_ISGID) && ((mode & S_IXGRP) || (caller.uid !== 0 && caller.gid !== node.gid))) {
+    mode &= ~S_ISGID;
+  }
+  return mode;
+}
+
+/**
+ * access(2) for mounts without `default_permissions`. Only the primary
+ * group is known: the request carries no supplementary groups.
+ *
+ * @param node the inode
+ * @param want R_OK 4 | W_OK 2 | X_OK 1, or F_OK 0
+ * @param ctx the caller
+ * @returns whether access is granted
+ */
+export function mayAccess(node: Owned, want: number, ctx: fuse.RequestContext): boolean {
+  want &= 7;
+  if (want === 0) return true;
+  if (ctx.uid === 0) {
+    // Root may read and write anything, but execute only what someone may.
+    return (want & 1) === 0 || (node.mode & S_IFMT) === S_IFDIR || (node.mode & 0o111) !== 0;
+  }
+  const granted = ctx.uid === node.uid
+    ? (node.mode >> 6) & 7
+    : ctx.gid === node.gid
+    ? (node.mode >> 3) & 7
+    : node.mode & 7;
+  return (granted & want) === want;
+}
+
+/**
+ * relatime: an access time is refreshed only if it is not newer than the
+ * modification or change time, or is a day old.
+ *
+ * @param t the inode's times
+ * @param now the current time
+ * @returns whether reading should set the access time to `now`
+ */
+export function relatimeDue(
+  t: { atimeNs: bigint; mtimeNs: bigint; ctimeNs: bigint },
+  now: bigint,
+): boolean {
+  return t.atimeNs <= t.mtimeNs || t.atimeNs <= t.ctimeNs ||
+    now - t.atimeNs >= RELATIME_INTERVAL_NS;
+}
+
+/**
+ * The mode of a new inode: the umask applied (again: the kernel has
+ * usually applied it already, and masking is idempotent, so this covers
+ * kernels that leave it to the filesystem), and set-group-ID inherited by
+ * subdirectories of a set-group-ID directory.
+ *
+ * @param parent the directory it is created in
+ * @param mode the requested type and mode
+ * @param ctx the caller
+ * @returns the mode and group of the new inode
+ */
+export function newInodeMode(
+  parent: Owned,
+  mode: number,
+  ctx: fuse.RequestContext,
+): { mode: number; gid: number } {
+  const type = mode & S_IFMT;
+  if (type !== S_IFLNK) mode &= ~(ctx.umask & 0o777);
+  let gid = ctx.gid;
+  if (parent.mode & S_ISGID) {
+    gid = parent.gid;
+    if (type === S_IFDIR) mode |= S_ISGID;
+  }
+  return { mode, gid };
+}

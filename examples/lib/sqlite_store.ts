@@ -1,0 +1,458 @@
+/**
+ * The rows of examples/sqlitefs.ts (inodes, directory entries, xattrs) and
+ * its transactions.
+ *
+ * Transactions: changes go into one open write transaction, the batch.
+ * Every request runs inside it under a savepoint, so a request that fails
+ * half way (disk full, I/O error) leaves nothing behind, and a commit always
+ * falls between requests: whatever was committed is a state the filesystem
+ * was in. The batch is committed
+ *
+ * - by fsync and fsyncdir, before they answer: that is the durability
+ *   promise (any fsync commits every change made so far, not just its
+ *   file's);
+ * - `commitMs` after its first change (default 1 s, `-o commit=`), so that
+ *   a crash loses at most about that much unsynced work, as the kernel's
+ *   own filesystems lose their unwritten-back pages;
+ * - when it has written {@link BATCH_BYTES} of file data, to bound the WAL;
+ * - at unmount.
+ *
+ * Every commit is synced (`synchronous = FULL`: the WAL is fsynced before
+ * COMMIT returns), so a commit survives a power cut as well as `kill -9`;
+ * between fsyncs that is one fsync per second at most, plus one per
+ * {@link BATCH_BYTES}.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import * as fuse from "../../mod.ts";
+import type { FlockLocks, PosixLocks } from "./lock_table.ts";
+import { arrayStatement, BlockStore } from "./sqlite_blocks.ts";
+import { type Owned, S_IFDIR, S_IFMT, S_IFREG } from "./posix_rules.ts";
+
+/** A batch is committed once it has written this much file data. */
+export const BATCH_BYTES = 64 << 20;
+
+const SQLITE_FULL = 13;
+const NO_SUCH_ATTRIBUTE = new fuse.FUSEError(fuse.errno.ENODATA);
+
+/** An inode: its row, plus what only lives while mounted (references, locks). */
+export class Node implements Owned {
+  mode = 0;
+  nlink = 0;
+  uid = 0;
+  gid = 0;
+  rdev = 0;
+  size = 0;
+  /** Bytes of file data stored. */
+  alloc = 0;
+  atimeNs = 0n;
+  mtimeNs = 0n;
+  ctimeNs = 0n;
+  /** A directory's "..". */
+  parent = 0;
+  /** A symlink's target. */
+  target: Uint8Array | null = null;
+  /** Whether any xattr is set: spares a query for every security.capability probe. */
+  hasXattrs = false;
+  /** References the kernel holds (lookups minus forgets). */
+  lookups = 0;
+  /** Open file and directory handles. */
+  opens = 0;
+  /** An O_TMPFILE file opened without O_EXCL and not linked yet (linkat may name it). */
+  linkable = false;
+  /** fcntl and flock locks, created on first use. */
+  posixLocks?: PosixLocks;
+  flocks?: FlockLocks;
+
+  /**
+   * @param ino the inode number (the row's rowid)
+   */
+  constructor(readonly ino: number) {}
+
+  /** Whether it is a directory. */
+  get isDir(): boolean {
+    return (this.mode & S_IFMT) === S_IFDIR;
+  }
+
+  /** Whether it is a regular file. */
+  get isRegular(): boolean {
+    return (this.mode & S_IFMT) === S_IFREG;
+  }
+}
+
+/** The columns of a new inode. */
+export interface NewInode {
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  nowNs: bigint;
+  parent: number;
+  target: Uint8Array | null;
+}
+
+/** One directory entry as readdir lists it. */
+export type Entry = [cookie: number, name: Uint8Array, ino: number];
+
+/** Rows, statements and the batch transaction of one mounted database. */
+export class Store {
+  /** File data. */
+  readonly blocks: BlockStore;
+  /** Called after a failed request was undone; cached inodes must be re-read. */
+  onUndo: () => void = () => {};
+  #inodeCount: number;
+  #nextCookie: number;
+  #inBatch = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #commitMs: number;
+  readonly #s: Record<string, StatementSync>;
+
+  /**
+   * @param db the open connection (see openDatabase)
+   * @param commitMs how long a batch may stay open after its first change
+   */
+  constructor(readonly db: DatabaseSync, commitMs: number) {
+    this.#commitMs = commitMs;
+    this.blocks = new BlockStore(db);
+    this.#s = prepareAll(db);
+    this.#inodeCount = this.#number("SELECT count(*) FROM inodes");
+    this.#nextCookie = this.#number("SELECT coalesce(max(cookie), 2) + 1 FROM dentries");
+  }
+
+  /** How many inodes exist, unlinked ones still held included. */
+  get inodeCount(): number {
+    return this.#inodeCount;
+  }
+
+  /** Whether changes are waiting for a commit. */
+  get pending(): boolean {
+    return this.#inBatch;
+  }
+
+  // ---- inodes ----
+
+  /** The inode's row, or undefined. */
+  load(ino: number): Node | undefined {
+    const row = this.#s.load.get(ino) as unknown as InodeRow | undefined;
+    return row ? fill(new Node(ino), row) : undefined;
+  }
+
+  /** Re-reads a cached inode's row into it; false if the row is gone. */
+  reload(node: Node): boolean {
+    const row = this.#s.load.get(node.ino) as unknown as InodeRow | undefined;
+    if (row) fill(node, row);
+    return row !== undefined;
+  }
+
+  /** Inserts an inode; returns it (its number is the new rowid). */
+  insert(n: NewInode): Node {
+    const { lastInsertRowid } = this.#s.insert.run(
+      n.mode,
+      n.nlink,
+      n.uid,
+      n.gid,
+      n.rdev,
+      n.size,
+      n.nowNs,
+      n.nowNs,
+      n.nowNs,
+      n.parent,
+      n.target,
+    );
+    this.#inodeCount++;
+    const node = new Node(Number(lastInsertRowid));
+    Object.assign(node, { mode: n.mode, nlink: n.nlink, uid: n.uid, gid: n.gid, rdev: n.rdev });
+    Object.assign(node, { size: n.size, parent: n.parent, target: n.target });
+    node.atimeNs = node.mtimeNs = node.ctimeNs = n.nowNs;
+    return node;
+  }
+
+  /** Writes the inode's attributes back to its row. */
+  save(node: Node): void {
+    this.#s.save.run(
+      node.mode,
+      node.nlink,
+      node.uid,
+      node.gid,
+      node.size,
+      node.alloc,
+      node.atimeNs,
+      node.mtimeNs,
+      node.ctimeNs,
+      node.parent,
+      node.ino,
+    );
+  }
+
+  /** Deletes an inode with its data and xattrs. */
+  purge(ino: number): void {
+    this.blocks.removeAll(ino);
+    this.#s.deleteXattrs.run(ino);
+    this.#s.deleteInode.run(ino);
+    this.#inodeCount--;
+  }
+
+  /** Deletes every inode left without links (by a crash, or held until unmount). */
+  purgeUnlinked(): number {
+    const rows = this.#s.unlinked.all() as unknown as [number][];
+    for (const [ino] of rows) this.purge(ino);
+    return rows.length;
+  }
+
+  // ---- directory entries ----
+
+  /** The inode `name` in `parent` refers to, or 0. */
+  lookup(parent: number, name: Uint8Array): number {
+    const row = this.#s.lookup.get(parent, name) as unknown as [number] | undefined;
+    return row ? row[0] : 0;
+  }
+
+  /** Adds an entry with a fresh cookie (after every existing one). */
+  addEntry(parent: number, name: Uint8Array, ino: number): void {
+    this.#s.addEntry.run(parent, name, ino, this.#nextCookie++);
+  }
+
+  /** Removes an entry. */
+  removeEntry(parent: number, name: Uint8Array): void {
+    this.#s.removeEntry.run(parent, name);
+  }
+
+  /** Points an existing entry at another inode (RENAME_EXCHANGE keeps names and cookies). */
+  retarget(parent: number, name: Uint8Array, ino: number): void {
+    this.#s.retarget.run(ino, parent, name);
+  }
+
+  /** Up to `limit` entries of `parent` with cookies above `after`, in cookie order. */
+  entries(parent: number, after: number, limit: number): Entry[] {
+    return this.#s.entries.all(parent, after, limit) as unknown as Entry[];
+  }
+
+  // ---- extended attributes ----
+
+  /** The value of an xattr; throws ENODATA if unset. */
+  getXattr(node: Node, name: Uint8Array): Uint8Array {
+    if (!node.hasXattrs) throw NO_SUCH_ATTRIBUTE;
+    const row = this.#s.getXattr.get(node.ino, name) as unknown as [Uint8Array] | undefined;
+    if (!row) throw NO_SUCH_ATTRIBUTE;
+    return row[0];
+  }
+
+  /** Whether the xattr is set. */
+  hasXattr(node: Node, name: Uint8Array): boolean {
+    return node.hasXattrs && this.#s.getXattr.get(node.ino, name) !== undefined;
+  }
+
+  /** Sets an xattr. */
+  setXattr(node: Node, name: Uint8Array, value: Uint8Array): void {
+    this.#s.setXattr.run(node.ino, name, value);
+    node.hasXattrs = true;
+  }
+
+  /** Removes an xattr; false if it was not set. */
+  removeXattr(node: Node, name: Uint8Array): boolean {
+    if (!node.hasXattrs || this.#s.removeXattr.run(node.ino, name).changes === 0) return false;
+    node.hasXattrs = this.#s.anyXattr.get(node.ino) !== undefined;
+    return true;
+  }
+
+  /** The names of the inode's xattrs. */
+  listXattrs(node: Node): Uint8Array[] {
+    if (!node.hasXattrs) return [];
+    return (this.#s.listXattrs.all(node.ino) as unknown as [Uint8Array][]).map((r) => r[0]);
+  }
+
+  // ---- space ----
+
+  /** Bytes of the database file in use, and free inside it. */
+  usage(): { usedBytes: number; freeBytes: number } {
+    const page = this.#number("PRAGMA page_size");
+    const pages = this.#number("PRAGMA page_count");
+    const free = this.#number("PRAGMA freelist_count");
+    return { usedBytes: (pages - free) * page, freeBytes: free * page };
+  }
+
+  // ---- transactions ----
+
+  /**
+   * Runs one request's changes in the batch, under a savepoint: if `fn`
+   * throws, none of its changes stay. A database error becomes EIO (ENOSPC
+   * when the disk is full), and {@link onUndo} is called so that cached
+   * inodes can be re-read.
+   */
+  change<T>(fn: () => T): T {
+    if (!this.#inBatch) this.#begin();
+    this.#s.savepoint.run();
+    let result: T;
+    try {
+      result = fn();
+    } catch (error) {
+      this.#undo(error);
+      throw asFuseError(error);
+    }
+    this.#s.release.run();
+    if (this.blocks.written >= BATCH_BYTES) this.commit();
+    return result;
+  }
+
+  /** Commits the batch (synced: see the module comment); nothing to do if none is open. */
+  commit(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#inBatch) return;
+    try {
+      this.#s.commit.run();
+    } catch (error) {
+      // SQLite keeps the transaction open after some failures (then a
+      // later commit retries) and rolls it back after others.
+      if (!this.db.isTransaction) this.#lost(error);
+      else this.#schedule();
+      throw asFuseError(error);
+    }
+    this.#inBatch = false;
+    this.blocks.written = 0;
+  }
+
+  /** Commits and closes the connection (which checkpoints the WAL into the database). */
+  close(): void {
+    try {
+      this.commit();
+    } finally {
+      clearTimeout(this.#timer);
+      this.db.close();
+    }
+  }
+
+  #begin(): void {
+    this.#s.begin.run();
+    this.#inBatch = true;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.commit();
+      } catch (error) {
+        console.error(`sqlitefs: commit failed, will retry: ${(error as Error).message}`);
+      }
+    }, this.#commitMs);
+    // A pending commit must not keep the process alive once unmounted.
+    Deno.unrefTimer(this.#timer as unknown as number);
+  }
+
+  #undo(error: unknown): void {
+    if (this.db.isTransaction) {
+      this.#s.rollbackTo.run();
+      this.#s.release.run();
+    } else {
+      this.#lost(error);
+    }
+    if (!(error instanceof fuse.FUSEError)) {
+      console.error(`sqlitefs: request undone: ${(error as Error).message}`);
+      this.onUndo();
+    }
+  }
+
+  /** SQLite rolled the whole batch back (it does after some I/O errors). */
+  #lost(error: unknown): void {
+    this.#inBatch = false;
+    this.blocks.written = 0;
+    console.error(
+      `sqlitefs: the changes since the last commit were lost: ${(error as Error).message}`,
+    );
+    this.#inodeCount = this.#number("SELECT count(*) FROM inodes");
+    this.onUndo();
+  }
+
+  #number(sql: string): number {
+    const row = arrayStatement(this.db, sql).get() as unknown as [number];
+    return Number(row[0]);
+  }
+}
+
+type InodeRow = [
+  mode: bigint,
+  nlink: bigint,
+  uid: bigint,
+  gid: bigint,
+  rdev: bigint,
+  size: bigint,
+  alloc: bigint,
+  atime: bigint,
+  mtime: bigint,
+  ctime: bigint,
+  parent: bigint,
+  target: Uint8Array | null,
+  hasXattrs: bigint,
+];
+
+function fill(node: Node, r: InodeRow): Node {
+  node.mode = Number(r[0]);
+  node.nlink = Number(r[1]);
+  node.uid = Number(r[2]);
+  node.gid = Number(r[3]);
+  node.rdev = Number(r[4]);
+  node.size = Number(r[5]);
+  node.alloc = Number(r[6]);
+  node.atimeNs = r[7];
+  node.mtimeNs = r[8];
+  node.ctimeNs = r[9];
+  node.parent = Number(r[10]);
+  node.target = r[11];
+  node.hasXattrs = r[12] !== 0n;
+  return node;
+}
+
+function asFuseError(error: unknown): unknown {
+  if (error instanceof fuse.FUSEError) return error;
+  const full = (error as { errcode?: number }).errcode === SQLITE_FULL;
+  return new fuse.FUSEError(full ? fuse.errno.ENOSPC : fuse.errno.EIO);
+}
+
+function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
+  const load = arrayStatement(
+    db,
+    `SELECT mode, nlink, uid, gid, rdev, size, alloc, atime, mtime, ctime, parent, target,
+       EXISTS (SELECT 1 FROM xattrs x WHERE x.ino = i.ino) FROM inodes i WHERE ino = ?`,
+  );
+  // Times exceed 2^53 ns: the row comes as bigints, which fill() converts.
+  (load as StatementSync).setReadBigInts(true);
+  return {
+    load,
+    insert: db.prepare(
+      `INSERT INTO inodes (mode, nlink, uid, gid, rdev, size, atime, mtime, ctime, parent, target)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    save: db.prepare(
+      `UPDATE inodes SET mode = ?, nlink = ?, uid = ?, gid = ?, size = ?, alloc = ?, atime = ?,
+       mtime = ?, ctime = ?, parent = ? WHERE ino = ?`,
+    ),
+    deleteInode: db.prepare("DELETE FROM inodes WHERE ino = ?"),
+    unlinked: arrayStatement(db, "SELECT ino FROM inodes WHERE nlink = 0"),
+    lookup: arrayStatement(db, "SELECT ino FROM dentries WHERE parent = ? AND name = ?"),
+    addEntry: db.prepare("INSERT INTO dentries (parent, name, ino, cookie) VALUES (?, ?, ?, ?)"),
+    removeEntry: db.prepare("DELETE FROM dentries WHERE parent = ? AND name = ?"),
+    retarget: db.prepare("UPDATE dentries SET ino = ? WHERE parent = ? AND name = ?"),
+    entries: arrayStatement(
+      db,
+      "SELECT cookie, name, ino FROM dentries WHERE parent = ? AND cookie > ? ORDER BY cookie LIMIT ?",
+    ),
+    getXattr: arrayStatement(db, "SELECT value FROM xattrs WHERE ino = ? AND name = ?"),
+    setXattr: db.prepare("INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?, ?, ?)"),
+    removeXattr: db.prepare("DELETE FROM xattrs WHERE ino = ? AND name = ?"),
+    anyXattr: arrayStatement(db, "SELECT 1 FROM xattrs WHERE ino = ? LIMIT 1"),
+    listXattrs: arrayStatement(db, "SELECT name FROM xattrs WHERE ino = ? ORDER BY name"),
+    deleteXattrs: db.prepare("DELETE FROM xattrs WHERE ino = ?"),
+    begin: db.prepare("BEGIN"),
+    commit: db.prepare("COMMIT"),
+    savepoint: db.prepare("SAVEPOINT request"),
+    release: db.prepare("RELEASE request"),
+    rollbackTo: db.prepare("ROLLBACK TO request"),
+  };
+}
