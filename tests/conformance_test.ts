@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PassthroughFs } from "../examples/passthrough.ts";
+import { SqliteFs } from "../examples/sqlitefs.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
 import type { Operations } from "../mod.ts";
 import { sh, withMount } from "./support/mount.ts";
@@ -81,4 +82,15 @@ Deno.test("passthrough example over a tmpfs matches the kernel's tmpfs on the co
       fs.close();
     }
   });
+});
+
+Deno.test("sqlitefs example matches the kernel's tmpfs on the conformance run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denofuse-sqlitefs-" });
+  const fs = new SqliteFs(join(dir, "fs.db"));
+  try {
+    await conform(fs);
+  } finally {
+    fs.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
