@@ -113,6 +113,31 @@ export class FileInfo {
    * handler, saving a round trip per close. (Not in pyfuse3.)
    */
   noflush?: boolean;
+  /**
+   * A descriptor of the file whose data this open file mirrors, for kernel
+   * passthrough (set `Operations.enableKernelPassthrough`; libfuse 3.17+,
+   * Linux 6.9+, root): the kernel then reads, writes and mmaps that file
+   * itself, and no `read` or `write` request reaches the filesystem for this
+   * open file (flush, fsync, setattr, fallocate, lseek, locks still do).
+   * It must be a real open descriptor of a regular file (not `O_PATH`); the
+   * kernel reopens the file with this open's own flags, as the server's
+   * user. The library registers it before replying and drops the
+   * registration at release; the kernel holds its own reference, so the
+   * filesystem may close the descriptor whenever it likes. All passthrough
+   * opens of one inode share one registration (the kernel refuses two
+   * backing files for one inode), made from the first open's descriptor.
+   * Where passthrough is unavailable it is ignored and reads and writes
+   * reach the handlers as usual (`MountHandle.connection.passthrough` says
+   * which). While an inode is open in passthrough mode the kernel fails
+   * (EIO) every other open of it that comes without a descriptor, so give
+   * one on every open of the file; with `directIo` as well, that open's
+   * reads and writes still reach the handlers and only mmap uses the
+   * backing file. The kernel refuses `keepCache` and `nonseekable` with
+   * passthrough, so they are not sent for an open that got a backing file.
+   * Give each open file its own `fh`: release finds the registration by
+   * inode and `fh`. (Not in pyfuse3.)
+   */
+  backingFd?: number;
 
   /**
    * Creates the value; members not in `init` keep their defaults.

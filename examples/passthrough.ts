@@ -4,6 +4,9 @@
  *
  *     deno run --allow-ffi --allow-read examples/passthrough.ts [-o opt,...] SOURCE MOUNTPOINT
  *
+ * Besides the usual FUSE options, `-o kernel_passthrough=off` turns kernel
+ * passthrough off (it is on by default where available; see below).
+ *
  * Stays in the foreground; Ctrl-C (SIGINT) or SIGTERM unmounts. Run it as
  * root with `-o allow_other` to serve other users: the kernel then checks
  * every caller's permissions (`default_permissions`, always on), and objects
@@ -63,6 +66,14 @@
  * - Name and attribute timeouts are 0 by default, so changes made directly
  *   in SOURCE show through the mount at once, at the cost of one lookup per
  *   path component per access.
+ * - Kernel passthrough (libfuse 3.17+, Linux 6.9+, running as root): every
+ *   opened regular file's descriptor is handed to the kernel, which then
+ *   reads, writes and mmaps the backing file itself, at the backing
+ *   filesystem's own speed, with no request to us; names, attributes,
+ *   permissions and the other file operations still come here. Where it is
+ *   not available (older libfuse or kernel, not root) the mount works as
+ *   before, with reads and writes served here; the mount handle's
+ *   `connection.passthrough` and `passthroughFallback` say which.
  *
  * @module
  */
@@ -194,6 +205,14 @@ export interface PassthroughOptions {
    * thread.
    */
   io?: "auto" | "inline" | "thread";
+  /**
+   * Hand each opened regular file's descriptor to the kernel (kernel
+   * passthrough), so that its reads, writes and mmap go straight to the
+   * backing file without a request (default true). Takes effect only with
+   * libfuse 3.17+, Linux 6.9+ and a server running as root; elsewhere
+   * reads and writes come to this filesystem as before.
+   */
+  kernelPassthrough?: boolean;
 }
 
 const DOT = 0x2e;
@@ -274,6 +293,22 @@ function processUmask(): number {
 }
 
 /**
+ * What `open` and `create` answer for a backing file opened as `fd`. The
+ * descriptor also goes to the kernel as the open file's backing file
+ * (used only where the mount has kernel passthrough on: see
+ * {@link PassthroughOptions.kernelPassthrough}), so reads, writes and mmap
+ * no longer come to us. We keep it open until release all the same, as
+ * libfuse's passthrough_hp does: flush, fsync, ftruncate, fallocate, lseek
+ * and copy_file_range still arrive with this handle. O_DIRECT opens pass
+ * it too, as the kernel requires of every open of an inode in passthrough
+ * mode; with `directIo` their reads and writes still come to us, the way
+ * O_DIRECT always worked here.
+ */
+function openFile(fh: fuse.FileHandle, fd: number, flags: number): fuse.FileInfo {
+  return new fuse.FileInfo({ fh, backingFd: fd, directIo: (flags & O.O_DIRECT) !== 0 });
+}
+
+/**
  * pread(2) until `size` bytes or end of file: the kernel takes a short read
  * as end of file.
  *
@@ -347,6 +382,8 @@ export class PassthroughFs implements fuse.Operations {
    * readdir counts lookups only for READDIRPLUS entries.
    */
   readonly enableReaddirplusAuto = true;
+  /** Whether opened files are handed to the kernel (see {@link PassthroughOptions.kernelPassthrough}). */
+  readonly enableKernelPassthrough: boolean;
   /** The mirrored directory, as given to the constructor. */
   readonly source: string;
   /**
@@ -397,6 +434,7 @@ export class PassthroughFs implements fuse.Operations {
   constructor(source: string, options: PassthroughOptions = {}) {
     this.source = source;
     this.#timeout = options.timeout ?? 0;
+    this.enableKernelPassthrough = options.kernelPassthrough ?? true;
     const path = cstr(source);
     const c = acquireLibc();
     const fd = c.openat(AT.FDCWD, path, O.O_PATH | O.O_DIRECTORY | O.O_CLOEXEC, 0);
@@ -1135,7 +1173,7 @@ export class PassthroughFs implements fuse.Operations {
     const fh = this.#nextFh++;
     this.#files.set(fh, fd);
     this.#fileNodes.set(fh, node);
-    return new fuse.FileInfo({ fh, directIo: (flags & O.O_DIRECT) !== 0 });
+    return openFile(fh, fd, flags);
   }
 
   /** Reads from the backing file; short only at end of file. */
@@ -1466,10 +1504,7 @@ export class PassthroughFs implements fuse.Operations {
         this.#fileNodes.set(fh, node);
         this.#pin(node);
         node.nlookup++;
-        return [
-          new fuse.FileInfo({ fh, directIo: (flags & O.O_DIRECT) !== 0 }),
-          this.#attr(node, final),
-        ];
+        return [openFile(fh, fd, flags), this.#attr(node, final)];
       } catch (error) {
         this.#dropIfUnused(node);
         throw error;
@@ -1485,7 +1520,10 @@ if (import.meta.main) {
   await runFromCommandLine({
     name: "passthrough",
     positional: ["SOURCE", "MOUNTPOINT"],
-    create: ([source], options) => {
+    create: ([source], allOptions) => {
+      const off = "kernel_passthrough=off", on = "kernel_passthrough=on";
+      const options = allOptions.filter((o) => o !== off && o !== on);
+      const kernelPassthrough = allOptions.findLast((o) => o === off || o === on) !== off;
       // This process only serves the mount: with umask 0 new objects get
       // exactly the mode the caller asked for (the kernel has applied the
       // caller's umask already).
@@ -1497,7 +1535,7 @@ if (import.meta.main) {
       } finally {
         releaseLibc();
       }
-      const fs = new PassthroughFs(source);
+      const fs = new PassthroughFs(source, { kernelPassthrough });
       return {
         ops: fs,
         options: [...fuse.defaultOptions, `fsname=${source}`, ...options],

@@ -333,7 +333,8 @@ export function decodeFh(ptr: Deno.PointerValue): number {
  * @param flags the open flags of the request
  * @param bits the bit positions of the loaded libfuse
  * @param noflushByDefault set `noflush` when `info.noflush` is undefined
- * @returns zeroed memory of the 3.17+ size with fh, flags and bits set
+ * @param backingId a kernel-passthrough backing id (libfuse 3.17+), or 0 for none
+ * @returns zeroed memory of the 3.17+ size with fh, flags, bits and backing_id set
  * @throws {InvalidReplyError} if `info` is not a FileInfo-shaped object
  */
 export function encodeFileInfo(
@@ -341,6 +342,7 @@ export function encodeFileInfo(
   flags: number,
   bits: FileInfoBits,
   noflushByDefault = false,
+  backingId = 0,
 ): Uint8Array<ArrayBuffer> {
   if (info === null || typeof info !== "object") {
     throw new InvalidReplyError(`expected FileInfo, got ${String(info)}`);
@@ -349,10 +351,15 @@ export function encodeFileInfo(
   const view = new DataView(bytes.buffer);
   view.setInt32(FI.flags.offset, flags, true);
   setU64(view, FI.fh.offset, checkUint(info.fh, "fh"));
+  view.setInt32(FI.backing_id.offset, backingId, true);
   let word = 0;
   if (info.directIo) word |= 1 << bits.direct_io;
-  if (info.keepCache) word |= 1 << bits.keep_cache;
-  if (info.nonseekable) word |= 1 << bits.nonseekable;
+  // The kernel fails a passthrough open that also asks to keep the page
+  // cache (passthrough writes bypass it) or to be nonseekable: EIO.
+  if (backingId === 0) {
+    if (info.keepCache) word |= 1 << bits.keep_cache;
+    if (info.nonseekable) word |= 1 << bits.nonseekable;
+  }
   if (info.noflush ?? noflushByDefault) word |= 1 << bits.noflush;
   view.setUint32(FI.bits.offset, word >>> 0, true);
   return bytes;

@@ -32,6 +32,8 @@ export const FUSE_CAP = {
   CACHE_SYMLINKS: 1 << 23,
   NO_OPENDIR_SUPPORT: 1 << 24,
   EXPLICIT_INVAL_DATA: 1 << 25,
+  /** libfuse 3.17+ (kernel FUSE_PASSTHROUGH, Linux 6.9+): backing files for open files. */
+  PASSTHROUGH: 1 << 29,
 } as const;
 
 /** The optional capabilities a filesystem can ask for. */
@@ -46,6 +48,11 @@ export interface Negotiation {
   handleKillpriv: boolean;
   /** FUSE_CAP_READDIRPLUS_AUTO (needs both readdir slots registered). */
   readdirplusAuto: boolean;
+  /**
+   * FUSE_CAP_PASSTHROUGH (libfuse 3.17+). The kernel refuses it together
+   * with the writeback cache, so asking for it drops `writebackCache`.
+   */
+  passthrough?: boolean;
 }
 
 /** Largest write request: 1 MiB, which libfuse 3.10+ turns into max_pages 256. */
@@ -67,6 +74,20 @@ export interface NegotiatedConn {
   maxRead: number;
   /** Largest readahead in bytes. */
   maxReadahead: number;
+  /**
+   * Kernel passthrough (FUSE_CAP_PASSTHROUGH) is on: open files given a
+   * `FileInfo.backingFd` are read and written by the kernel. It turns off
+   * later if the kernel refuses to register a backing file for lack of
+   * privilege (CAP_SYS_ADMIN), and {@link passthroughFallback} says so.
+   */
+  passthrough: boolean;
+  /**
+   * Why kernel passthrough is off although the filesystem asked for it
+   * (e.g. "libfuse 3.14 has no kernel passthrough (it needs 3.17)"); ""
+   * when it is on or was not asked for. Open files then work without it:
+   * their reads and writes reach the handlers.
+   */
+  passthroughFallback: string;
 }
 
 /**
@@ -109,8 +130,18 @@ export function connInfoNegotiate(
     if (on && (capable & bit)) want |= bit;
     else if (!on) want &= ~bit;
   };
+  const passthrough = passthroughVerdict(request.passthrough === true, version, capable);
+  ask(FUSE_CAP.PASSTHROUGH, passthrough.on);
+  if (passthrough.on) {
+    // Backing files may not live on a stacked filesystem (overlayfs, another
+    // FUSE passthrough; the kernel refuses those with ELOOP and the open goes
+    // without), so that this filesystem can itself be stacked under one;
+    // libfuse's default, written out (the kernel sends max_stack_depth 1).
+    view.setUint32(F.max_backing_stack_depth.offset, 0, true);
+  }
   ask(FUSE_CAP.EXPORT_SUPPORT, request.exportSupport);
-  ask(FUSE_CAP.WRITEBACK_CACHE, request.writebackCache);
+  // The kernel turns passthrough off when the writeback cache is on too.
+  ask(FUSE_CAP.WRITEBACK_CACHE, request.writebackCache && !passthrough.on);
   ask(FUSE_CAP.POSIX_ACL, request.posixAcl);
   // libfuse asks for HANDLE_KILLPRIV by default, which silently makes every
   // filesystem responsible for clearing set-id bits on write; unless it says
@@ -131,5 +162,35 @@ export function connInfoNegotiate(
     maxWrite: get("max_write"),
     maxRead: get("max_read"),
     maxReadahead: get("max_readahead"),
+    passthrough: passthrough.on,
+    passthroughFallback: passthrough.fallback,
   };
+}
+
+/**
+ * Whether kernel passthrough can be negotiated, or why not.
+ *
+ * @param asked the filesystem enabled it
+ * @param version the loaded libfuse's `fuse_version()`
+ * @param capable what the kernel and libfuse offer (`capable_ext` on 3.17+)
+ * @returns `on`, or the `fallback` reason ("" when not asked for)
+ */
+function passthroughVerdict(
+  asked: boolean,
+  version: number,
+  capable: bigint,
+): { on: boolean; fallback: string } {
+  if (!asked) return { on: false, fallback: "" };
+  if (version < 317) {
+    const release = `${Math.floor(version / 100)}.${version % 100}`;
+    return { on: false, fallback: `libfuse ${release} has no kernel passthrough (it needs 3.17)` };
+  }
+  if ((capable & BigInt(FUSE_CAP.PASSTHROUGH)) === 0n) {
+    return {
+      on: false,
+      fallback: "the kernel does not offer FUSE_PASSTHROUGH " +
+        "(it needs Linux 6.9+ built with CONFIG_FUSE_PASSTHROUGH)",
+    };
+  }
+  return { on: true, fallback: "" };
 }

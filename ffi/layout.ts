@@ -114,7 +114,9 @@ function entryParam(statSize: number): StructLayout {
  * (`backing_id`, `compat_flags`, reserved words); we always allocate
  * {@link FILE_INFO_ALLOC} zeroed bytes so either library can write all of it.
  * The one-bit flags live in the 32-bit word at `bits`; their positions depend
- * on the library version, see {@link fileInfoBits}.
+ * on the library version, see {@link fileInfoBits}. `backing_id` (3.17) sits
+ * in what older releases leave as padding after `poll_events`, which they
+ * never read.
  */
 const FILE_INFO: StructLayout = {
   size: 40,
@@ -124,6 +126,7 @@ const FILE_INFO: StructLayout = {
     fh: f(16, "u64"),
     lock_owner: f(24, "u64"),
     poll_events: f(32, "u32"),
+    backing_id: f(36, "i32"),
   },
 };
 
@@ -202,9 +205,10 @@ const CTX: StructLayout = {
 
 /**
  * `struct fuse_conn_info`, 128 bytes in every release. libfuse 3.17 took
- * `capable_ext` and `want_ext` (64-bit capability sets, of which `capable`
- * and `want` are the low halves) out of the reserved words; before 3.17
- * those bytes are reserved and must not be written (see ffi/conn.ts).
+ * `max_backing_stack_depth` (kernel passthrough), `capable_ext` and
+ * `want_ext` (64-bit capability sets, of which `capable` and `want` are the
+ * low halves) out of the reserved words; before 3.17 those bytes are
+ * reserved and must not be written (see ffi/conn.ts).
  */
 const CONN_INFO: StructLayout = {
   size: 128,
@@ -219,6 +223,7 @@ const CONN_INFO: StructLayout = {
     max_background: f(28, "u32"),
     congestion_threshold: f(32, "u32"),
     time_gran: f(36, "u32"),
+    max_backing_stack_depth: f(40, "u32"),
     capable_ext: f(48, "u64"),
     want_ext: f(56, "u64"),
   },
@@ -230,6 +235,8 @@ const CONN_INFO: StructLayout = {
  * them only against headers that have them.
  */
 export const FIELD_SINCE: Readonly<Record<string, number>> = {
+  "fuse_file_info.backing_id": 317,
+  "fuse_conn_info.max_backing_stack_depth": 317,
   "fuse_conn_info.capable_ext": 317,
   "fuse_conn_info.want_ext": 317,
 };
@@ -341,7 +348,17 @@ export const FOPEN = {
   NONSEEKABLE: 1 << 2,
   CACHE_DIR: 1 << 3,
   NOFLUSH: 1 << 5,
+  PASSTHROUGH: 1 << 7,
 } as const;
+
+/**
+ * The FUSE device's ioctl that drops a kernel-passthrough backing id
+ * (`FUSE_DEV_IOC_BACKING_CLOSE`, `_IOW(229, 2, uint32_t)` in
+ * `<linux/fuse.h>`, Linux 6.9+). libfuse 3.17 wraps it as
+ * `fuse_passthrough_close`, which needs a request; we call it directly
+ * where none is at hand (a reply that was not delivered, the mount's end).
+ */
+export const FUSE_DEV_IOC_BACKING_CLOSE = 0x4004e502;
 
 /**
  * `struct statfs` (`<sys/vfs.h>`): only `f_type`, which tells the passthrough

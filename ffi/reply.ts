@@ -90,9 +90,16 @@ export class Replier {
    * @param info the open file
    * @param attr the new entry
    * @param flags the request's open flags
+   * @param backingId a registered kernel-passthrough backing id, or 0
    */
-  create(req: RequestPointer, info: FileInfo, attr: EntryAttributes, flags: number): number {
-    const fi = encodeFileInfo(info, flags, this.#bits, this.#noflush);
+  create(
+    req: RequestPointer,
+    info: FileInfo,
+    attr: EntryAttributes,
+    flags: number,
+    backingId = 0,
+  ): number {
+    const fi = encodeFileInfo(info, flags, this.#bits, this.#noflush, backingId);
     return this.#libs.fuse.fuse_reply_create(req, this.#entry.encode(attr), fi);
   }
 
@@ -117,8 +124,10 @@ export class Replier {
    * @param req the request
    * @param info the open file
    * @param flags the request's open flags
+   * @param backingId a registered kernel-passthrough backing id (libfuse
+   *   3.17+, so never with the raw noflush reply of libfuse < 3.11), or 0
    */
-  open(req: RequestPointer, info: FileInfo, flags: number): number {
+  open(req: RequestPointer, info: FileInfo, flags: number, backingId = 0): number {
     if (this.#rawNoflush && (info?.noflush ?? this.#noflush)) {
       // libfuse < 3.11 has no noflush bit: send the kernel's fuse_open_out
       // ourselves, which is all fuse_reply_open does there.
@@ -127,7 +136,7 @@ export class Replier {
     }
     return this.#libs.fuse.fuse_reply_open(
       req,
-      encodeFileInfo(info, flags, this.#bits, this.#noflush),
+      encodeFileInfo(info, flags, this.#bits, this.#noflush, backingId),
     );
   }
 

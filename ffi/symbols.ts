@@ -134,6 +134,18 @@ export const FUSE_SYMBOLS = {
   fuse_pollhandle_destroy: { parameters: [/* ph */ "pointer"], result: "void" },
   // int fuse_reply_lseek(fuse_req_t req, off_t off)
   fuse_reply_lseek: { parameters: [/* req */ "pointer", /* off */ "i64"], result: "i32" },
+  // int fuse_passthrough_open(fuse_req_t req, int fd)                   (3.17+)
+  fuse_passthrough_open: {
+    parameters: [/* req */ "pointer", /* fd */ "i32"],
+    result: "i32",
+    optional: true,
+  },
+  // int fuse_passthrough_close(fuse_req_t req, int backing_id)          (3.17+)
+  fuse_passthrough_close: {
+    parameters: [/* req */ "pointer", /* backing_id */ "i32"],
+    result: "i32",
+    optional: true,
+  },
 
   // Entries are encoded in JS (ffi/dirent.ts); these two stay bound so that
   // tests/dirent_test.ts can compare that encoder's bytes with libfuse's.
@@ -240,6 +252,9 @@ export const FUSE_SYMBOLS = {
 const LOOP_LIBC_SYMBOLS = {
   // int fcntl(int fd, int cmd, ... /* int arg */)
   fcntl: { parameters: [/* fd */ "i32", /* cmd */ "i32", /* arg */ "i32"], result: "i32" },
+  // int ioctl(int fd, unsigned long request, ... /* void *argp */)
+  // (variadic; passed like a named argument on both ABIs, as with fcntl)
+  ioctl: { parameters: [/* fd */ "i32", /* request */ "u64", /* argp */ "buffer"], result: "i32" },
   // int eventfd(unsigned int initval, int flags)
   eventfd: { parameters: [/* initval */ "u32", /* flags */ "i32"], result: "i32" },
   // ssize_t write(int fd, const void *buf, size_t count)

@@ -148,7 +148,7 @@ class RowRunner {
     const host = this.#host;
     let err = 0;
     try {
-      delivered(host, this.#op, this.#row.reply(host.replier, req, value, a));
+      delivered(host, this.#op, this.#row.reply(host.replier, req, value, a, host));
     } catch (error) {
       err = fail(host, this.#op, req, error);
     }

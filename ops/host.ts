@@ -9,6 +9,7 @@
 import type { NegotiatedConn } from "../ffi/conn.ts";
 import type { InterruptHub } from "../ffi/interrupt.ts";
 import type { ReplySink } from "../ffi/reply.ts";
+import type { KernelPassthrough } from "./passthrough.ts";
 import type { PollHandle, PollHost } from "./poll.ts";
 import type { RequestStats } from "./stats.ts";
 import type { RequestTracer } from "./trace.ts";
@@ -32,6 +33,11 @@ export interface DispatchHost extends PollHost {
   requestStarted(): void;
   /** Called when that request has been answered. */
   requestFinished(): void;
+  /**
+   * Kernel passthrough's backing ids, when the filesystem enabled it
+   * (absent or null otherwise).
+   */
+  readonly passthrough?: KernelPassthrough | null;
   /** Receives what FUSE_INIT negotiated. */
   connected(conn: NegotiatedConn): void;
   /** Receives the answer to a notifyRetrieve. */

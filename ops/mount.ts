@@ -17,6 +17,8 @@ import { serveRequests } from "./loop.ts";
 import { MountNotifications, type NotificationOwner } from "./notifications.ts";
 import type { NegotiatedConn } from "../ffi/conn.ts";
 import { InterruptHub } from "../ffi/interrupt.ts";
+import { BackingFileCalls } from "../ffi/passthrough.ts";
+import { KernelPassthrough } from "./passthrough.ts";
 import type { PollHandle } from "./poll.ts";
 import { type OperationStats, RequestStats } from "./stats.ts";
 import { RequestTracer } from "./trace.ts";
@@ -114,6 +116,8 @@ export class FuseMount implements DispatchHost, NotificationOwner {
   #destroyWhenIdle = false;
   #connection: NegotiatedConn | undefined;
   readonly #pollHandles = new Set<PollHandle>();
+  /** Kernel passthrough's backing ids, when the filesystem enabled it. @internal */
+  readonly passthrough: KernelPassthrough | null;
 
   private constructor(
     ops: Operations,
@@ -157,6 +161,13 @@ export class FuseMount implements DispatchHost, NotificationOwner {
       new Notifier(this.libs, this.#session.pointer),
       this,
     );
+    this.passthrough = ops.enableKernelPassthrough === true
+      ? new KernelPassthrough(
+        new BackingFileCalls(this.libs, this.#session.pointer),
+        this.tracer ? (req, text) => this.tracer!.note(req, text) : null,
+        (reason) => this.#passthroughTurnedOff(reason),
+      )
+      : null;
     // Listen before mounting: a signal that arrived between the mount and
     // serve() took the default action and left the mount behind, dead.
     this.#listenForSignals(true);
@@ -237,6 +248,13 @@ export class FuseMount implements DispatchHost, NotificationOwner {
   /** @internal */
   connected(conn: NegotiatedConn): void {
     this.#connection = conn;
+    this.passthrough?.connected(conn.passthrough, conn.passthroughFallback);
+  }
+
+  /** The kernel refused passthrough after FUSE_INIT: the connection info says so from now on. */
+  #passthroughTurnedOff(reason: string): void {
+    if (!this.#connection) return;
+    this.#connection = { ...this.#connection, passthrough: false, passthroughFallback: reason };
   }
 
   /** @internal */
@@ -370,6 +388,9 @@ export class FuseMount implements DispatchHost, NotificationOwner {
     }
     this.#alive = false;
     this.notifications.abandonRetrieves();
+    // While the session's device descriptor is open: unmounting closes it.
+    // Files still open (a lazy unmount) keep their own backing references.
+    this.passthrough?.closeAll();
     try {
       if (options.unmount ?? true) this.#session.unmount();
     } finally {

@@ -81,6 +81,20 @@ export interface Operations {
    */
   enableReaddirplusAuto?: boolean;
 
+  /**
+   * Kernel passthrough (FUSE_CAP_PASSTHROUGH; libfuse 3.17+, Linux 6.9+,
+   * a server with CAP_SYS_ADMIN): an `open`, `create` or `tmpfile` that
+   * returns a `FileInfo` with `backingFd` has its reads, writes and mmap
+   * served by the kernel from that file, never reaching `read` or `write`.
+   * Where libfuse or the kernel lacks it, or the kernel refuses the
+   * server, the mount works without it and `MountHandle.connection`
+   * says why (`passthrough`, `passthroughFallback`), as does the debug log.
+   * The kernel does not combine it with the writeback cache: when both are
+   * enabled and passthrough is available, `enableWritebackCache` is
+   * dropped. Off by default. (Not in pyfuse3.)
+   */
+  enableKernelPassthrough?: boolean;
+
   /** Called once the kernel has connected (FUSE_INIT), before any other handler. */
   init?(): void;
   /**

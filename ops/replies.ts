@@ -18,9 +18,19 @@ import type {
   StatvfsData,
 } from "../core/types.ts";
 import type { ReaddirToken } from "./readdir.ts";
+import type { DispatchHost } from "./host.ts";
 
-/** Sends the reply for a handler's value `v`, given the request's decoded arguments `a`. */
-export type Reply<R, A> = (out: ReplySink, req: RequestPointer, v: R, a: A) => number;
+/**
+ * Sends the reply for a handler's value `v`, given the request's decoded
+ * arguments `a` (and the mount, for replies that register kernel state).
+ */
+export type Reply<R, A> = (
+  out: ReplySink,
+  req: RequestPointer,
+  v: R,
+  a: A,
+  host: DispatchHost,
+) => number;
 
 const EACCES = 13;
 
@@ -40,9 +50,17 @@ export const attr: Reply<EntryAttributes, unknown> = (out, req, v) => out.attr(r
 /** A symlink's target. */
 export const readlink: Reply<BytesLike, unknown> = (out, req, v) => out.readlink(req, v);
 
-/** An opened file, with the request's open flags. */
-export const opened: Reply<FileInfo, { fi: { flags: number } }> = (out, req, v, a) =>
-  out.open(req, v, a.fi.flags);
+/** An opened file, with the request's open flags (and its backing file, for passthrough). */
+export const opened: Reply<FileInfo, { inode: number; fi: { flags: number } }> = (
+  out,
+  req,
+  v,
+  a,
+  host,
+) => {
+  if (!host.passthrough) return out.open(req, v, a.fi.flags);
+  return host.passthrough.reply(req, a.inode, v, (id) => out.open(req, v, a.fi.flags, id));
+};
 
 /** An opened directory's handle. */
 export const openedDir: Reply<number, { fi: { flags: number } }> = (out, req, v, a) =>
@@ -106,11 +124,19 @@ export const created: Reply<[FileInfo, EntryAttributes], { fi: { flags: number }
   req,
   v,
   a,
+  host,
 ) => {
   if (!Array.isArray(v) || v.length !== 2) {
     throw new InvalidReplyError(`expected [FileInfo, EntryAttributes], got ${describeValue(v)}`);
   }
-  return out.create(req, v[0], v[1], a.fi.flags);
+  const [info, attr] = v;
+  if (!host.passthrough) return out.create(req, info, attr, a.fi.flags);
+  return host.passthrough.reply(
+    req,
+    attr?.stIno,
+    info,
+    (id) => out.create(req, info, attr, a.fi.flags, id),
+  );
 };
 
 /** getlk's conflicting lock (or one of type F_UNLCK). */

@@ -285,9 +285,12 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
   }),
   release: row({
     handler: "release",
-    wanted: (ops) => has(ops, "release") || has(ops, "flock"),
+    wanted: (ops) =>
+      has(ops, "release") || has(ops, "flock") || ops.enableKernelPassthrough === true,
     args: OPEN,
     call: (ops, a, ctx, env) => {
+      // Before the handler, which may fail: the open file is gone either way.
+      env.host.passthrough?.release(env.req, a.inode, a.fi.fh);
       const flockRelease = (a.fi.bits & (1 << env.host.replier.bits.flock_release)) !== 0;
       if (!flockRelease || !has(ops, "flock")) return ops.release?.(a.fi.fh, ctx);
       return (async () => {

@@ -69,6 +69,18 @@ export class RequestTracer {
   }
 
   /**
+   * Logs an event of a request still being handled (or of the mount, with
+   * no request), e.g. a kernel-passthrough backing id registered.
+   *
+   * @param req the request, or null
+   * @param text what happened
+   */
+  note(req: RequestPointer | null, text: string): void {
+    const seq = req === null ? undefined : this.#seqs.get(Deno.UnsafePointer.value(req));
+    this.#sink(`denofuse: ${seq === undefined ? "" : `#${seq} `}${text}`);
+  }
+
+  /**
    * Logs a reply.
    *
    * @param req the request

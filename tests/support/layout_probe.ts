@@ -26,8 +26,10 @@ import {
   FOPEN,
   FUSE_BUF_ALLOC,
   FUSE_BUFVEC_ALLOC,
+  FUSE_DEV_IOC_BACKING_CLOSE,
   type Layouts,
 } from "../../ffi/layout.ts";
+import { FUSE_CAP } from "../../ffi/conn.ts";
 import { LOWLEVEL_OPS, LOWLEVEL_OPS_SLOTS } from "../../ffi/lowlevel_ops.ts";
 
 /** C member expressions for layout fields whose names are not C member names. */
@@ -147,12 +149,17 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
     });
   }
 
-  // The build host's kernel headers may predate a flag (5.10's lack NOFLUSH).
-  for (const [name, value] of Object.entries(FOPEN)) {
-    lines.push(`#ifdef FOPEN_${name}`);
-    check(`FOPEN_${name}`, value, `FOPEN_${name}`);
+  // The build host's kernel headers may predate a flag (5.10's lack NOFLUSH,
+  // 6.1's PASSTHROUGH and the backing-file ioctls), and older libfuse
+  // headers a capability.
+  const ifdef = (macro: string, value: number) => {
+    lines.push(`#ifdef ${macro}`);
+    check(macro, value, macro);
     lines.push("#endif");
-  }
+  };
+  for (const [name, value] of Object.entries(FOPEN)) ifdef(`FOPEN_${name}`, value);
+  for (const [name, value] of Object.entries(FUSE_CAP)) ifdef(`FUSE_CAP_${name}`, value);
+  ifdef("FUSE_DEV_IOC_BACKING_CLOSE", FUSE_DEV_IOC_BACKING_CLOSE);
 
   // Bit positions: fileInfoBits() of the headers' own version.
   const bitNames = Object.keys(bitsFor(314)) as (keyof FileInfoBits)[];
@@ -203,6 +210,7 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
