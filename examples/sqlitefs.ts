@@ -42,9 +42,18 @@
  * @module
  */
 
-import { statfsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as fuse from "../mod.ts";
+import {
+  acquireLibc,
+  AT,
+  check,
+  cstr,
+  fstatvfs,
+  O,
+  type PosixLibc,
+  releaseLibc,
+} from "../posix.ts";
 import { runFromCommandLine } from "./lib/cli.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
 import {
@@ -161,6 +170,9 @@ export class SqliteFs implements fuse.Operations {
   readonly #files = new Map<number, OpenFile>();
   readonly #dirs = new Map<number, Node>();
   readonly #clock = new Clock();
+  /** The database's directory (O_PATH), whose filesystem's free space statfs reports. */
+  readonly #hostDir: number;
+  readonly #libc: PosixLibc;
   #nextFh = 1;
   #closed = false;
 
@@ -188,13 +200,18 @@ export class SqliteFs implements fuse.Operations {
     }, this.#clock.now());
     this.#store = new Store(db, commitMs);
     this.#store.onUndo = () => this.#reloadCache();
+    this.#libc = acquireLibc();
+    const flags = O.O_PATH | O.O_DIRECTORY | O.O_CLOEXEC;
+    this.#hostDir = this.#libc.openat(AT.FDCWD, cstr(dirname(this.path)), flags, 0);
     try {
+      check(this.#hostDir);
       this.#store.change(() => this.#store.purgeUnlinked());
       this.#store.commit();
       const root = this.#store.load(fuse.ROOT_INODE);
       if (!root) throw new Error(`${this.path}: the root directory is missing`);
       this.#nodes.set(root.ino, root);
     } catch (error) {
+      this.#releaseHost();
       this.#store.close();
       throw error;
     }
@@ -225,7 +242,13 @@ export class SqliteFs implements fuse.Operations {
     if (this.#closed) return;
     this.#closed = true;
     this.#nodes.clear();
+    this.#releaseHost();
     this.#store.close();
+  }
+
+  #releaseHost(): void {
+    if (this.#hostDir >= 0) this.#libc.close(this.#hostDir);
+    releaseLibc();
   }
 
   /** Unmounting: nothing can reach an unlinked inode any more, so it goes, and all is committed. */
@@ -323,8 +346,8 @@ export class SqliteFs implements fuse.Operations {
    */
   statfs(): fuse.StatvfsData {
     const { usedBytes, freeBytes } = this.#store.usage();
-    const host = statfsSync(dirname(this.path));
-    const free = Math.floor((freeBytes + host.bavail * host.bsize) / STATFS_BLOCK);
+    const host = fstatvfs(this.#hostDir);
+    const free = Math.floor((freeBytes + host.bavail * host.frsize) / STATFS_BLOCK);
     const used = Math.ceil(usedBytes / STATFS_BLOCK);
     return new fuse.StatvfsData({
       fBsize: STATFS_BLOCK,
