@@ -41,7 +41,8 @@ export class BlockStore {
   readonly #get: StatementSync;
   readonly #length: StatementSync;
   readonly #range: StatementSync;
-  readonly #put: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #update: StatementSync;
   readonly #sumFrom: StatementSync;
   readonly #deleteRange: StatementSync;
   readonly #deleteAll: StatementSync;
@@ -59,7 +60,11 @@ export class BlockStore {
       db,
       "SELECT idx, data FROM blocks WHERE ino = ? AND idx BETWEEN ? AND ? ORDER BY idx",
     );
-    this.#put = db.prepare("INSERT OR REPLACE INTO blocks (ino, idx, data) VALUES (?, ?, ?)");
+    this.#insert = db.prepare("INSERT INTO blocks (ino, idx, data) VALUES (?, ?, ?)");
+    // Rewriting a row in place lets SQLite overwrite a blob of the same size
+    // page by page; INSERT OR REPLACE would free and reallocate its pages
+    // (three times slower for the 64 KiB blocks of an overwritten file).
+    this.#update = db.prepare("UPDATE blocks SET data = ? WHERE ino = ? AND idx = ?");
     this.#sumFrom = arrayStatement(
       db,
       "SELECT total(length(data)) FROM blocks WHERE ino = ? AND idx >= ? AND idx < ?",
@@ -123,9 +128,9 @@ export class BlockStore {
       // old end of file or further replaces all there is.
       const exists = start < file.size;
       if (from === 0 && (to === B || start + to >= file.size)) {
-        const old = exists ? this.#storedLength(file.ino, idx) : 0;
-        this.#put.run(file.ino, idx, piece);
-        file.alloc += to - old;
+        const old = exists ? this.#storedLength(file.ino, idx) : -1;
+        this.#store(file.ino, idx, piece, old >= 0);
+        file.alloc += to - Math.max(old, 0);
         continue;
       }
       const row = exists ? this.#get.get(file.ino, idx) as unknown as [Uint8Array] : undefined;
@@ -133,7 +138,7 @@ export class BlockStore {
       const data = new Uint8Array(Math.max(old.length, to));
       data.set(old);
       data.set(piece, from);
-      this.#put.run(file.ino, idx, data);
+      this.#store(file.ino, idx, data, row !== undefined);
       file.alloc += data.length - old.length;
     }
     this.written += buf.length;
@@ -182,14 +187,20 @@ export class BlockStore {
   seekHole(file: FileExtent, off: number): number {
     if (off >= file.size) return -1;
     const idx = Math.floor(off / B);
-    if (this.#storedLength(file.ino, idx) === 0) return off;
+    if (this.#storedLength(file.ino, idx) < 0) return off;
     const run = this.#endOfRun.get(file.ino, idx) as unknown as [number];
     return Math.min((run[0] + 1) * B, file.size);
   }
 
+  /** The length of block `idx`, -1 if it is not stored. */
   #storedLength(ino: number, idx: number): number {
     const row = this.#length.get(ino, idx) as unknown as [number] | undefined;
-    return row ? row[0] : 0;
+    return row ? row[0] : -1;
+  }
+
+  #store(ino: number, idx: number, data: Uint8Array, exists: boolean): void {
+    if (exists) this.#update.run(data, ino, idx);
+    else this.#insert.run(ino, idx, data);
   }
 
   /** Deletes blocks `[first, end)`. */
@@ -205,7 +216,7 @@ export class BlockStore {
   #trim(file: FileExtent, idx: number, length: number): void {
     const row = this.#get.get(file.ino, idx) as unknown as [Uint8Array] | undefined;
     if (!row || row[0].length <= length) return;
-    this.#put.run(file.ino, idx, row[0].subarray(0, length));
+    this.#update.run(row[0].subarray(0, length), file.ino, idx);
     file.alloc -= row[0].length - length;
   }
 
@@ -222,7 +233,7 @@ export class BlockStore {
       return;
     }
     data.fill(0, start, stop);
-    this.#put.run(file.ino, idx, data);
+    this.#update.run(data, file.ino, idx);
   }
 
   #buffer(size: number): Uint8Array {
