@@ -70,8 +70,11 @@ export function toSafeNumber(value: number | bigint, what: string, errnoValue?: 
  * Rejects what is not an `EntryAttributes`, naming what it is instead: a
  * plain object or a `Deno.FileInfo` would otherwise fail on whichever member
  * it lacks first, which says nothing about the mistake.
+ *
+ * @param attr the handler's value
+ * @throws {InvalidReplyError} "expected EntryAttributes, got ..."
  */
-function checkEntryAttributes(attr: unknown): void {
+export function checkEntryAttributes(attr: unknown): void {
   if (
     attr !== null && typeof attr === "object" && "stIno" in attr && "attrTimeout" in attr &&
     "entryTimeout" in attr

@@ -12,7 +12,15 @@
 
 import type { EntryAttributes } from "../core/types.ts";
 import { NS_PER_SEC, nsecOf } from "../core/time.ts";
-import { checkTime, checkTimeout, checkUint, InvalidReplyError, setU64, toBytes } from "./codec.ts";
+import {
+  checkEntryAttributes,
+  checkTime,
+  checkTimeout,
+  checkUint,
+  InvalidReplyError,
+  setU64,
+  toBytes,
+} from "./codec.ts";
 
 /** `struct fuse_attr` member offsets; 88 bytes. */
 export const FUSE_ATTR = {
@@ -104,9 +112,10 @@ export function encodeDirent(
   off: number,
   plus: boolean,
 ): number {
+  checkEntryAttributes(attr);
   const head = plus ? FUSE_ENTRY_OUT.size : 0;
   const size = align8(head + FUSE_DIRENT.name + name.length);
-  const ino = checkUint(attr?.stIno, "stIno");
+  const ino = checkUint(attr.stIno, "stIno");
   if (ino === 0) {
     throw new InvalidReplyError("stIno must be at least 1 (0 is for negative lookups)");
   }
@@ -168,7 +177,10 @@ function writeTimeout(view: DataView, at: number, which: "entry" | "attr", t: nu
     ? FUSE_ENTRY_OUT.entry_valid_nsec
     : FUSE_ENTRY_OUT.attr_valid_nsec;
   if (sec > Number.MAX_SAFE_INTEGER) {
-    view.setBigUint64(at + valid, sec >= 2 ** 64 ? 2n ** 64n - 1n : BigInt(sec), true);
+    // Past 2^64 (or Infinity) libfuse writes the largest seconds and nanoseconds.
+    const huge = sec >= 2 ** 64;
+    view.setBigUint64(at + valid, huge ? 2n ** 64n - 1n : BigInt(sec), true);
+    if (huge) return view.setUint32(at + nsecAt, 999_999_999, true);
   } else {
     setU64(view, at + valid, sec);
   }

@@ -124,7 +124,13 @@ function loadLibraries(): LoadedLibraries {
       failures.push(`${path}: exports neither fuse_session_new nor fuse_session_new_versioned`);
       continue;
     }
-    const libc = acquireLibc();
+    let libc: LibC;
+    try {
+      libc = acquireLibc();
+    } catch (error) {
+      lib.close();
+      throw error;
+    }
     closeLoaded = () => {
       releaseLibc();
       lib.close();

@@ -51,54 +51,74 @@ const EDEADLK = 35;
 // FORGET, INTERRUPT, NOTIFY_REPLY and BATCH_FORGET take no reply.
 const NO_REPLY = new Set([2, 36, 41, 42]);
 
-function watchdog(fd, mountpoint) {
+// Watches the thread that serves the mount (tid). It answers only after
+// that thread has sat in request_wait_answer for STUCK_CHECKS looks in a row
+// while requests wait here unread: then nothing else could serve them. (A
+// handler blocked that long on another FUSE filesystem looks the same; the
+// message then says so, since no queued request came from the thread.)
+// Requests that take no reply (FORGET, INTERRUPT, NOTIFY_REPLY) are lost.
+function watchdog(fd, tid, mountpoint) {
   const one = new Uint8Array(8);
   new DataView(one.buffer).setInt32(0, fd, true);
   new DataView(one.buffer).setInt16(4, POLLIN, true);
-  const wchanPath = new TextEncoder().encode("/proc/self/task/" + Deno.pid + "/wchan\\0");
+  const wchanPath = new TextEncoder().encode("/proc/self/task/" + tid + "/wchan\\0");
   const wchan = new Uint8Array(64);
   const out = new DataView(new ArrayBuffer(16));
   let request = null, stuck = 0, warned = false;
   const readable = () => libc.symbols.poll(one, 1n, 0) > 0;
-  const jsThreadWaitsOnFuse = () => {
+  const servingThreadWaitsOnFuse = () => {
     const f = libc.symbols.open(wchanPath, 0);
     if (f < 0) return false;
     const n = Number(libc.symbols.read(f, wchan, 64n));
     libc.symbols.close(f);
     return n > 0 && new TextDecoder().decode(wchan.subarray(0, n)) === "request_wait_answer";
   };
+  // Returns whether one of the answered requests came from the serving thread itself.
   const answerQueued = () => {
     request ??= new Uint8Array(2 << 20);
     const header = new DataView(request.buffer);
-    while (jsThreadWaitsOnFuse()) {
+    let own = false;
+    while (servingThreadWaitsOnFuse()) {
       if (Number(libc.symbols.read(fd, request, BigInt(request.length))) < 40) break;
       if (NO_REPLY.has(header.getUint32(4, true))) continue;
+      if (header.getUint32(32, true) === tid) own = true;
       out.setUint32(0, 16, true);
       out.setInt32(4, -EDEADLK, true);
       out.setBigUint64(8, header.getBigUint64(8, true), true);
       libc.symbols.write(fd, new Uint8Array(out.buffer), 16n);
     }
+    return own;
   };
-  return () => {
-    if (!readable() || !jsThreadWaitsOnFuse()) {
-      stuck = 0;
-      return;
-    }
-    if (++stuck < STUCK_CHECKS) return;
-    stuck = 0;
-    answerQueued();
+  const warn = (own) => {
     if (warned) return;
     warned = true;
-    console.error(
-      "denofuse: the thread that serves " + mountpoint + " is itself waiting for a request " +
+    console.error(own
+      ? "denofuse: the thread that serves " + mountpoint + " is itself waiting for a request " +
         "to it, which only it could answer: without --allow-all, Deno resolves each path on " +
         "the calling thread before a file operation. Its requests were answered EDEADLK. " +
-        "Touch the mount from a subprocess, serve it with mountInWorker(), or run with -A.",
-    );
+        "Touch the mount from a subprocess, serve it with mountInWorker(), or run with -A."
+      : "denofuse: the thread that serves " + mountpoint + " has been blocked for 2 s in a " +
+        "request to a FUSE filesystem; the requests waiting here were answered EDEADLK. " +
+        "Handlers must not block on FUSE filesystems synchronously.");
+  };
+  return {
+    // The serving thread asked for a poll: it is not stuck.
+    reset() {
+      stuck = 0;
+    },
+    look() {
+      if (!readable() || !servingThreadWaitsOnFuse()) {
+        stuck = 0;
+        return;
+      }
+      if (++stuck < STUCK_CHECKS) return;
+      stuck = 0;
+      warn(answerQueued());
+    },
   };
 }
 
-self.onmessage = ({ data: { shared, fd, wakeFd, mountpoint } }) => {
+self.onmessage = ({ data: { shared, fd, wakeFd, tid, mountpoint } }) => {
   const words = new Int32Array(shared);
   const fds = new Uint8Array(16);
   const view = new DataView(fds.buffer);
@@ -107,13 +127,14 @@ self.onmessage = ({ data: { shared, fd, wakeFd, mountpoint } }) => {
   view.setInt32(8, wakeFd, true);
   view.setInt16(12, POLLIN, true);
   const drain = new BigUint64Array(1);
-  const watch = watchdog(fd, mountpoint);
+  const watch = watchdog(fd, tid, mountpoint);
   for (;;) {
     // The JS thread not asking for a while: busy, or blocked on its own mount.
     if (Atomics.wait(words, ${REQUEST}, 0, WATCH_MS) === "timed-out") {
-      watch();
+      watch.look();
       continue;
     }
+    watch.reset();
     if (Atomics.load(words, ${STOP})) break;
     Atomics.store(words, ${REQUEST}, 0);
     view.setInt16(6, 0, true);
@@ -141,12 +162,13 @@ export class Poller {
    *
    * @param fd the descriptor to watch (`/dev/fuse`, non-blocking)
    * @param wakeFd an eventfd whose readability ends a wait early
+   * @param tid the thread that serves the mount (the watchdog watches it)
    * @param mountpoint the mount, for the deadlock message
    */
-  constructor(fd: number, wakeFd: number, mountpoint: string) {
+  constructor(fd: number, wakeFd: number, tid: number, mountpoint: string) {
     this.#url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
     this.#worker = new Worker(this.#url, { type: "module" });
-    this.#worker.postMessage({ shared: this.#words.buffer, fd, wakeFd, mountpoint });
+    this.#worker.postMessage({ shared: this.#words.buffer, fd, wakeFd, tid, mountpoint });
   }
 
   /**

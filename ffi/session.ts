@@ -120,7 +120,7 @@ export class LowLevelSession {
     this.#libs = libs;
     // libfuse after 3.18 keeps the socket in the session and closes it itself: leave it there.
     this.#parkControlSocket = libs.version <= 318 &&
-      options.some((o) => o.split(",").includes("auto_unmount"));
+      options.includes("auto_unmount");
     // libfuse splits -o at commas: a comma (or backslash) inside a value,
     // e.g. fsname=/srv/a,b, is escaped with a backslash (fuse_opt_parse).
     const joined = options.map((o) => o.replace(/[\\,]/g, "\\$&")).join(",");
@@ -266,7 +266,9 @@ export class LowLevelSession {
    * @returns resolves when the device is readable (or hung up) or on wake-up
    */
   waitReadable(): Promise<void> {
-    this.#poller ??= new Poller(this.#fd, this.#wakeFd, this.#mountpoint);
+    // gettid() here: this is the thread that serves the mount (a Worker's, for mountInWorker).
+    const tid = this.#libs.libc.gettid?.() ?? Deno.pid;
+    this.#poller ??= new Poller(this.#fd, this.#wakeFd, tid, this.#mountpoint);
     return this.#poller.wait();
   }
 

@@ -281,6 +281,8 @@ const LOOP_LIBC_SYMBOLS = {
   access: { parameters: [/* pathname */ "buffer", /* mode */ "i32"], result: "i32" },
   // uid_t getuid(void)
   getuid: { parameters: [], result: "u32" },
+  // pid_t gettid(void)   (glibc >= 2.30): the serving thread, for the poll thread's watchdog
+  gettid: { parameters: [], result: "i32", optional: true },
   // gid_t getgid(void)
   getgid: { parameters: [], result: "u32" },
   // size_t strlen(const char *s)

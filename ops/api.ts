@@ -285,7 +285,9 @@ export interface MountHandle extends AsyncDisposable, Notifications {
  * ```ts ignore
  * import { mount } from "../mod.ts";
  * await using fs = mount(ops, "/mnt/hello", { options: ["fsname=hello"], debug: true });
- * console.log((await Array.fromAsync(Deno.readDir("/mnt/hello"))).length);
+ * // Served on this thread: touch it from subprocesses (or, with -A, async APIs),
+ * // or use mountInWorker() to read it from here with any API and flags.
+ * await new Deno.Command("ls", { args: ["-l", "/mnt/hello"] }).output();
  * ```
  */
 export function mount(

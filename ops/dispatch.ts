@@ -146,12 +146,14 @@ class RowRunner {
     a: Record<string, unknown>,
   ): void {
     const host = this.#host;
-    let err = 0;
+    let err = 0, rc = 0;
     try {
-      delivered(host, this.#op, this.#row.reply(host.replier, req, value, a, host));
+      rc = this.#row.reply(host.replier, req, value, a, host);
     } catch (error) {
+      // Thrown before any fuse_reply_* (a malformed value): the request is still ours.
       err = fail(host, this.#op, req, error);
     }
+    delivered(host, this.#op, rc);
     this.#done(req, ctx, startMs, err);
   }
 

@@ -13,7 +13,7 @@ import { FuseMountError } from "../core/errors.ts";
  *
  * @param options e.g. `["fsname=hello", "default_permissions"]`
  * @returns the options as an array, duplicates removed
- * @throws {FuseMountError} for an option that is empty or holds several (a comma before "=")
+ * @throws {FuseMountError} for an option that is empty or holds several (a comma anywhere but in fsname's value)
  */
 export function normalizeOptions(options: Iterable<string>): string[] {
   if (options === null || typeof (options as Iterable<string>)[Symbol.iterator] !== "function") {
@@ -25,9 +25,11 @@ export function normalizeOptions(options: Iterable<string>): string[] {
   }
   const out = new Set<string>();
   for (const opt of options) {
-    // A comma may be part of a value (fsname=/srv/a,b: it is escaped for
-    // libfuse), but before "=" it means several options in one string.
-    if (typeof opt !== "string" || opt.length === 0 || opt.split("=")[0].includes(",")) {
+    // A comma may be part of fsname's value (fsname=/srv/a,b), which libfuse
+    // passes on escaped; anywhere else it would split into several options
+    // on the way to mount(2), whatever we escape.
+    const commaOk = opt.startsWith?.("fsname=") && !opt.split("=")[0].includes(",");
+    if (typeof opt !== "string" || opt.length === 0 || (opt.includes(",") && !commaOk)) {
       throw new FuseMountError(
         `bad mount option ${JSON.stringify(opt)}: pass each option as its own non-empty string ` +
           `without commas, e.g. ["ro", "fsname=x"]`,

@@ -69,6 +69,21 @@ async function serve(request: MountRequest): Promise<void> {
   }
 }
 
+// An error escaping a handler's callbacks must not end this Worker: it
+// serves a mount that nothing else would answer (the device belongs to the
+// process, so the mount would hang every access). Log it, keep serving.
+self.addEventListener("error", (event) => {
+  event.preventDefault();
+  console.error(
+    "denofuse: uncaught error in the filesystem's Worker:",
+    event.error ?? event.message,
+  );
+});
+self.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  console.error("denofuse: unhandled rejection in the filesystem's Worker:", event.reason);
+});
+
 self.onmessage = ({ data }: MessageEvent<MountRequest>) => {
   self.onmessage = null;
   void serve(data);

@@ -77,7 +77,12 @@ class WorkerConnection {
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#worker.postMessage({ type: "call", id, name, args } satisfies CallRequest);
+      try {
+        this.#worker.postMessage({ type: "call", id, name, args } satisfies CallRequest);
+      } catch (error) {
+        this.#pending.delete(id);
+        reject(error);
+      }
     });
   }
 
@@ -110,13 +115,15 @@ class WorkerConnection {
  * `ops/worker_entry.ts` with `--include`: the Worker loads both at run time
  * (the rest of denofuse needs no `--include`).
  *
- * @param fs the module and the export that is, or builds, the `Operations`
+ * @param fs the module (an absolute URL or specifier: a relative one would be
+ *   resolved against denofuse's own files) and the export that is, or builds,
+ *   the `Operations`
  * @param mountpoint an existing directory that is not a mount point
  * @param options a set of mount options (default `defaultOptions`), or
  *   `{ options, debug, handleSignals, graceMs }` (the loop runs in the Worker)
  * @returns a handle once mounted; `await using` unmounts it at the end of the scope
  * @throws {FuseMountError} if mounting fails, naming the problem and its fix
- * @throws {TypeError} if the module has no such export
+ * @throws {TypeError} if the module is a relative specifier or has no such export
  * @example
  * ```ts ignore
  * import { mountInWorker } from "jsr:@denofuse/fuse";
@@ -133,6 +140,16 @@ export function mountInWorker(
   options?: Iterable<string> | MountOptions,
 ): Promise<WorkerMountHandle> {
   const split = splitMountOptions(options);
+  if (typeof fs.module === "string" && /^\.\.?\//.test(fs.module)) {
+    return Promise.reject(
+      new TypeError(
+        `mountInWorker: the module ${JSON.stringify(fs.module)} is relative, and the Worker ` +
+          `would resolve it against denofuse's own files: pass new URL(${
+            JSON.stringify(fs.module)
+          }, import.meta.url)`,
+      ),
+    );
+  }
   const request: MountRequest = {
     type: "mount",
     module: String(fs.module),
@@ -150,16 +167,20 @@ export function mountInWorker(
       resolveClosed = resolve;
       rejectClosed = reject;
     });
+    // Before "mounted" nobody holds `closed`: a rejection there would be unhandled.
+    let mounted = false;
     worker.onerror = (event) => {
       event.preventDefault();
       const error = new Error(`the filesystem's Worker failed: ${event.message}`);
       connection.end(error.message);
       rejectMounted(error);
-      rejectClosed(error);
+      if (mounted) rejectClosed(error);
+      else resolveClosed();
     };
     worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
       switch (data.type) {
         case "mounted":
+          mounted = true;
           resolveMounted(workerHandle(data.mountpoint, connection, closed));
           break;
         case "result":
@@ -176,7 +197,14 @@ export function mountInWorker(
           resolveClosed();
       }
     };
-    worker.postMessage(request);
+    try {
+      worker.postMessage(request);
+    } catch (error) {
+      // e.g. args that cannot be cloned: the Worker would wait for ever.
+      connection.end("mounting failed");
+      rejectMounted(error);
+      resolveClosed();
+    }
   });
 }
 

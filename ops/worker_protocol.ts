@@ -97,8 +97,10 @@ export function toWireError(error: unknown): WireError {
  */
 export function fromWireError(wire: WireError): Error {
   const error = rebuild(wire);
-  // The constructors prefix or format their text: keep the original message.
+  // The constructors prefix or format their text: keep the original message
+  // (and a stack that shows it once).
   error.message = wire.message;
+  error.stack = `${error.name}: ${wire.message}\n    (in the filesystem's Worker)`;
   return error;
 }
 

@@ -98,12 +98,18 @@ let errnoView: Deno.UnsafePointerView | undefined;
  */
 export function acquireLibc(): PosixLibc {
   const loaded = acquireFfiLibc();
-  if (users++ === 0) {
-    symbols = withFallbacks(loaded);
+  if (users === 0) {
+    try {
+      symbols = withFallbacks(loaded);
+    } catch (error) {
+      releaseFfiLibc();
+      throw error;
+    }
     // errno's address is per thread; every synchronous call below runs on
     // this (the JS) thread, so one view serves them all.
     errnoView = new Deno.UnsafePointerView(loaded.__errno_location()!);
   }
+  users++;
   return symbols!;
 }
 

@@ -123,6 +123,10 @@ Deno.test("dirent: an entry that does not fit is not written, and bad entries ar
   assert.equal(view.getBigUint64(0, true), 2n, "the entry that fits is written");
   assert.equal(encodeDirent(buf, view, 0, 64, direntName("y"), attr, 1, true), 160);
   assert.throws(() => direntName("a/b"), /contains '\/' or NUL/);
+  assert.throws(
+    () => encodeDirent(buf, view, 0, 64, direntName("p"), { stIno: 2 } as never, 1, false),
+    /expected EntryAttributes, got an object with keys stIno/,
+  );
   assert.throws(() => direntName("z".repeat(256)), /1 to 255 bytes \(NAME_MAX\), got 256/);
   assert.throws(
     () => encodeDirent(buf, view, 0, 64, direntName("q"), new fuse.EntryAttributes(), 1, false),

@@ -129,6 +129,7 @@ Deno.test("dispatch: a late answer after the session ended sends nothing", async
   resolve(attrs(2));
   await host.settled();
   assert.deepEqual(host.sent, []);
+  assert.equal(host.inflight, 0, "the late answer was seen and dropped");
 });
 
 Deno.test("dispatch: closing a file drops its locks: POSIX locks at FLUSH, flock locks at the last RELEASE", async () => {

@@ -264,6 +264,11 @@ Deno.test("a mount option value may hold commas and backslashes (escaped for lib
     assert.equal((await Deno.stat(join(mnt, "message"))).size, 12);
   }, { options: [`fsname=${source}`] });
   assert.throws(() => fuse.mount(new HelloFs(), "/tmp", ["ro,fsname=x"]), /without commas/);
+  // Only fsname's value is passed on escaped; elsewhere a comma would split the option.
+  assert.throws(
+    () => fuse.mount(new HelloFs(), "/tmp", ["max_read=4096,allow_other"]),
+    /without commas/,
+  );
 });
 
 Deno.test("processIds() needs libc only: it works where libfuse cannot be loaded", async () => {

@@ -123,3 +123,43 @@ for (const [fs, dir] of [
   assert.match(r.stdout, /TypeError: .*has no export named "NoSuchFs"/);
   assert.match(r.stdout, /FuseMountError: .*\/nonexistent\/dir/);
 });
+
+Deno.test("mountInWorker(): an error escaping the filesystem's code is logged and the Worker keeps serving", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denofuse-perm-" });
+  try {
+    await Deno.writeTextFile(
+      join(dir, "careless.ts"),
+      `import { HelloFs } from "${LIBRARY}examples/hello.ts";
+export class CarelessFs extends HelloFs {
+  override getattr(inode: number) {
+    // A rejection nobody handles: it must not take the mount down.
+    void Promise.reject(new Error("careless " + inode));
+    return super.getattr(inode);
+  }
+}
+`,
+    );
+    const script = `
+import { mountInWorker } from "${LIBRARY}mod.ts";
+const mnt = Deno.makeTempDirSync();
+{
+  await using fs = await mountInWorker({ module: "${
+      join(dir, "careless.ts")
+    }", export: "CarelessFs" }, mnt);
+  for (let i = 0; i < 3; i++) Deno.statSync(mnt + "/message");
+  await new Promise((r) => setTimeout(r, 200));
+  console.log(Deno.readTextFileSync(mnt + "/message").trim());
+}
+Deno.removeSync(mnt);
+`;
+    await Deno.writeTextFile(join(dir, "main.ts"), script);
+    const r = await sh(Deno.execPath(), ["run", ...GRANULAR, join(dir, "main.ts")], {
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "hello world\n");
+    assert.match(r.stderr, /unhandled rejection in the filesystem's Worker: Error: careless/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

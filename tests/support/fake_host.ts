@@ -113,6 +113,7 @@ export class FakeHost implements DispatchHost {
   /** Waits until every asynchronous handler has been answered. */
   async settled(): Promise<void> {
     for (let i = 0; i < 100 && this.inflight > 0; i++) await new Promise((r) => setTimeout(r, 0));
+    if (this.inflight > 0) throw new Error(`${this.inflight} request(s) never settled`);
   }
 }
 
