@@ -125,60 +125,55 @@ export class FuseMount implements DispatchHost, NotificationOwner {
     mountOptions: string[],
     options: FuseMountOptions,
   ) {
-    this.libs = acquireLibraries();
-    const devError = devFuseProblem(accessErrno(this.libs, "/dev/fuse"));
-    if (devError) {
-      releaseLibraries();
-      throw devError;
-    }
-    // Skip FLUSH on close unless something needs it: a flush handler, or
-    // POSIX locks (which are dropped at flush).
-    this.replier = new Replier(this.libs, typeof ops.flush !== "function" && !hasPosixLocks(ops));
-    this.interrupts = new InterruptHub(this.libs);
-    this.mountpoint = mountpoint;
-    this.#options = {
-      handleSignals: options.handleSignals ?? true,
-      graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
-    };
-    this.tracer = (options.debug ?? debugFromEnv())
-      ? new RequestTracer((line) => console.error(line))
-      : null;
-    this.#lowlevel = buildLowLevelOps(buildDispatch(ops, this), this.libs.version);
+    // What was set up so far, undone in reverse if a later step throws.
+    const undo: Array<() => void> = [];
     try {
-      this.#session = new LowLevelSession(
+      this.libs = acquireLibraries();
+      undo.push(releaseLibraries);
+      const devError = devFuseProblem(accessErrno(this.libs, "/dev/fuse"));
+      if (devError) throw devError;
+      // Skip FLUSH on close unless something needs it: a flush handler, or
+      // POSIX locks (which are dropped at flush).
+      this.replier = new Replier(this.libs, typeof ops.flush !== "function" && !hasPosixLocks(ops));
+      this.interrupts = new InterruptHub(this.libs);
+      undo.push(() => this.interrupts.close());
+      this.mountpoint = mountpoint;
+      this.#options = {
+        handleSignals: options.handleSignals ?? true,
+        graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
+      };
+      this.tracer = (options.debug ?? debugFromEnv())
+        ? new RequestTracer((line) => console.error(line))
+        : null;
+      this.#lowlevel = buildLowLevelOps(buildDispatch(ops, this), this.libs.version);
+      undo.push(() => this.#lowlevel.close());
+      const session = new LowLevelSession(
         this.libs,
         this.#lowlevel.struct,
         this.#lowlevel.size,
         mountOptions,
       );
+      this.#session = session;
+      // unmount() first: a failure after the mount itself must not leave it behind, dead.
+      undo.push(() => {
+        session.unmount();
+        session.destroy();
+      });
+      this.notifications = new MountNotifications(new Notifier(this.libs, session.pointer), this);
+      this.passthrough = ops.enableKernelPassthrough === true
+        ? new KernelPassthrough(
+          new BackingFileCalls(this.libs, session.pointer),
+          this.tracer ? (req, text) => this.tracer!.note(req, text) : null,
+          (reason) => this.#passthroughTurnedOff(reason),
+        )
+        : null;
+      // Listen before mounting: a signal that arrived between the mount and
+      // serve() took the default action and left the mount behind, dead.
+      this.#listenForSignals(true);
+      undo.push(() => this.#listenForSignals(false));
+      session.mount(mountpoint);
     } catch (error) {
-      this.#lowlevel.close();
-      this.interrupts.close();
-      releaseLibraries();
-      throw error;
-    }
-    this.notifications = new MountNotifications(
-      new Notifier(this.libs, this.#session.pointer),
-      this,
-    );
-    this.passthrough = ops.enableKernelPassthrough === true
-      ? new KernelPassthrough(
-        new BackingFileCalls(this.libs, this.#session.pointer),
-        this.tracer ? (req, text) => this.tracer!.note(req, text) : null,
-        (reason) => this.#passthroughTurnedOff(reason),
-      )
-      : null;
-    // Listen before mounting: a signal that arrived between the mount and
-    // serve() took the default action and left the mount behind, dead.
-    this.#listenForSignals(true);
-    try {
-      this.#session.mount(mountpoint);
-    } catch (error) {
-      this.#listenForSignals(false);
-      this.#session.destroy();
-      this.#lowlevel.close();
-      this.interrupts.close();
-      releaseLibraries();
+      for (const step of undo.reverse()) step();
       throw error;
     }
   }
