@@ -106,7 +106,7 @@ const STATFS_BLOCK = 4096;
 /** Size of an empty directory: "." and "..", as the kernel's tmpfs counts. */
 const EMPTY_DIR_SIZE = 2 * BOGO_DIRENT_SIZE;
 /** Entries fetched per query while listing a directory. */
-const READDIR_CHUNK = 64;
+const READDIR_CHUNK = 128;
 const I64_MAX = (1n << 63n) - 1n;
 const I64_MIN = -(1n << 63n);
 
@@ -621,19 +621,41 @@ export class SqliteFs implements fuse.Operations {
         if (!fuse.readdirReply(token, DOTDOT, this.#attr(parent), 2)) return;
       }
       for (let after = Math.max(startId, 2);;) {
-        const rows = this.#store.entries(node.ino, after, READDIR_CHUNK);
-        for (const [cookie, name, ino] of rows) {
-          const child = this.#node(ino);
-          if (!fuse.readdirReply(token, name, this.#attr(child), cookie)) return;
-          // Only READDIRPLUS entries are lookups (see enableReaddirplusAuto).
-          if (token.plus) child.lookups++;
-        }
-        if (rows.length < READDIR_CHUNK) return;
-        after = rows[rows.length - 1][0];
+        const last = token.plus
+          ? this.#listPlus(node, after, token)
+          : this.#listTypes(node, after, token);
+        if (last < 0) return;
+        after = last;
       }
     } finally {
       this.#sweep();
     }
+  }
+
+  /**
+   * One chunk of a READDIRPLUS listing, each entry's inode read in the same
+   * query; every entry sent is a lookup. Returns the last cookie sent, or -1
+   * when the listing or the reply buffer is done.
+   */
+  #listPlus(dir: Node, after: number, token: fuse.ReaddirToken): number {
+    const rows = this.#store.fullEntries(dir.ino, after, READDIR_CHUNK);
+    for (const [cookie, name, loaded] of rows) {
+      const child = this.#nodes.get(loaded.ino) ?? loaded;
+      if (!fuse.readdirReply(token, name, this.#attr(child), cookie)) return -1;
+      child.lookups++;
+      this.#hold(child);
+    }
+    return rows.length < READDIR_CHUNK ? -1 : rows[rows.length - 1][0];
+  }
+
+  /** One chunk of a plain READDIR, which carries only inode numbers and types. */
+  #listTypes(dir: Node, after: number, token: fuse.ReaddirToken): number {
+    const rows = this.#store.typedEntries(dir.ino, after, READDIR_CHUNK);
+    for (const [cookie, name, ino, mode] of rows) {
+      const attr = new fuse.EntryAttributes({ stIno: ino, stMode: mode });
+      if (!fuse.readdirReply(token, name, attr, cookie)) return -1;
+    }
+    return rows.length < READDIR_CHUNK ? -1 : rows[rows.length - 1][0];
   }
 
   /** Commits every change made so far (synced) before answering. */

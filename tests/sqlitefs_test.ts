@@ -197,6 +197,7 @@ os.mkdir(os.path.join(d, "many"))
 for i in range(1000):
     write(os.path.join("many", f"f{i:04}"), bytes([i % 256]) * 100)
 out = {n: [os.stat(os.path.join(d, n)).st_size, os.stat(os.path.join(d, n)).st_blocks] for n in ("small", "mib", "sparse")}
+out["listed"] = [len(os.listdir(os.path.join(d, "many"))), len({e.inode() for e in os.scandir(os.path.join(d, "many"))})]
 out["seek"] = seek
 out["head"] = list(head)
 print(json.dumps(out))`,
@@ -207,6 +208,7 @@ print(json.dumps(out))`,
     assert.deepEqual(st.sparse, [10 * 2 ** 20 + 4, 1], "after the punch: the 4-byte tail block");
     assert.deepEqual(st.seek, [BLOCK, 10 * 2 ** 20, 10 * 2 ** 20 + 4, 10 * 2 ** 20]);
     assert.deepEqual(st.head, [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(st.listed, [1000, 1000], "listed across readdir chunks");
     const rows = inspect(db, (d) => {
       const blocks = d.prepare(
         `SELECT d.name AS name, b.idx AS idx, length(b.data) AS len FROM dentries d

@@ -95,8 +95,10 @@ export interface NewInode {
   target: Uint8Array | null;
 }
 
-/** One directory entry as readdir lists it. */
-export type Entry = [cookie: number, name: Uint8Array, ino: number];
+/** A directory entry with its inode's type, for a plain READDIR. */
+export type TypedEntry = [cookie: number, name: Uint8Array, ino: number, mode: number];
+/** A directory entry with its inode, for READDIRPLUS. */
+export type FullEntry = [cookie: number, name: Uint8Array, node: Node];
 
 /** Rows, statements and the batch transaction of one mounted database. */
 export class Store {
@@ -227,8 +229,16 @@ export class Store {
   }
 
   /** Up to `limit` entries of `parent` with cookies above `after`, in cookie order. */
-  entries(parent: number, after: number, limit: number): Entry[] {
-    return this.#s.entries.all(parent, after, limit) as unknown as Entry[];
+  typedEntries(parent: number, after: number, limit: number): TypedEntry[] {
+    return this.#s.typedEntries.all(parent, after, limit) as unknown as TypedEntry[];
+  }
+
+  /** Like {@link typedEntries}, with each inode read in the same query. */
+  fullEntries(parent: number, after: number, limit: number): FullEntry[] {
+    const rows = this.#s.fullEntries.all(parent, after, limit) as unknown as EntryRow[];
+    return rows.map((
+      r,
+    ) => [Number(r[0]), r[1], fill(new Node(Number(r[2])), r.slice(3) as InodeRow)]);
   }
 
   // ---- extended attributes ----
@@ -376,6 +386,8 @@ export class Store {
   }
 }
 
+type EntryRow = [cookie: bigint, name: Uint8Array, ino: bigint, ...InodeRow];
+
 type InodeRow = [
   mode: bigint,
   nlink: bigint,
@@ -416,13 +428,17 @@ function asFuseError(error: unknown): unknown {
 }
 
 function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
-  const load = arrayStatement(
+  const columns = `i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.alloc, i.atime, i.mtime,
+    i.ctime, i.parent, i.target, EXISTS (SELECT 1 FROM xattrs x WHERE x.ino = i.ino)`;
+  const load = arrayStatement(db, `SELECT ${columns} FROM inodes i WHERE ino = ?`);
+  const fullEntries = arrayStatement(
     db,
-    `SELECT mode, nlink, uid, gid, rdev, size, alloc, atime, mtime, ctime, parent, target,
-       EXISTS (SELECT 1 FROM xattrs x WHERE x.ino = i.ino) FROM inodes i WHERE ino = ?`,
+    `SELECT d.cookie, d.name, d.ino, ${columns} FROM dentries d JOIN inodes i ON i.ino = d.ino
+     WHERE d.parent = ? AND d.cookie > ? ORDER BY d.cookie LIMIT ?`,
   );
-  // Times exceed 2^53 ns: the row comes as bigints, which fill() converts.
-  (load as StatementSync).setReadBigInts(true);
+  // Times exceed 2^53 ns: these rows come as bigints, which fill() converts.
+  load.setReadBigInts(true);
+  fullEntries.setReadBigInts(true);
   return {
     load,
     insert: db.prepare(
@@ -439,10 +455,12 @@ function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
     addEntry: db.prepare("INSERT INTO dentries (parent, name, ino, cookie) VALUES (?, ?, ?, ?)"),
     removeEntry: db.prepare("DELETE FROM dentries WHERE parent = ? AND name = ?"),
     retarget: db.prepare("UPDATE dentries SET ino = ? WHERE parent = ? AND name = ?"),
-    entries: arrayStatement(
+    typedEntries: arrayStatement(
       db,
-      "SELECT cookie, name, ino FROM dentries WHERE parent = ? AND cookie > ? ORDER BY cookie LIMIT ?",
+      `SELECT d.cookie, d.name, d.ino, i.mode FROM dentries d JOIN inodes i ON i.ino = d.ino
+       WHERE d.parent = ? AND d.cookie > ? ORDER BY d.cookie LIMIT ?`,
     ),
+    fullEntries,
     getXattr: arrayStatement(db, "SELECT value FROM xattrs WHERE ino = ? AND name = ?"),
     setXattr: db.prepare("INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?, ?, ?)"),
     removeXattr: db.prepare("DELETE FROM xattrs WHERE ino = ? AND name = ?"),
