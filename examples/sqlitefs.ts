@@ -57,15 +57,12 @@ import {
 import { runFromCommandLine } from "./lib/cli.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
 import {
-  BOGO_DIRENT_SIZE,
   checkName,
-  checkSticky,
   checkXattrName,
   Clock,
   killPriv,
   mayAccess,
   NAME_MAX,
-  newInodeMode,
   PERMISSION_BITS,
   relatimeDue,
   S_IFBLK,
@@ -79,11 +76,20 @@ import {
   visibleXattrs,
   XATTR_SIZE_MAX,
 } from "./lib/posix_rules.ts";
+import { attributes, InodeCache } from "./lib/sqlite_inodes.ts";
+import {
+  Namespace,
+  type NewInodeExtra,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+} from "./lib/sqlite_names.ts";
 import { BLOCK_SIZE, openDatabase } from "./lib/sqlite_schema.ts";
+import { splitOptions, type SqliteFsOptions } from "./lib/sqlite_options.ts";
 import { type Node, Store } from "./lib/sqlite_store.ts";
 
 export { BLOCK_SIZE, NAME_MAX };
 export { DatabaseRefused } from "./lib/sqlite_schema.ts";
+export type { SqliteFsOptions };
 
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0o0;
@@ -94,8 +100,6 @@ const FALLOC_FL_PUNCH_HOLE = 0x02;
 const FALLOC_FL_ZERO_RANGE = 0x10;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
-const RENAME_NOREPLACE = 1;
-const RENAME_EXCHANGE = 2;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 
@@ -103,8 +107,6 @@ const XATTR_REPLACE = 2;
 const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 /** statfs counts in units of this size. */
 const STATFS_BLOCK = 4096;
-/** Size of an empty directory: "." and "..", as the kernel's tmpfs counts. */
-const EMPTY_DIR_SIZE = 2 * BOGO_DIRENT_SIZE;
 /** Entries fetched per query while listing a directory. */
 const READDIR_CHUNK = 128;
 const I64_MAX = (1n << 63n) - 1n;
@@ -123,18 +125,6 @@ interface OpenFile {
   flags: number;
   /** Who opened it: write requests carry no caller, and set-id clearing depends on it. */
   opener: { uid: number; gid: number };
-}
-
-/** Settings of a {@link SqliteFs}. */
-export interface SqliteFsOptions {
-  /** Longest time a change waits for a commit when nobody calls fsync (ms); default 1000. */
-  commitMs?: number;
-  /** Permission bits of the root directory of a new database; default 0o755. */
-  rootMode?: number;
-  /** Owner of the root directory of a new database; default this process's uid. */
-  rootUid?: number;
-  /** Group of the root directory of a new database; default this process's gid. */
-  rootGid?: number;
 }
 
 /**
@@ -163,10 +153,8 @@ export class SqliteFs implements fuse.Operations {
   /** The database file. */
   readonly path: string;
   readonly #store: Store;
-  /** Inodes the kernel or an open handle holds, and the root. */
-  readonly #nodes = new Map<number, Node>();
-  /** Inodes loaded during the current request that nothing may hold afterwards. */
-  readonly #transient: Node[] = [];
+  readonly #inodes: InodeCache;
+  readonly #names: Namespace;
   readonly #files = new Map<number, OpenFile>();
   readonly #dirs = new Map<number, Node>();
   readonly #clock = new Clock();
@@ -199,7 +187,6 @@ export class SqliteFs implements fuse.Operations {
       mode: options.rootMode ?? 0o755,
     }, this.#clock.now());
     this.#store = new Store(db, commitMs);
-    this.#store.onUndo = () => this.#reloadCache();
     this.#libc = acquireLibc();
     const flags = O.O_PATH | O.O_DIRECTORY | O.O_CLOEXEC;
     this.#hostDir = this.#libc.openat(AT.FDCWD, cstr(dirname(this.path)), flags, 0);
@@ -207,9 +194,8 @@ export class SqliteFs implements fuse.Operations {
       check(this.#hostDir);
       this.#store.change(() => this.#store.purgeUnlinked());
       this.#store.commit();
-      const root = this.#store.load(fuse.ROOT_INODE);
-      if (!root) throw new Error(`${this.path}: the root directory is missing`);
-      this.#nodes.set(root.ino, root);
+      this.#inodes = new InodeCache(this.#store);
+      this.#names = new Namespace(this.#inodes, this.#clock);
     } catch (error) {
       this.#releaseHost();
       this.#store.close();
@@ -224,7 +210,7 @@ export class SqliteFs implements fuse.Operations {
 
   /** How many inodes are held in memory (the root, and those the kernel or a handle holds). */
   get cachedInodes(): number {
-    return this.#nodes.size;
+    return this.#inodes.size;
   }
 
   /** How many file and directory handles are open. */
@@ -241,7 +227,7 @@ export class SqliteFs implements fuse.Operations {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#nodes.clear();
+    this.#inodes.clear();
     this.#releaseHost();
     this.#store.close();
   }
@@ -254,7 +240,7 @@ export class SqliteFs implements fuse.Operations {
   /** Unmounting: nothing can reach an unlinked inode any more, so it goes, and all is committed. */
   destroy(): void {
     if (this.#closed) return;
-    this.#change(() => this.#store.purgeUnlinked());
+    this.#inodes.change(() => this.#store.purgeUnlinked());
     this.#store.commit();
   }
 
@@ -263,32 +249,32 @@ export class SqliteFs implements fuse.Operations {
   /** Looks `name` up in directory `parentInode` ("." and ".." too). */
   lookup(parentInode: fuse.Inode, name: Uint8Array): fuse.EntryAttributes {
     checkName(name);
-    const dir = this.#dirNode(parentInode);
+    const dir = this.#inodes.dir(parentInode);
     let ino: number;
     if (isDot(name)) ino = dir.ino;
     else if (isDotDot(name)) ino = dir.parent;
     else ino = this.#store.lookup(dir.ino, name);
     if (ino === 0) throw NO_SUCH_ENTRY;
-    const node = this.#node(ino);
+    const node = this.#inodes.get(ino);
     node.lookups++;
-    this.#sweep();
-    return this.#attr(node);
+    this.#inodes.sweep();
+    return attributes(node);
   }
 
   /** Drops kernel references; an inode nothing holds leaves the cache, or the database if unlinked. */
   forget(inodeList: Array<[fuse.Inode, number]>): void {
     for (const [ino, count] of inodeList) {
-      const node = this.#nodes.get(ino);
+      const node = this.#inodes.cached(ino);
       if (!node) continue;
       node.lookups = Math.max(0, node.lookups - count);
-      this.#drop(node);
+      this.#inodes.drop(node);
     }
   }
 
   /** The attributes of `inode`. */
   getattr(inode: fuse.Inode): fuse.EntryAttributes {
-    const attr = this.#attr(this.#node(inode));
-    this.#sweep();
+    const attr = attributes(this.#inodes.get(inode));
+    this.#inodes.sweep();
     return attr;
   }
 
@@ -300,8 +286,8 @@ export class SqliteFs implements fuse.Operations {
     _fh: fuse.FileHandle | null,
     ctx: fuse.RequestContext,
   ): fuse.EntryAttributes {
-    return this.#change(() => {
-      const node = this.#node(inode);
+    return this.#inodes.change(() => {
+      const node = this.#inodes.get(inode);
       if (fields.updateSize) {
         if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
         if (!node.isRegular) throw new fuse.FUSEError(fuse.errno.EINVAL);
@@ -329,14 +315,14 @@ export class SqliteFs implements fuse.Operations {
       // Every attribute change is a status change.
       node.ctimeNs = fields.updateCtime ? clampNs(attr.stCtimeNs) : now;
       this.#store.save(node);
-      return this.#attr(node);
+      return attributes(node);
     });
   }
 
   /** Whether `ctx` may access `inode` with `mode`; only asked when mounted without `default_permissions`. */
   access(inode: fuse.Inode, mode: number, ctx: fuse.RequestContext): boolean {
-    const granted = mayAccess(this.#node(inode), mode, ctx);
-    this.#sweep();
+    const granted = mayAccess(this.#inodes.get(inode), mode, ctx);
+    this.#inodes.sweep();
     return granted;
   }
 
@@ -377,10 +363,10 @@ export class SqliteFs implements fuse.Operations {
       throw new fuse.FUSEError(fuse.errno.EINVAL);
     }
     const device = type === S_IFCHR || type === S_IFBLK;
-    const node = this.#create(parentInode, name, type | (mode & PERMISSION_BITS), ctx, {
+    const node = this.#make(parentInode, name, type | (mode & PERMISSION_BITS), ctx, {
       rdev: device ? rdev : 0,
     });
-    return this.#attr(node);
+    return attributes(node);
   }
 
   /** Creates a directory. */
@@ -392,7 +378,7 @@ export class SqliteFs implements fuse.Operations {
   ): fuse.EntryAttributes {
     // mkdir(2) honours only the permission and sticky bits; set-group-ID
     // comes from the parent.
-    return this.#attr(this.#create(parentInode, name, S_IFDIR | (mode & 0o1777), ctx));
+    return attributes(this.#make(parentInode, name, S_IFDIR | (mode & 0o1777), ctx));
   }
 
   /** Creates a symbolic link. */
@@ -402,7 +388,7 @@ export class SqliteFs implements fuse.Operations {
     target: Uint8Array,
     ctx: fuse.RequestContext,
   ): fuse.EntryAttributes {
-    return this.#attr(this.#create(parentInode, name, S_IFLNK | 0o777, ctx, { target }));
+    return attributes(this.#make(parentInode, name, S_IFLNK | 0o777, ctx, { target }));
   }
 
   /** Creates and opens a regular file. */
@@ -413,8 +399,8 @@ export class SqliteFs implements fuse.Operations {
     flags: number,
     ctx: fuse.RequestContext,
   ): [fuse.FileInfo, fuse.EntryAttributes] {
-    const node = this.#create(parentInode, name, S_IFREG | (mode & PERMISSION_BITS), ctx);
-    return [this.#openFile(node, flags, ctx), this.#attr(node)];
+    const node = this.#make(parentInode, name, S_IFREG | (mode & PERMISSION_BITS), ctx);
+    return [this.#openFile(node, flags, ctx), attributes(node)];
   }
 
   /**
@@ -427,14 +413,13 @@ export class SqliteFs implements fuse.Operations {
     flags: number,
     ctx: fuse.RequestContext,
   ): [fuse.FileInfo, fuse.EntryAttributes] {
-    const node = this.#change(() => {
-      const parent = this.#dirNode(parentInode);
-      if (parent.nlink === 0) throw NO_SUCH_ENTRY;
-      return this.#newInode(parent, S_IFREG | (mode & PERMISSION_BITS), ctx, 0, {});
+    const node = this.#inodes.change(() => {
+      const parent = this.#inodes.dir(parentInode);
+      return this.#names.newInode(parent, S_IFREG | (mode & PERMISSION_BITS), ctx, 0, {});
     });
     node.linkable = (flags & O_EXCL) === 0;
-    this.#hold(node);
-    return [this.#openFile(node, flags, ctx), this.#attr(node)];
+    this.#inodes.hold(node);
+    return [this.#openFile(node, flags, ctx), attributes(node)];
   }
 
   /** Adds the hard link `newName` to `inode`. */
@@ -444,56 +429,26 @@ export class SqliteFs implements fuse.Operations {
     newName: Uint8Array,
   ): fuse.EntryAttributes {
     checkName(newName);
-    const node = this.#change(() => {
-      const node = this.#node(inode);
-      if (node.isDir) throw new fuse.FUSEError(fuse.errno.EPERM);
-      if (node.nlink === 0 && !node.linkable) throw NO_SUCH_ENTRY;
-      const dir = this.#dirNode(newParentInode);
-      if (dir.nlink === 0) throw NO_SUCH_ENTRY;
-      if (this.#store.lookup(dir.ino, newName) !== 0) throw new fuse.FUSEError(fuse.errno.EEXIST);
-      const now = this.#clock.now();
-      this.#addEntry(dir, newName, node, now);
-      node.nlink++;
-      node.ctimeNs = now;
-      this.#store.save(node);
+    const node = this.#inodes.change(() => {
+      const node = this.#inodes.get(inode);
+      this.#names.link(node, this.#inodes.dir(newParentInode), newName);
       return node;
     });
     node.linkable = false;
-    this.#hold(node);
-    return this.#attr(node);
+    this.#inodes.hold(node);
+    return attributes(node);
   }
 
   /** Removes a non-directory name. */
   unlink(parentInode: fuse.Inode, name: Uint8Array, ctx: fuse.RequestContext): void {
     checkName(name);
-    this.#change(() => {
-      const dir = this.#dirNode(parentInode);
-      const node = this.#entryNode(dir, name);
-      if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
-      checkSticky(dir, node, ctx);
-      const now = this.#clock.now();
-      this.#removeEntry(dir, name, now);
-      node.nlink--;
-      node.ctimeNs = now;
-      this.#store.save(node);
-      this.#maybeFree(node);
-    });
+    this.#inodes.change(() => this.#names.unlink(this.#inodes.dir(parentInode), name, ctx));
   }
 
   /** Removes an empty directory. */
   rmdir(parentInode: fuse.Inode, name: Uint8Array, ctx: fuse.RequestContext): void {
     checkName(name);
-    this.#change(() => {
-      const dir = this.#dirNode(parentInode);
-      const node = this.#entryNode(dir, name);
-      if (!node.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
-      if (node.size > EMPTY_DIR_SIZE) throw new fuse.FUSEError(fuse.errno.ENOTEMPTY);
-      checkSticky(dir, node, ctx);
-      const now = this.#clock.now();
-      dir.nlink--;
-      this.#removeEntry(dir, name, now);
-      this.#kill(node, now);
-    });
+    this.#inodes.change(() => this.#names.rmdir(this.#inodes.dir(parentInode), name, ctx));
   }
 
   /**
@@ -513,28 +468,25 @@ export class SqliteFs implements fuse.Operations {
     }
     checkName(nameOld);
     checkName(nameNew);
-    this.#change(() => {
-      const oldDir = this.#dirNode(parentInodeOld);
-      const newDir = this.#dirNode(parentInodeNew);
-      const src = this.#entryNode(oldDir, nameOld);
-      if (newDir.nlink === 0) throw NO_SUCH_ENTRY;
-      const dstIno = this.#store.lookup(newDir.ino, nameNew);
-      const dst = dstIno ? this.#node(dstIno) : undefined;
-      if (flags & RENAME_EXCHANGE) {
-        if (!dst) throw NO_SUCH_ENTRY;
-        this.#exchange(oldDir, nameOld, src, newDir, nameNew, dst, ctx);
-      } else {
-        this.#move(oldDir, nameOld, src, newDir, nameNew, dst, flags, ctx);
-      }
-    });
+    const inodes = this.#inodes;
+    inodes.change(() =>
+      this.#names.rename(
+        inodes.dir(parentInodeOld),
+        nameOld,
+        inodes.dir(parentInodeNew),
+        nameNew,
+        flags,
+        ctx,
+      )
+    );
   }
 
   /** The target of a symbolic link. */
   readlink(inode: fuse.Inode): Uint8Array {
-    const node = this.#node(inode);
+    const node = this.#inodes.get(inode);
     if (!node.target) throw new fuse.FUSEError(fuse.errno.EINVAL);
     this.#touchAtime(node);
-    this.#sweep();
+    this.#inodes.sweep();
     return node.target;
   }
 
@@ -542,11 +494,11 @@ export class SqliteFs implements fuse.Operations {
 
   /** Opens a regular file; O_TRUNC truncates here (libfuse negotiates atomic O_TRUNC). */
   open(inode: fuse.Inode, flags: number, ctx: fuse.RequestContext): fuse.FileInfo {
-    const node = this.#node(inode);
+    const node = this.#inodes.get(inode);
     if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
     if (!node.isRegular) throw new fuse.FUSEError(fuse.errno.EINVAL);
     if (flags & O_TRUNC) {
-      this.#change(() => {
+      this.#inodes.change(() => {
         this.#store.blocks.truncate(node, 0);
         node.mtimeNs = node.ctimeNs = this.#clock.now();
         if (ctx.uid !== 0) node.mode = killPriv(node, ctx);
@@ -573,7 +525,7 @@ export class SqliteFs implements fuse.Operations {
     if (buf.length === 0) return 0;
     if (off + buf.length > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
     const node = file.node;
-    this.#change(() => {
+    this.#inodes.change(() => {
       this.#store.blocks.write(node, off, buf);
       node.mtimeNs = node.ctimeNs = this.#clock.now();
       if (file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
@@ -599,12 +551,12 @@ export class SqliteFs implements fuse.Operations {
 
   /** Opens a directory for listing. */
   opendir(inode: fuse.Inode): fuse.FileHandle {
-    const node = this.#node(inode);
+    const node = this.#inodes.get(inode);
     if (!node.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
     const fh = this.#nextFh++;
     this.#dirs.set(fh, node);
     node.opens++;
-    this.#hold(node);
+    this.#inodes.hold(node);
     return fh;
   }
 
@@ -615,10 +567,10 @@ export class SqliteFs implements fuse.Operations {
     this.#touchAtime(node);
     try {
       // The kernel takes no lookup reference for "." and "..".
-      if (startId < 1 && !fuse.readdirReply(token, DOT, this.#attr(node), 1)) return;
+      if (startId < 1 && !fuse.readdirReply(token, DOT, attributes(node), 1)) return;
       if (startId < 2) {
-        const parent = this.#node(node.parent);
-        if (!fuse.readdirReply(token, DOTDOT, this.#attr(parent), 2)) return;
+        const parent = this.#inodes.get(node.parent);
+        if (!fuse.readdirReply(token, DOTDOT, attributes(parent), 2)) return;
       }
       for (let after = Math.max(startId, 2);;) {
         const last = token.plus
@@ -628,7 +580,7 @@ export class SqliteFs implements fuse.Operations {
         after = last;
       }
     } finally {
-      this.#sweep();
+      this.#inodes.sweep();
     }
   }
 
@@ -640,10 +592,10 @@ export class SqliteFs implements fuse.Operations {
   #listPlus(dir: Node, after: number, token: fuse.ReaddirToken): number {
     const rows = this.#store.fullEntries(dir.ino, after, READDIR_CHUNK);
     for (const [cookie, name, loaded] of rows) {
-      const child = this.#nodes.get(loaded.ino) ?? loaded;
-      if (!fuse.readdirReply(token, name, this.#attr(child), cookie)) return -1;
+      const child = this.#inodes.cached(loaded.ino) ?? loaded;
+      if (!fuse.readdirReply(token, name, attributes(child), cookie)) return -1;
       child.lookups++;
-      this.#hold(child);
+      this.#inodes.hold(child);
     }
     return rows.length < READDIR_CHUNK ? -1 : rows[rows.length - 1][0];
   }
@@ -683,8 +635,8 @@ export class SqliteFs implements fuse.Operations {
   ): void {
     checkXattrName(name);
     if (value.length > XATTR_SIZE_MAX) throw new fuse.FUSEError(fuse.errno.E2BIG);
-    this.#change(() => {
-      const node = this.#node(inode);
+    this.#inodes.change(() => {
+      const node = this.#inodes.get(inode);
       const exists = this.#store.hasXattr(node, name);
       if ((flags & XATTR_CREATE) && exists) throw new fuse.FUSEError(fuse.errno.EEXIST);
       if ((flags & XATTR_REPLACE) && !exists) throw NO_SUCH_ATTRIBUTE;
@@ -697,26 +649,26 @@ export class SqliteFs implements fuse.Operations {
   /** The value of an extended attribute. */
   getxattr(inode: fuse.Inode, name: Uint8Array): Uint8Array {
     checkXattrName(name);
-    const node = this.#node(inode);
+    const node = this.#inodes.get(inode);
     try {
       return this.#store.getXattr(node, name);
     } finally {
-      this.#sweep();
+      this.#inodes.sweep();
     }
   }
 
   /** The names of the extended attributes; trusted.* only for root, as on the kernel's tmpfs. */
   listxattr(inode: fuse.Inode, ctx: fuse.RequestContext): Uint8Array[] {
-    const names = this.#store.listXattrs(this.#node(inode));
-    this.#sweep();
+    const names = this.#store.listXattrs(this.#inodes.get(inode));
+    this.#inodes.sweep();
     return visibleXattrs(names, ctx);
   }
 
   /** Removes an extended attribute. */
   removexattr(inode: fuse.Inode, name: Uint8Array): void {
     checkXattrName(name);
-    this.#change(() => {
-      const node = this.#node(inode);
+    this.#inodes.change(() => {
+      const node = this.#inodes.get(inode);
       if (!this.#store.removeXattr(node, name)) throw NO_SUCH_ATTRIBUTE;
       node.ctimeNs = this.#clock.now();
       this.#store.save(node);
@@ -732,8 +684,8 @@ export class SqliteFs implements fuse.Operations {
     owner: bigint,
     lock: fuse.FileLock,
   ): fuse.FileLock {
-    const node = this.#node(inode);
-    this.#sweep();
+    const node = this.#inodes.get(inode);
+    this.#inodes.sweep();
     return node.posixLocks?.test(owner, lock) ?? new fuse.FileLock({ ...lock, type: fuse.F_UNLCK });
   }
 
@@ -746,8 +698,8 @@ export class SqliteFs implements fuse.Operations {
     wait: boolean,
     ctx: fuse.RequestContext,
   ): Promise<void> {
-    const node = this.#node(inode);
-    this.#sweep();
+    const node = this.#inodes.get(inode);
+    this.#inodes.sweep();
     node.posixLocks ??= new PosixLocks();
     await node.posixLocks.set(owner, lock, wait, ctx.signal);
   }
@@ -760,8 +712,8 @@ export class SqliteFs implements fuse.Operations {
     op: number,
     ctx: fuse.RequestContext,
   ): Promise<void> {
-    const node = this.#node(inode);
-    this.#sweep();
+    const node = this.#inodes.get(inode);
+    this.#inodes.sweep();
     node.flocks ??= new FlockLocks();
     await node.flocks.apply(owner, op, ctx.signal);
   }
@@ -788,7 +740,7 @@ export class SqliteFs implements fuse.Operations {
     const node = file.node;
     const grows = !keepSize && end > node.size;
     if (kind === 0 && !grows) return;
-    this.#change(() => {
+    this.#inodes.change(() => {
       if (kind !== 0) this.#store.blocks.punch(node, offset, length);
       // Growing leaves a hole: blocks are only written when data arrives.
       if (grows) node.size = end;
@@ -811,40 +763,6 @@ export class SqliteFs implements fuse.Operations {
 
   // ---- internals ----
 
-  /** Runs a request's changes as one unit (see Store.change), then forgets transient inodes. */
-  #change<T>(fn: () => T): T {
-    try {
-      return this.#store.change(fn);
-    } finally {
-      this.#sweep();
-    }
-  }
-
-  /** The inode, from the cache or the database (then transient until something holds it). */
-  #node(ino: number): Node {
-    let node = this.#nodes.get(ino);
-    if (node === undefined) {
-      node = this.#store.load(ino);
-      if (!node) throw NO_SUCH_ENTRY;
-      this.#nodes.set(ino, node);
-      this.#transient.push(node);
-    }
-    return node;
-  }
-
-  #dirNode(ino: number): Node {
-    const node = this.#node(ino);
-    if (!node.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
-    return node;
-  }
-
-  /** The inode `name` in `dir` refers to; ENOENT if none. */
-  #entryNode(dir: Node, name: Uint8Array): Node {
-    const ino = this.#store.lookup(dir.ino, name);
-    if (ino === 0) throw NO_SUCH_ENTRY;
-    return this.#node(ino);
-  }
-
   #file(fh: number): OpenFile {
     const file = this.#files.get(fh);
     if (!file) throw new fuse.FUSEError(fuse.errno.EBADF);
@@ -857,48 +775,17 @@ export class SqliteFs implements fuse.Operations {
     return node;
   }
 
-  /** Keeps a freshly made or loaded inode in the cache (it has a reference or handle now). */
-  #hold(node: Node): void {
-    this.#nodes.set(node.ino, node);
-  }
-
-  /** Drops inodes loaded for one request that nothing holds. */
-  #sweep(): void {
-    const transient = this.#transient;
-    if (transient.length === 0) return;
-    for (const node of transient) {
-      if (node.lookups === 0 && node.opens === 0 && node.ino !== fuse.ROOT_INODE) {
-        this.#nodes.delete(node.ino);
-      }
-    }
-    transient.length = 0;
-  }
-
   /** A handle was closed. */
   #letGo(node: Node): void {
     node.opens--;
-    this.#drop(node);
-  }
-
-  /** After a forget or close: an inode nothing holds leaves the cache, and if unlinked the database. */
-  #drop(node: Node): void {
-    if (node.lookups > 0 || node.opens > 0) return;
-    if (node.nlink === 0) this.#change(() => this.#maybeFree(node));
-    else if (node.ino !== fuse.ROOT_INODE) this.#nodes.delete(node.ino);
-  }
-
-  /** Drops an inode nothing holds from the cache, and from the database if it has no links. */
-  #maybeFree(node: Node): void {
-    if (node.lookups > 0 || node.opens > 0 || node.ino === fuse.ROOT_INODE) return;
-    this.#nodes.delete(node.ino);
-    if (node.nlink === 0) this.#store.purge(node.ino);
+    this.#inodes.drop(node);
   }
 
   #openFile(node: Node, flags: number, ctx: fuse.RequestContext): fuse.FileInfo {
     const fh = this.#nextFh++;
     this.#files.set(fh, { node, flags, opener: { uid: ctx.uid, gid: ctx.gid } });
     node.opens++;
-    this.#hold(node);
+    this.#inodes.hold(node);
     return new fuse.FileInfo({ fh });
   }
 
@@ -906,208 +793,30 @@ export class SqliteFs implements fuse.Operations {
    * Makes a new inode named `name` in `parentInode` and counts the lookup
    * reference the kernel takes for it.
    */
-  #create(
+  #make(
     parentInode: fuse.Inode,
     name: Uint8Array,
     mode: number,
     ctx: fuse.RequestContext,
-    extra: { rdev?: number; target?: Uint8Array } = {},
+    extra: NewInodeExtra = {},
   ): Node {
     checkName(name);
-    const node = this.#change(() => {
-      const parent = this.#dirNode(parentInode);
-      // A removed directory still has an inode while something holds it,
-      // but nothing may be created in it.
-      if (parent.nlink === 0) throw NO_SUCH_ENTRY;
-      if (this.#store.lookup(parent.ino, name) !== 0) throw new fuse.FUSEError(fuse.errno.EEXIST);
-      const node = this.#newInode(parent, mode, ctx, 1, extra);
-      if (node.isDir) parent.nlink++;
-      this.#addEntry(parent, name, node, node.ctimeNs);
-      return node;
-    });
+    const inodes = this.#inodes;
+    const node = inodes.change(() =>
+      this.#names.create(inodes.dir(parentInode), name, mode, ctx, extra)
+    );
     node.lookups++;
-    this.#hold(node);
+    inodes.hold(node);
     return node;
-  }
-
-  /** Inserts an inode owned by the caller (or by a set-group-ID parent's group). */
-  #newInode(
-    parent: Node,
-    requested: number,
-    ctx: fuse.RequestContext,
-    nlink: number,
-    extra: { rdev?: number; target?: Uint8Array },
-  ): Node {
-    const { mode, gid } = newInodeMode(parent, requested, ctx);
-    const isDir = (mode & S_IFMT) === S_IFDIR;
-    const target = extra.target ? extra.target.slice() : null;
-    return this.#store.insert({
-      mode,
-      nlink: isDir ? 2 : nlink,
-      uid: ctx.uid,
-      gid,
-      rdev: extra.rdev ?? 0,
-      size: isDir ? EMPTY_DIR_SIZE : target?.length ?? 0,
-      nowNs: this.#clock.now(),
-      parent: isDir ? parent.ino : 0,
-      target,
-    });
-  }
-
-  /** Names `node` in `dir` (the caller adjusts `dir`'s link count for a subdirectory). */
-  #addEntry(dir: Node, name: Uint8Array, node: Node, now: bigint): void {
-    this.#store.addEntry(dir.ino, name, node.ino);
-    dir.size += BOGO_DIRENT_SIZE;
-    dir.mtimeNs = dir.ctimeNs = now;
-    this.#store.save(dir);
-  }
-
-  /** Removes the name `name` from `dir` (the caller adjusts the inode it named). */
-  #removeEntry(dir: Node, name: Uint8Array, now: bigint): void {
-    this.#store.removeEntry(dir.ino, name);
-    dir.size -= BOGO_DIRENT_SIZE;
-    dir.mtimeNs = dir.ctimeNs = now;
-    this.#store.save(dir);
-  }
-
-  /** Marks a directory removed (rmdir, or replaced by rename). */
-  #kill(dirNode: Node, now: bigint): void {
-    dirNode.nlink = 0;
-    dirNode.ctimeNs = now;
-    this.#store.save(dirNode);
-    this.#maybeFree(dirNode);
-  }
-
-  /** rename(2) without RENAME_EXCHANGE. */
-  #move(
-    oldDir: Node,
-    nameOld: Uint8Array,
-    src: Node,
-    newDir: Node,
-    nameNew: Uint8Array,
-    dst: Node | undefined,
-    flags: number,
-    ctx: fuse.RequestContext,
-  ): void {
-    if (dst) {
-      if (flags & RENAME_NOREPLACE) throw new fuse.FUSEError(fuse.errno.EEXIST);
-      // Two names of one inode: POSIX says do nothing and succeed.
-      if (dst === src) return;
-      if (src.isDir) {
-        if (!dst.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
-        if (dst.size > EMPTY_DIR_SIZE) throw new fuse.FUSEError(fuse.errno.ENOTEMPTY);
-      } else if (dst.isDir) {
-        throw new fuse.FUSEError(fuse.errno.EISDIR);
-      }
-    }
-    if (src.isDir && this.#isWithin(newDir, src)) throw new fuse.FUSEError(fuse.errno.EINVAL);
-    checkSticky(oldDir, src, ctx);
-    if (dst) checkSticky(newDir, dst, ctx);
-
-    const now = this.#clock.now();
-    if (dst) {
-      if (dst.isDir) newDir.nlink--;
-      this.#removeEntry(newDir, nameNew, now);
-      if (dst.isDir) {
-        this.#kill(dst, now);
-      } else {
-        dst.nlink--;
-        dst.ctimeNs = now;
-        this.#store.save(dst);
-        this.#maybeFree(dst);
-      }
-    }
-    if (src.isDir && oldDir !== newDir) {
-      src.parent = newDir.ino;
-      oldDir.nlink--;
-      newDir.nlink++;
-    }
-    this.#removeEntry(oldDir, nameOld, now);
-    // A fresh cookie: a listing in progress may show the new name even if
-    // it already showed the old one, which POSIX allows for renamed entries.
-    this.#addEntry(newDir, nameNew, src, now);
-    src.ctimeNs = now;
-    this.#store.save(src);
-  }
-
-  /** rename(2) with RENAME_EXCHANGE: the names stay (with their cookies), the inodes swap. */
-  #exchange(
-    oldDir: Node,
-    nameOld: Uint8Array,
-    src: Node,
-    newDir: Node,
-    nameNew: Uint8Array,
-    dst: Node,
-    ctx: fuse.RequestContext,
-  ): void {
-    if (oldDir === newDir && sameBytes(nameOld, nameNew)) return;
-    if (src.isDir && this.#isWithin(newDir, src)) throw new fuse.FUSEError(fuse.errno.EINVAL);
-    if (dst.isDir && this.#isWithin(oldDir, dst)) throw new fuse.FUSEError(fuse.errno.EINVAL);
-    checkSticky(oldDir, src, ctx);
-    checkSticky(newDir, dst, ctx);
-    this.#store.retarget(oldDir.ino, nameOld, dst.ino);
-    this.#store.retarget(newDir.ino, nameNew, src.ino);
-    if (oldDir !== newDir) {
-      if (src.isDir) this.#reparent(src, oldDir, newDir);
-      if (dst.isDir) this.#reparent(dst, newDir, oldDir);
-    }
-    const now = this.#clock.now();
-    for (const node of new Set([oldDir, newDir, src, dst])) {
-      if (node === oldDir || node === newDir) node.mtimeNs = now;
-      node.ctimeNs = now;
-      this.#store.save(node);
-    }
-  }
-
-  /** Moves a directory's ".." from `from` to `to` (the caller saves all three). */
-  #reparent(dirNode: Node, from: Node, to: Node): void {
-    dirNode.parent = to.ino;
-    from.nlink--;
-    to.nlink++;
-  }
-
-  /** Whether directory `dirNode` is `ancestor` or lies below it. */
-  #isWithin(dirNode: Node, ancestor: Node): boolean {
-    for (let node = dirNode;; node = this.#node(node.parent)) {
-      if (node === ancestor) return true;
-      if (node.ino === fuse.ROOT_INODE) return false;
-    }
   }
 
   /** relatime, written through only when due (rarely, after the first read). */
   #touchAtime(node: Node): void {
     const now = this.#clock.now();
     if (!relatimeDue(node, now)) return;
-    this.#change(() => {
+    this.#inodes.change(() => {
       node.atimeNs = now;
       this.#store.save(node);
-    });
-  }
-
-  /** After a failed request was undone: cached inodes take their rows' values again. */
-  #reloadCache(): void {
-    for (const node of this.#nodes.values()) {
-      if (!this.#store.reload(node)) this.#nodes.delete(node.ino);
-    }
-  }
-
-  #attr(node: Node): fuse.EntryAttributes {
-    return new fuse.EntryAttributes({
-      stIno: node.ino,
-      generation: 0,
-      entryTimeout: 0,
-      attrTimeout: 0,
-      stMode: node.mode,
-      stNlink: node.nlink,
-      stUid: node.uid,
-      stGid: node.gid,
-      stRdev: node.rdev,
-      stSize: node.size,
-      stBlksize: BLOCK_SIZE,
-      stBlocks: Math.ceil(node.alloc / 512),
-      stAtimeNs: node.atimeNs,
-      stMtimeNs: node.mtimeNs,
-      stCtimeNs: node.ctimeNs,
     });
   }
 }
@@ -1120,53 +829,9 @@ function isDotDot(name: Uint8Array): boolean {
   return name.length === 2 && name[0] === 0x2e && name[1] === 0x2e;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** Times are stored as signed 64-bit nanoseconds. */
 function clampNs(ns: bigint): bigint {
   return ns > I64_MAX ? I64_MAX : ns < I64_MIN ? I64_MIN : ns;
-}
-
-/**
- * Splits `-o` options into sqlitefs's own (`commit`, `mode`, `uid`, `gid`)
- * and those for libfuse, which rejects options it does not know.
- */
-function splitOptions(options: string[]): { fs: SqliteFsOptions; mount: string[] } {
-  const fs: SqliteFsOptions = {};
-  const mount: string[] = [];
-  for (const option of options) {
-    const [key, value] = option.split("=", 2);
-    if (value === undefined) {
-      mount.push(option);
-      continue;
-    }
-    const number = (pattern: RegExp, radix: number) => {
-      if (!pattern.test(value)) throw new Error(`bad option ${option}`);
-      return parseInt(value, radix);
-    };
-    switch (key) {
-      case "commit":
-        if (!/^\d+(\.\d+)?$/.test(value) || !(Number(value) > 0)) {
-          throw new Error(`bad option ${option}: expected seconds > 0`);
-        }
-        fs.commitMs = Number(value) * 1000;
-        break;
-      case "mode":
-        fs.rootMode = number(/^[0-7]{1,4}$/, 8);
-        break;
-      case "uid":
-        fs.rootUid = number(/^\d+$/, 10);
-        break;
-      case "gid":
-        fs.rootGid = number(/^\d+$/, 10);
-        break;
-      default:
-        mount.push(option);
-    }
-  }
-  return { fs, mount };
 }
 
 if (import.meta.main) {
