@@ -281,7 +281,7 @@ async function session(
   const pinned = mode === "pinned";
   const cases = CASES.filter((c) => c.kinds.includes(def.kind));
   const src = join(backing, `${def.id}-${tag}`);
-  if (def.needsSource) await Deno.mkdir(src);
+  if (def.needsSource || def.stateDir) await Deno.mkdir(src);
   const mnt = join(work, `mnt-${def.id}`);
   await Deno.mkdir(mnt, { recursive: true });
   const out = new Map<string, number>();
@@ -326,7 +326,9 @@ async function session(
   } finally {
     live.mounts.delete(mnt);
     await Deno.remove(mnt).catch(() => {});
-    if (def.needsSource) await Deno.remove(src, { recursive: true }).catch(() => {});
+    if (def.needsSource || def.stateDir) {
+      await Deno.remove(src, { recursive: true }).catch(() => {});
+    }
   }
 }
 
@@ -358,6 +360,7 @@ async function memorySession(
     await Deno.mkdir(join(src, "lk"), { recursive: true });
     await populate(join(src, "lk"));
   }
+  if (def.stateDir) await Deno.mkdir(src);
   try {
     live.mounts.add(mnt);
     const perLookupMs = def.impl === "pyfuse3" ? 1 : 0.3;
@@ -400,7 +403,9 @@ async function memorySession(
   } finally {
     live.mounts.delete(mnt);
     await Deno.remove(mnt).catch(() => {});
-    if (def.needsSource) await Deno.remove(src, { recursive: true }).catch(() => {});
+    if (def.needsSource || def.stateDir) {
+      await Deno.remove(src, { recursive: true }).catch(() => {});
+    }
   }
 }
 
@@ -449,6 +454,14 @@ function targetChecks(res: BenchResults): TargetCheck[] {
         r(mode, "passthrough/c", c),
         ">= 1.0",
         (v) => v >= 1,
+      );
+    }
+    for (const c of ["stat", "create"]) {
+      add(
+        `${c} sqlitefs / tmpfs (denofuse)`,
+        r(mode, "sqlitefs/tmpfs", c),
+        ">= 0.5",
+        (v) => v >= 0.5,
       );
     }
     for (const id of ["deno-tmpfs", "deno-passthrough"]) {

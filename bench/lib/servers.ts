@@ -28,6 +28,12 @@ export interface ServerDef {
   /** Whether it mirrors a source directory on the backing tmpfs. */
   readonly needsSource: boolean;
   /**
+   * Whether it keeps its state (a database) in a fresh directory on the
+   * backing tmpfs, passed as `source` and removed after the session; unlike
+   * a source, the benchmark's files are made through the mount.
+   */
+  readonly stateDir?: boolean;
+  /**
    * The command line (without taskset), or null for the kernel's tmpfs,
    * which is measured directly on the backing directory as a reference.
    */
@@ -103,6 +109,24 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       label: "denofuse examples/tmpfs.ts",
       needsSource: false,
       argv: (mnt) => deno("examples/tmpfs.ts", mnt),
+    },
+    {
+      id: "deno-sqlitefs",
+      impl: "denofuse",
+      kind: "tmpfs",
+      label: "denofuse examples/sqlitefs.ts, its database on the backing tmpfs",
+      needsSource: false,
+      stateDir: true,
+      argv: (mnt, state) => [
+        Deno.execPath(),
+        "run",
+        "--allow-ffi",
+        "--allow-read",
+        "--allow-write",
+        join(repo, "examples/sqlitefs.ts"),
+        join(state, "fs.db"),
+        mnt,
+      ],
     },
     {
       id: "py-tmpfs",
@@ -207,6 +231,18 @@ export const COMPARISONS: ReadonlyArray<{ id: string; num: string; den: string; 
     label: "denofuse / pyfuse3 (passthrough)",
   },
   { id: "tmpfs/py", num: "deno-tmpfs", den: "py-tmpfs", label: "denofuse / pyfuse3 (tmpfs)" },
+  {
+    id: "sqlitefs/tmpfs",
+    num: "deno-sqlitefs",
+    den: "deno-tmpfs",
+    label: "sqlitefs / tmpfs (denofuse)",
+  },
+  {
+    id: "sqlitefs/py",
+    num: "deno-sqlitefs",
+    den: "py-tmpfs",
+    label: "sqlitefs / pyfuse3 tmpfs",
+  },
   {
     id: "tmpfs/c",
     num: "deno-tmpfs",
