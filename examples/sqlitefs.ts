@@ -15,8 +15,11 @@
  * and this process). Stays in the foreground; Ctrl-C or SIGTERM commits
  * and unmounts.
  *
- * Design notes (the schema: examples/lib/sqlite_schema.ts; transactions:
- * examples/lib/sqlite_store.ts; file data: examples/lib/sqlite_blocks.ts):
+ * Design notes. The parts live in examples/lib/: the schema and the checks
+ * on opening (sqlite_schema.ts), rows and transactions (sqlite_store.ts),
+ * file data in blocks (sqlite_blocks.ts), the inodes in memory
+ * (sqlite_inodes.ts), entry changes and renames (sqlite_names.ts), the
+ * options (sqlite_options.ts); this file has the request handlers.
  *
  * - Durability: every change goes into one open transaction, committed by
  *   fsync/fsyncdir before they answer, one second after its first change,
@@ -25,7 +28,10 @@
  *   cut) at any moment; unsynced changes of the last second may be lost,
  *   whole requests at a time. `syncfs(2)` never reaches a FUSE server (the
  *   kernel sends FUSE_SYNCFS only to virtiofs), so it is covered by the
- *   one-second commit, not by a commit of its own.
+ *   one-second commit, not by a commit of its own. The database's own
+ *   integrity is SQLite's: a kill at any point leaves the last commit.
+ * - Each request is undone whole if the database fails half way (a
+ *   savepoint per request); a full disk answers ENOSPC.
  * - Inode numbers are rowids. The inodes the kernel holds a reference to
  *   (or that are open) are cached in memory, which is where lookup counts
  *   and locks live; their rows are written through on every change. An
