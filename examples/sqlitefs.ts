@@ -10,7 +10,8 @@
  * sqlitefs database, undamaged, and not mounted elsewhere, or it is refused
  * with a message saying so and what to do, untouched. Besides the usual
  * FUSE options, `-o` takes `commit=SECONDS` (how long changes may wait for
- * a commit when nobody calls fsync; default 1) and, for a new database,
+ * a commit when nobody calls fsync; default 1), `size=` (the most the
+ * database may grow to, with k/m/g/t; beyond it ENOSPC) and, for a new database,
  * `mode=` (octal), `uid=` and `gid=` of the root directory (default 0755
  * and this process). Stays in the foreground; Ctrl-C or SIGTERM commits
  * and unmounts.
@@ -31,7 +32,11 @@
  *   one-second commit, not by a commit of its own. The database's own
  *   integrity is SQLite's: a kill at any point leaves the last commit.
  * - Each request is undone whole if the database fails half way (a
- *   savepoint per request); a full disk answers ENOSPC.
+ *   savepoint per request). Under `size=` a request that might not fit is
+ *   refused with ENOSPC before it starts. When the disk itself fills up,
+ *   SQLite rolls the whole open batch back: the answer is ENOSPC, the
+ *   changes since the last commit are lost as in a crash (fsynced ones
+ *   stay), and open handles of inodes made in that batch fail with EIO.
  * - Inode numbers are rowids. The inodes the kernel holds a reference to
  *   (or that are open) are cached in memory, which is where lookup counts
  *   and locks live; their rows are written through on every change. An
@@ -183,6 +188,10 @@ export class SqliteFs implements fuse.Operations {
     if (!(commitMs > 0)) {
       throw new RangeError(`SqliteFs: commitMs must be positive, got ${commitMs}`);
     }
+    const max = options.maxBytes;
+    if (max !== undefined && (!Number.isSafeInteger(max) || max <= 0)) {
+      throw new RangeError(`SqliteFs: maxBytes must be a positive safe integer, got ${max}`);
+    }
     this.path = resolve(path);
     const ids = options.rootUid === undefined || options.rootGid === undefined
       ? fuse.processIds()
@@ -198,6 +207,7 @@ export class SqliteFs implements fuse.Operations {
     this.#hostDir = this.#libc.openat(AT.FDCWD, cstr(dirname(this.path)), flags, 0);
     try {
       check(this.#hostDir);
+      if (options.maxBytes !== undefined) this.#store.limit(options.maxBytes);
       this.#store.change(() => this.#store.purgeUnlinked());
       this.#store.commit();
       this.#inodes = new InodeCache(this.#store);
@@ -334,12 +344,14 @@ export class SqliteFs implements fuse.Operations {
 
   /**
    * Usage in 4 KiB units: the database's pages in use, and as free space
-   * the free pages inside it plus what the filesystem holding it has free.
+   * the free pages inside it plus what the filesystem holding it has free
+   * (as far as `size=` lets the database grow).
    */
   statfs(): fuse.StatvfsData {
-    const { usedBytes, freeBytes } = this.#store.usage();
+    const { usedBytes, freeBytes, growBytes } = this.#store.usage();
     const host = fstatvfs(this.#hostDir);
-    const free = Math.floor((freeBytes + host.bavail * host.frsize) / STATFS_BLOCK);
+    const room = freeBytes + Math.min(growBytes, host.bavail * host.frsize);
+    const free = Math.floor(room / STATFS_BLOCK);
     const used = Math.ceil(usedBytes / STATFS_BLOCK);
     return new fuse.StatvfsData({
       fBsize: STATFS_BLOCK,
@@ -422,7 +434,7 @@ export class SqliteFs implements fuse.Operations {
     const node = this.#inodes.change(() => {
       const parent = this.#inodes.dir(parentInode);
       return this.#names.newInode(parent, S_IFREG | (mode & PERMISSION_BITS), ctx, 0, {});
-    });
+    }, 0);
     node.linkable = (flags & O_EXCL) === 0;
     this.#inodes.hold(node);
     return [this.#openFile(node, flags, ctx), attributes(node)];
@@ -439,7 +451,7 @@ export class SqliteFs implements fuse.Operations {
       const node = this.#inodes.get(inode);
       this.#names.link(node, this.#inodes.dir(newParentInode), newName);
       return node;
-    });
+    }, 0);
     node.linkable = false;
     this.#inodes.hold(node);
     return attributes(node);
@@ -483,8 +495,7 @@ export class SqliteFs implements fuse.Operations {
         nameNew,
         flags,
         ctx,
-      )
-    );
+      ), 0);
   }
 
   /** The target of a symbolic link. */
@@ -536,7 +547,7 @@ export class SqliteFs implements fuse.Operations {
       node.mtimeNs = node.ctimeNs = this.#clock.now();
       if (file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
       this.#store.save(node);
-    });
+    }, buf.length);
     return buf.length;
   }
 
@@ -548,7 +559,8 @@ export class SqliteFs implements fuse.Operations {
 
   /** Closes an open file; an unlinked file goes with its last handle and reference. */
   release(fh: fuse.FileHandle): void {
-    const file = this.#file(fh);
+    const file = this.#files.get(fh);
+    if (!file) throw new fuse.FUSEError(fuse.errno.EBADF);
     this.#files.delete(fh);
     this.#letGo(file.node);
   }
@@ -624,7 +636,8 @@ export class SqliteFs implements fuse.Operations {
 
   /** Closes a directory handle. */
   releasedir(fh: fuse.FileHandle): void {
-    const node = this.#dirHandle(fh);
+    const node = this.#dirs.get(fh);
+    if (!node) throw new fuse.FUSEError(fuse.errno.EBADF);
     this.#dirs.delete(fh);
     this.#letGo(node);
   }
@@ -649,7 +662,7 @@ export class SqliteFs implements fuse.Operations {
       this.#store.setXattr(node, name, value);
       node.ctimeNs = this.#clock.now();
       this.#store.save(node);
-    });
+    }, value.length);
   }
 
   /** The value of an extended attribute. */
@@ -686,26 +699,24 @@ export class SqliteFs implements fuse.Operations {
   /** F_GETLK: the first conflicting lock of another owner. */
   getlk(
     inode: fuse.Inode,
-    _fh: fuse.FileHandle,
+    fh: fuse.FileHandle,
     owner: bigint,
     lock: fuse.FileLock,
   ): fuse.FileLock {
-    const node = this.#inodes.get(inode);
-    this.#inodes.sweep();
+    const node = this.#lockNode(inode, fh);
     return node.posixLocks?.test(owner, lock) ?? new fuse.FileLock({ ...lock, type: fuse.F_UNLCK });
   }
 
   /** F_SETLK / F_SETLKW; a waiting lock gives way when the caller is interrupted. */
   async setlk(
     inode: fuse.Inode,
-    _fh: fuse.FileHandle,
+    fh: fuse.FileHandle,
     owner: bigint,
     lock: fuse.FileLock,
     wait: boolean,
     ctx: fuse.RequestContext,
   ): Promise<void> {
-    const node = this.#inodes.get(inode);
-    this.#inodes.sweep();
+    const node = this.#lockNode(inode, fh);
     node.posixLocks ??= new PosixLocks();
     await node.posixLocks.set(owner, lock, wait, ctx.signal);
   }
@@ -713,13 +724,12 @@ export class SqliteFs implements fuse.Operations {
   /** flock(2); the kernel sends LOCK_UN for the open file's owner on its last close. */
   async flock(
     inode: fuse.Inode,
-    _fh: fuse.FileHandle,
+    fh: fuse.FileHandle,
     owner: bigint,
     op: number,
     ctx: fuse.RequestContext,
   ): Promise<void> {
-    const node = this.#inodes.get(inode);
-    this.#inodes.sweep();
+    const node = this.#lockNode(inode, fh);
     node.flocks ??= new FlockLocks();
     await node.flocks.apply(owner, op, ctx.signal);
   }
@@ -772,19 +782,28 @@ export class SqliteFs implements fuse.Operations {
   #file(fh: number): OpenFile {
     const file = this.#files.get(fh);
     if (!file) throw new fuse.FUSEError(fuse.errno.EBADF);
+    if (file.node.gone) throw new fuse.FUSEError(fuse.errno.EIO);
     return file;
   }
 
   #dirHandle(fh: number): Node {
     const node = this.#dirs.get(fh);
     if (!node) throw new fuse.FUSEError(fuse.errno.EBADF);
+    if (node.gone) throw new fuse.FUSEError(fuse.errno.EIO);
     return node;
   }
 
-  /** A handle was closed. */
+  /** A handle was closed (an inode lost with a rolled-back batch has nothing left to drop). */
   #letGo(node: Node): void {
     node.opens--;
-    this.#inodes.drop(node);
+    if (!node.gone) this.#inodes.drop(node);
+  }
+
+  /** The inode whose locks a lock request means: the handle's (even if lost), else by number. */
+  #lockNode(inode: fuse.Inode, fh: fuse.FileHandle): Node {
+    const node = this.#files.get(fh)?.node ?? this.#inodes.get(inode);
+    this.#inodes.sweep();
+    return node;
   }
 
   #openFile(node: Node, flags: number, ctx: fuse.RequestContext): fuse.FileInfo {
@@ -808,8 +827,9 @@ export class SqliteFs implements fuse.Operations {
   ): Node {
     checkName(name);
     const inodes = this.#inodes;
-    const node = inodes.change(() =>
-      this.#names.create(inodes.dir(parentInode), name, mode, ctx, extra)
+    const node = inodes.change(
+      () => this.#names.create(inodes.dir(parentInode), name, mode, ctx, extra),
+      extra.target?.length ?? 0,
     );
     node.lookups++;
     inodes.hold(node);

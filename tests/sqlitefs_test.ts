@@ -575,3 +575,106 @@ Deno.test("sqlitefs runs as a command: root options for a new database, statfs, 
     }, ["mode=755"]);
   });
 });
+
+Deno.test("sqlitefs refuses a write that does not fit under -o size= with ENOSPC, and space freed is used again", async () => {
+  await withTempDir(async (dir) => {
+    const db = join(dir, "fs.db");
+    const out = await withSqlitefsResult(db, async (mnt) =>
+      await pyJson<Record<string, unknown>>(
+        `import errno, json, os, sys
+d = sys.argv[1]
+out = {}
+chunk = bytes(range(256)) * 4096
+fd = os.open(os.path.join(d, "big"), os.O_WRONLY | os.O_CREAT, 0o644)
+n = 0
+try:
+    while True:
+        os.write(fd, chunk)
+        n += 1
+except OSError as e:
+    out["error"] = errno.errorcode[e.errno]
+os.close(fd)
+out["written"] = n
+out["size"] = os.stat(os.path.join(d, "big")).st_size
+with open(os.path.join(d, "big"), "rb") as f:
+    out["intact"] = f.read() == chunk * n
+try:
+    os.mkdir(os.path.join(d, "still-room-for-this"))
+    out["mkdir"] = "ok"
+except OSError as e:
+    out["mkdir"] = errno.errorcode[e.errno]
+v = os.statvfs(d)
+out["full"] = v.f_bavail * v.f_frsize < 2**20
+os.unlink(os.path.join(d, "big"))
+with open(os.path.join(d, "again"), "wb") as f:
+    f.write(chunk * 2)
+out["again"] = os.stat(os.path.join(d, "again")).st_size
+print(json.dumps(out))`,
+        [mnt],
+      ), ["size=4m"]);
+    assert.equal(out.error, "ENOSPC");
+    assert.ok((out.written as number) >= 2 && (out.written as number) <= 4, `${out.written} MiB`);
+    assert.equal(out.size, (out.written as number) * 2 ** 20, "the refused write left nothing");
+    assert.equal(out.intact, true);
+    assert.equal(out.full, true);
+    assert.equal(out.again, 2 * 2 ** 20, "space freed by unlink is used again");
+    assert.deepEqual(checkDatabase(db), []);
+  });
+});
+
+Deno.test("sqlitefs survives its disk filling up: ENOSPC, the unsynced batch lost, synced files kept", async () => {
+  await withTempDir(async (dir) => {
+    const disk = join(dir, "disk");
+    await Deno.mkdir(disk);
+    const m = await sh("mount", ["-t", "tmpfs", "-o", "size=3m", "denofuse-full", disk]);
+    assert.equal(m.code, 0, m.stderr);
+    try {
+      const db = join(disk, "fs.db");
+      const out = await withSqlitefsResult(db, async (mnt) =>
+        await pyJson<Record<string, unknown>>(
+          `import errno, json, os, sys
+d = sys.argv[1]
+out = {}
+def fail(fn):
+    try:
+        fn()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+with open(os.path.join(d, "kept"), "wb") as f:
+    f.write(b"k" * 1000)
+    f.flush()
+    os.fsync(f.fileno())
+fd = os.open(os.path.join(d, "big"), os.O_WRONLY | os.O_CREAT, 0o644)
+while (r := fail(lambda: os.write(fd, b"b" * 2**20))) == "ok":
+    pass
+out["full"] = r
+out["handle"] = fail(lambda: os.write(fd, b"x"))
+fail(lambda: os.close(fd))
+out["after"] = sorted(os.listdir(d))
+with open(os.path.join(d, "again"), "wb") as f:
+    f.write(b"a" * 100_000)
+    f.flush()
+    os.fsync(f.fileno())
+out["end"] = sorted(os.listdir(d))
+print(json.dumps(out))`,
+          [mnt],
+        ));
+      assert.deepEqual(out, {
+        full: "ENOSPC",
+        handle: "EIO",
+        after: ["kept"],
+        end: ["again", "kept"],
+      });
+      // Room for SQLite to check the database (and for its -shm file).
+      await sh("mount", ["-o", "remount,size=64m", disk]);
+      assert.deepEqual(checkDatabase(db), []);
+      await withSqlitefs(db, async ({ mnt }) => {
+        assert.equal((await Deno.readFile(join(mnt, "kept"))).length, 1000);
+        assert.equal((await Deno.readFile(join(mnt, "again"))).length, 100_000);
+      });
+    } finally {
+      await sh("umount", [disk]);
+    }
+  });
+});

@@ -39,12 +39,12 @@ export class InodeCache {
   }
 
   /**
-   * Runs one request's changes as a unit (see Store.change), then forgets
-   * the inodes it loaded that nothing holds.
+   * Runs one request's changes as a unit (see Store.change, also for
+   * `adds`), then forgets the inodes it loaded that nothing holds.
    */
-  change<T>(fn: () => T): T {
+  change<T>(fn: () => T, adds?: number): T {
     try {
-      return this.store.change(fn);
+      return this.store.change(fn, adds);
     } finally {
       this.sweep();
     }
@@ -117,10 +117,16 @@ export class InodeCache {
     this.#nodes.clear();
   }
 
-  /** After a failed request was undone: cached inodes take their rows' values again. */
+  /**
+   * After a failed request was undone: cached inodes take their rows'
+   * values again. Inodes whose rows are gone (made in a batch SQLite rolled
+   * back) are marked so, and their open handles fail from then on.
+   */
   #reload(): void {
     for (const node of this.#nodes.values()) {
-      if (!this.store.reload(node)) this.#nodes.delete(node.ino);
+      if (this.store.reload(node)) continue;
+      node.gone = true;
+      this.#nodes.delete(node.ino);
     }
   }
 }

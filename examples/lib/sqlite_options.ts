@@ -8,6 +8,12 @@
 export interface SqliteFsOptions {
   /** Longest time a change waits for a commit when nobody calls fsync (ms); default 1000. */
   commitMs?: number;
+  /**
+   * Most bytes the database may grow to (`-o size=`), like the kernel
+   * tmpfs's `size=`: beyond it requests fail with ENOSPC. Default: as much
+   * as the filesystem holding it has.
+   */
+  maxBytes?: number;
   /** Permission bits of the root directory of a new database; default 0o755. */
   rootMode?: number;
   /** Owner of the root directory of a new database; default this process's uid. */
@@ -17,7 +23,7 @@ export interface SqliteFsOptions {
 }
 
 /**
- * Splits `-o` options into sqlitefs's own (`commit`, `mode`, `uid`, `gid`)
+ * Splits `-o` options into sqlitefs's own (`commit`, `size`, `mode`, `uid`, `gid`)
  * and those for libfuse, which rejects options it does not know.
  *
  * @param options the `-o` options, split at commas
@@ -44,6 +50,16 @@ export function splitOptions(options: string[]): { fs: SqliteFsOptions; mount: s
         }
         fs.commitMs = Number(value) * 1000;
         break;
+      case "size": {
+        const match = /^(\d+)([kmgt]?)$/i.exec(value);
+        const shift = { "": 0, k: 10, m: 20, g: 30, t: 40 }[match?.[2].toLowerCase() ?? ""];
+        const bytes = match ? Number(match[1]) * 2 ** shift! : NaN;
+        if (!(bytes >= 1) || !Number.isSafeInteger(bytes)) {
+          throw new Error(`bad option ${option}: expected a size with optional k/m/g/t`);
+        }
+        fs.maxBytes = bytes;
+        break;
+      }
       case "mode":
         fs.rootMode = number(/^[0-7]{1,4}$/, 8);
         break;

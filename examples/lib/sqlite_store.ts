@@ -36,6 +36,11 @@ export const BATCH_BYTES = 64 << 20;
 
 const SQLITE_FULL = 13;
 const NO_SUCH_ATTRIBUTE = new fuse.FUSEError(fuse.errno.ENODATA);
+const NO_SPACE = new fuse.FUSEError(fuse.errno.ENOSPC);
+/** Pages kept free under a size limit for the b-tree splits of any one request. */
+const SPLIT_RESERVE_PAGES = 32;
+/** Blob bytes spread over overflow pages with a 4-byte link each, plus cell headers: a margin. */
+const PAGE_OVERHEAD = 1.01;
 
 /** An inode: its row, plus what only lives while mounted (references, locks). */
 export class Node implements Owned {
@@ -62,6 +67,8 @@ export class Node implements Owned {
   opens = 0;
   /** An O_TMPFILE file opened without O_EXCL and not linked yet (linkat may name it). */
   linkable = false;
+  /** Its row was lost with a batch SQLite rolled back; handles to it fail. */
+  gone = false;
   /** fcntl and flock locks, created on first use. */
   posixLocks?: PosixLocks;
   flocks?: FlockLocks;
@@ -107,6 +114,8 @@ export class Store {
   /** Called after a failed request was undone; cached inodes must be re-read. */
   onUndo: () => void = () => {};
   #inodeCount: number;
+  #maxPages: number | undefined;
+  readonly #pageSize: number;
   #nextCookie: number;
   #inBatch = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -121,6 +130,7 @@ export class Store {
     this.#commitMs = commitMs;
     this.blocks = new BlockStore(db);
     this.#s = prepareAll(db);
+    this.#pageSize = this.#number("PRAGMA page_size");
     this.#inodeCount = this.#number("SELECT count(*) FROM inodes");
     this.#nextCookie = this.#number("SELECT coalesce(max(cookie), 2) + 1 FROM dentries");
   }
@@ -277,12 +287,29 @@ export class Store {
 
   // ---- space ----
 
-  /** Bytes of the database file in use, and free inside it. */
-  usage(): { usedBytes: number; freeBytes: number } {
+  /**
+   * Bytes of the database file in use, free inside it, and how far it may
+   * still grow under {@link limit} (Infinity without one).
+   */
+  usage(): { usedBytes: number; freeBytes: number; growBytes: number } {
     const page = this.#number("PRAGMA page_size");
     const pages = this.#number("PRAGMA page_count");
     const free = this.#number("PRAGMA freelist_count");
-    return { usedBytes: (pages - free) * page, freeBytes: free * page };
+    const max = this.#maxPages;
+    const growBytes = max === undefined ? Infinity : Math.max(0, max - pages) * page;
+    return { usedBytes: (pages - free) * page, freeBytes: free * page, growBytes };
+  }
+
+  /**
+   * Caps the database at `maxBytes` (SQLite's max_page_count, which holds
+   * for this connection only: the cap is a mount option, not stored).
+   * Allocating a page beyond it fails with SQLITE_FULL, which undoes the
+   * request and answers ENOSPC.
+   */
+  limit(maxBytes: number): void {
+    const page = this.#number("PRAGMA page_size");
+    // SQLite never sets it below the current size.
+    this.#maxPages = this.#number(`PRAGMA max_page_count = ${Math.floor(maxBytes / page)}`);
   }
 
   // ---- transactions ----
@@ -292,8 +319,14 @@ export class Store {
    * throws, none of its changes stay. A database error becomes EIO (ENOSPC
    * when the disk is full), and {@link onUndo} is called so that cached
    * inodes can be re-read.
+   *
+   * @param fn the request's changes
+   * @param adds bytes the request adds, for a request that may need pages:
+   *   under a {@link limit} it fails with ENOSPC up front when they might not
+   *   fit (requests that only free space pass nothing)
    */
-  change<T>(fn: () => T): T {
+  change<T>(fn: () => T, adds?: number): T {
+    if (adds !== undefined && this.#maxPages !== undefined) this.#checkRoom(adds);
     if (!this.#inBatch) this.#begin();
     this.#s.savepoint.run();
     let result: T;
@@ -384,6 +417,21 @@ export class Store {
     const row = arrayStatement(this.db, sql).get() as unknown as [number];
     return Number(row[0]);
   }
+
+  /**
+   * SQLite answers a page beyond max_page_count with SQLITE_FULL, and for a
+   * single-row statement (which keeps no statement journal) it then rolls
+   * back the whole transaction: every unsynced change, not just this
+   * request. So a request that might not fit is refused before it starts,
+   * with room to spare for b-tree splits.
+   */
+  #checkRoom(adds: number): void {
+    const page = this.#pageSize;
+    const pages = Number((this.#s.pageCount.get() as unknown as [number])[0]);
+    const free = Number((this.#s.freelistCount.get() as unknown as [number])[0]);
+    const room = (this.#maxPages! - pages + free) * page;
+    if (room < adds * PAGE_OVERHEAD + SPLIT_RESERVE_PAGES * page) throw NO_SPACE;
+  }
 }
 
 type EntryRow = [cookie: bigint, name: Uint8Array, ino: bigint, ...InodeRow];
@@ -467,6 +515,8 @@ function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
     anyXattr: arrayStatement(db, "SELECT 1 FROM xattrs WHERE ino = ? LIMIT 1"),
     listXattrs: arrayStatement(db, "SELECT name FROM xattrs WHERE ino = ? ORDER BY name"),
     deleteXattrs: db.prepare("DELETE FROM xattrs WHERE ino = ?"),
+    pageCount: arrayStatement(db, "PRAGMA page_count"),
+    freelistCount: arrayStatement(db, "PRAGMA freelist_count"),
     begin: db.prepare("BEGIN"),
     commit: db.prepare("COMMIT"),
     savepoint: db.prepare("SAVEPOINT request"),
