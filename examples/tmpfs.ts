@@ -48,18 +48,18 @@ import * as fuse from "../mod.ts";
 import { runFromCommandLine } from "./lib/cli.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
 import { PAGE_SIZE, PageStore } from "./lib/page_store.ts";
+import {
+  BOGO_DIRENT_SIZE,
+  checkName,
+  checkSticky,
+  checkXattrName,
+  S_ISGID,
+  visibleXattrs,
+  XATTR_SIZE_MAX,
+} from "./lib/posix_rules.ts";
 
-const S_IFMT = 0o170000;
-const S_IFSOCK = 0o140000;
-const S_IFLNK = 0o120000;
-const S_IFREG = 0o100000;
-const S_IFBLK = 0o060000;
-const S_IFDIR = 0o040000;
-const S_IFCHR = 0o020000;
-const S_IFIFO = 0o010000;
+const { S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO } = fuse;
 const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
-const S_ISVTX = 0o1000;
 const S_IXGRP = 0o010;
 const PERMISSION_BITS = 0o7777;
 
@@ -79,8 +79,6 @@ const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
-const XATTR_NAME_MAX = 255;
-const XATTR_SIZE_MAX = 65536;
 
 /** Longest name of a directory entry, in bytes (NAME_MAX). */
 export const NAME_MAX = 255;
@@ -90,8 +88,6 @@ export { PAGE_SIZE };
 const BLOCK_SIZE = PAGE_SIZE;
 /** copy_file_range moves data in steps of this size. */
 const COPY_STEP = 1 << 20;
-/** The kernel's tmpfs counts 20 bytes of directory size per entry (BOGO_DIRENT_SIZE). */
-const BOGO_DIRENT_SIZE = 20;
 /** Largest file size: offsets beyond it could not be represented exactly. */
 const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 /** relatime refreshes an access time at least once a day. */
@@ -555,7 +551,7 @@ export class TmpFs implements fuse.Operations {
   lookup(parentInode: fuse.Inode, name: Uint8Array): fuse.EntryAttributes {
     checkName(name);
     const dir = this.#dirNode(parentInode);
-    const entry = dir.dir!.entries.get(nameKey(name));
+    const entry = dir.dir!.entries.get(fuse.nameKey(name));
     if (!entry) throw NO_SUCH_ENTRY;
     const node = this.#node(entry.ino);
     node.lookups++;
@@ -734,7 +730,7 @@ export class TmpFs implements fuse.Operations {
     if (node.isDir) throw new fuse.FUSEError(fuse.errno.EPERM);
     if (node.nlink === 0 && !node.linkable) throw new fuse.FUSEError(fuse.errno.ENOENT);
     const dir = this.#dirNode(newParentInode);
-    const key = nameKey(newName);
+    const key = fuse.nameKey(newName);
     if (dir.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
     if (dir.dir!.entries.has(key)) throw new fuse.FUSEError(fuse.errno.EEXIST);
     const now = this.#clock.now();
@@ -751,7 +747,7 @@ export class TmpFs implements fuse.Operations {
   unlink(parentInode: fuse.Inode, name: Uint8Array, ctx: fuse.RequestContext): void {
     checkName(name);
     const dir = this.#dirNode(parentInode);
-    const key = nameKey(name);
+    const key = fuse.nameKey(name);
     const entry = dir.dir!.entries.get(key);
     if (!entry) throw new fuse.FUSEError(fuse.errno.ENOENT);
     const node = this.#node(entry.ino);
@@ -769,7 +765,7 @@ export class TmpFs implements fuse.Operations {
   rmdir(parentInode: fuse.Inode, name: Uint8Array, ctx: fuse.RequestContext): void {
     checkName(name);
     const dir = this.#dirNode(parentInode);
-    const key = nameKey(name);
+    const key = fuse.nameKey(name);
     const entry = dir.dir!.entries.get(key);
     if (!entry) throw new fuse.FUSEError(fuse.errno.ENOENT);
     const node = this.#node(entry.ino);
@@ -802,7 +798,7 @@ export class TmpFs implements fuse.Operations {
     checkName(nameNew);
     const oldDir = this.#dirNode(parentInodeOld);
     const newDir = this.#dirNode(parentInodeNew);
-    const oldKey = nameKey(nameOld), newKey = nameKey(nameNew);
+    const oldKey = fuse.nameKey(nameOld), newKey = fuse.nameKey(nameNew);
     const oldEntry = oldDir.dir!.entries.get(oldKey);
     if (!oldEntry) throw new fuse.FUSEError(fuse.errno.ENOENT);
     if (newDir.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
@@ -993,7 +989,7 @@ export class TmpFs implements fuse.Operations {
     const node = this.#node(inode);
     checkXattrName(name);
     if (value.length > XATTR_SIZE_MAX) throw new fuse.FUSEError(fuse.errno.E2BIG);
-    const key = nameKey(name);
+    const key = fuse.nameKey(name);
     const exists = node.xattrs?.has(key) ?? false;
     if ((flags & XATTR_CREATE) && exists) throw new fuse.FUSEError(fuse.errno.EEXIST);
     if ((flags & XATTR_REPLACE) && !exists) throw new fuse.FUSEError(fuse.errno.ENODATA);
@@ -1005,7 +1001,7 @@ export class TmpFs implements fuse.Operations {
   getxattr(inode: fuse.Inode, name: Uint8Array): Uint8Array {
     const node = this.#node(inode);
     checkXattrName(name);
-    const attr = node.xattrs?.get(nameKey(name));
+    const attr = node.xattrs?.get(fuse.nameKey(name));
     if (!attr) throw NO_SUCH_ATTRIBUTE;
     return attr.value;
   }
@@ -1013,14 +1009,14 @@ export class TmpFs implements fuse.Operations {
   /** The names of the extended attributes; trusted.* only for root, as on the kernel's tmpfs. */
   listxattr(inode: fuse.Inode, ctx: fuse.RequestContext): Uint8Array[] {
     const names = [...(this.#node(inode).xattrs?.values() ?? [])].map((x) => x.name);
-    return ctx.uid === 0 ? names : names.filter((n) => !hasPrefix(n, TRUSTED_PREFIX));
+    return visibleXattrs(names, ctx);
   }
 
   /** Removes an extended attribute. */
   removexattr(inode: fuse.Inode, name: Uint8Array): void {
     const node = this.#node(inode);
     checkXattrName(name);
-    if (!node.xattrs?.delete(nameKey(name))) throw new fuse.FUSEError(fuse.errno.ENODATA);
+    if (!node.xattrs?.delete(fuse.nameKey(name))) throw new fuse.FUSEError(fuse.errno.ENODATA);
     node.ctimeNs = this.#clock.now();
   }
 
@@ -1197,7 +1193,7 @@ export class TmpFs implements fuse.Operations {
   ): TmpNode {
     checkName(name);
     const parent = this.#dirNode(parentInode);
-    const key = nameKey(name);
+    const key = fuse.nameKey(name);
     // A removed directory still has an inode while something holds it, but
     // nothing may be created in it.
     if (parent.dir!.dead) throw new fuse.FUSEError(fuse.errno.ENOENT);
@@ -1303,15 +1299,7 @@ export class TmpFs implements fuse.Operations {
 }
 
 const DOT = new Uint8Array([0x2e]);
-const TRUSTED_PREFIX = new TextEncoder().encode("trusted.");
-const XATTR_PREFIXES = ["user.", "trusted.", "security."].map((p) => new TextEncoder().encode(p));
 const DOTDOT = new Uint8Array([0x2e, 0x2e]);
-
-/** A lossless map key for a name: one UTF-16 code unit per byte (latin1). */
-function nameKey(name: Uint8Array): string {
-  // apply() takes the typed array as it is; a spread would iterate it (4x slower).
-  return String.fromCharCode.apply(null, name as unknown as number[]);
-}
 
 // Errors answered on hot paths, made once: constructing an Error costs about
 // 1 µs in Deno, as much as the rest of the request. The kernel asks for
@@ -1320,39 +1308,6 @@ function nameKey(name: Uint8Array): string {
 // instance can answer any number of requests.)
 const NO_SUCH_ENTRY = new fuse.FUSEError(fuse.errno.ENOENT);
 const NO_SUCH_ATTRIBUTE = new fuse.FUSEError(fuse.errno.ENODATA);
-
-function checkName(name: Uint8Array): void {
-  // The kernel passes names of up to 1024 bytes (FUSE_NAME_MAX) through.
-  if (name.length > NAME_MAX) throw new fuse.FUSEError(fuse.errno.ENAMETOOLONG);
-}
-
-/**
- * The kernel hands FUSE every xattr namespace; like the kernel's tmpfs,
- * accept only user., trusted. and security. (system.* would be ACLs, which
- * this filesystem does not implement).
- */
-function checkXattrName(name: Uint8Array): void {
-  if (name.length === 0 || name.length > XATTR_NAME_MAX) {
-    throw new fuse.FUSEError(fuse.errno.ERANGE);
-  }
-  if (!XATTR_PREFIXES.some((prefix) => hasPrefix(name, prefix))) {
-    throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
-  }
-}
-
-function hasPrefix(name: Uint8Array, prefix: Uint8Array): boolean {
-  return name.length > prefix.length && prefix.every((b, i) => name[i] === b);
-}
-
-/**
- * In a sticky directory only the owner of the entry, the owner of the
- * directory or root may remove or rename it. The kernel checks this too
- * (may_delete), so this guards callers that bypass the VFS.
- */
-function checkSticky(dir: TmpNode, victim: TmpNode, ctx: fuse.RequestContext): void {
-  if (!(dir.mode & S_ISVTX) || ctx.uid === 0) return;
-  if (ctx.uid !== victim.uid && ctx.uid !== dir.uid) throw new fuse.FUSEError(fuse.errno.EPERM);
-}
 
 /** Half the physical memory, the kernel tmpfs default; 1 GiB if /proc/meminfo is unreadable. */
 function defaultCapacity(): number {

@@ -11,22 +11,18 @@
 
 import * as fuse from "../../mod.ts";
 
-/** File type bits and the types within them (stat(2)'s `S_IF*`). */
-export const S_IFMT = 0o170000;
-/** Socket. */
-export const S_IFSOCK = 0o140000;
-/** Symbolic link. */
-export const S_IFLNK = 0o120000;
-/** Regular file. */
-export const S_IFREG = 0o100000;
-/** Block device. */
-export const S_IFBLK = 0o060000;
-/** Directory. */
-export const S_IFDIR = 0o040000;
-/** Character device. */
-export const S_IFCHR = 0o020000;
-/** FIFO. */
-export const S_IFIFO = 0o010000;
+const { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } = fuse;
+
+export {
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+} from "../../mod.ts";
 /** Set-group-ID bit. */
 export const S_ISGID = 0o2000;
 /** Sticky bit. */
