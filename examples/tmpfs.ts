@@ -53,6 +53,7 @@ import {
   checkName,
   checkSticky,
   checkXattrName,
+  Clock,
   S_ISGID,
   visibleXattrs,
   XATTR_SIZE_MAX,
@@ -424,33 +425,6 @@ interface OpenFile {
   flags: number;
   /** Who opened it: write requests carry no caller, and set-id clearing depends on it. */
   opener: { uid: number; gid: number };
-}
-
-/**
- * Nanosecond wall-clock timestamps that never repeat or go backwards, so
- * that every change is visible as a newer time.
- */
-class Clock {
-  // performance.now() has sub-millisecond resolution; Date.now() does not.
-  readonly #originNs = BigInt(Math.round(performance.timeOrigin * 1e6));
-  #lastNs = 0n;
-
-  now(): bigint {
-    const wall = this.#originNs + BigInt(Math.round(performance.now() * 1e6));
-    this.#lastNs = wall > this.#lastNs ? wall : this.#lastNs + 1n;
-    return this.#lastNs;
-  }
-
-  /**
-   * Takes note of a timestamp the kernel resolved as "now" (utimensat with
-   * UTIME_NOW reads CLOCK_REALTIME, which may run slightly ahead of our
-   * clock), so that later changes are never stamped earlier than it.
-   */
-  observe(ns: bigint): void {
-    const now = this.now();
-    // Explicit times far in the future (touch -d) must not drag the clock along.
-    if (ns > now && ns - now < 1_000_000_000n) this.#lastNs = ns;
-  }
 }
 
 /** Limits and root directory attributes of a {@link TmpFs}; the kernel tmpfs options. */
