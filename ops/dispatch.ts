@@ -105,7 +105,7 @@ class RowRunner {
       host.tracer?.request(req, this.#name, showRaw(keys, raw));
       const err = fail(host, this.#op, req, error);
       this.#counter.record(-1, true);
-      host.tracer?.replied(req, this.#op, err, performance.now());
+      host.tracer?.replied(req, this.#name, err, performance.now());
       return;
     }
     host.tracer?.request(req, this.#name, showArgs(keys, decoders, a));
@@ -160,7 +160,7 @@ class RowRunner {
   /** Bookkeeping once a request is answered. */
   #done(req: RequestPointer, ctx: Context, startMs: number, err: number): void {
     this.#counter.record(startMs, err !== 0);
-    this.#host.tracer?.replied(req, this.#op, err, startMs);
+    this.#host.tracer?.replied(req, this.#name, err, startMs);
     ctx.finish();
   }
 }

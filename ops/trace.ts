@@ -84,7 +84,7 @@ export class RequestTracer {
    * Logs a reply.
    *
    * @param req the request
-   * @param op the handler's name
+   * @param op the libfuse operation, as in its request line
    * @param errno 0 for success, else the errno sent
    * @param startMs `performance.now()` at arrival
    */

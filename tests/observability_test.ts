@@ -47,8 +47,9 @@ Deno.test("debug logging shows each request with its arguments, result and laten
     /denofuse: #\d+ lookup\(parent=1, name="nope"\)\ndenofuse: #\d+ lookup -> ENOENT/,
   );
   assert.match(log, /denofuse: #\d+ read\(inode=2, size=\d+, offset=0, fh=\d+\)/);
-  // READDIRPLUS is labelled as such (its handler is readdir).
-  assert.match(log, /denofuse: #\d+ readdirplus\(inode=1, size=\d+, offset=0, fh=\d+\)/);
+  // READDIRPLUS is labelled as such (its handler is readdir), request and reply alike.
+  assert.match(log, /denofuse: #(\d+) readdirplus\(inode=1, size=\d+, offset=0, fh=\d+\)/);
+  assert.match(log, /denofuse: #\d+ readdirplus -> ok/);
 });
 
 Deno.test("DENOFUSE_DEBUG=1 turns debug logging on for an example", async () => {
