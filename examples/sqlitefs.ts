@@ -73,17 +73,16 @@ import {
   Clock,
   killPriv,
   mayAccess,
+  mknodType,
   NAME_MAX,
   PERMISSION_BITS,
   relatimeDue,
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
-  S_IFIFO,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
-  S_IFSOCK,
   visibleXattrs,
   XATTR_SIZE_MAX,
 } from "./lib/posix_rules.ts";
@@ -376,10 +375,7 @@ export class SqliteFs implements fuse.Operations {
     rdev: number,
     ctx: fuse.RequestContext,
   ): fuse.EntryAttributes {
-    const type = (mode & S_IFMT) || S_IFREG;
-    if (![S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK].includes(type)) {
-      throw new fuse.FUSEError(fuse.errno.EINVAL);
-    }
+    const type = mknodType(mode);
     const device = type === S_IFCHR || type === S_IFBLK;
     const node = this.#make(parentInode, name, type | (mode & PERMISSION_BITS), ctx, {
       rdev: device ? rdev : 0,

@@ -54,12 +54,13 @@ import {
   checkSticky,
   checkXattrName,
   Clock,
+  mknodType,
   S_ISGID,
   visibleXattrs,
   XATTR_SIZE_MAX,
 } from "./lib/posix_rules.ts";
 
-const { S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO } = fuse;
+const { S_IFMT, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR } = fuse;
 const S_ISUID = 0o4000;
 const S_IXGRP = 0o010;
 const PERMISSION_BITS = 0o7777;
@@ -630,10 +631,7 @@ export class TmpFs implements fuse.Operations {
     rdev: number,
     ctx: fuse.RequestContext,
   ): fuse.EntryAttributes {
-    const type = (mode & S_IFMT) || S_IFREG;
-    if (![S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK].includes(type)) {
-      throw new fuse.FUSEError(fuse.errno.EINVAL);
-    }
+    const type = mknodType(mode);
     const node = this.#create(parentInode, name, type | (mode & PERMISSION_BITS), ctx);
     if (type === S_IFCHR || type === S_IFBLK) node.rdev = rdev;
     return this.#attr(node);

@@ -11,7 +11,7 @@
 
 import * as fuse from "../../mod.ts";
 
-const { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } = fuse;
+const { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } = fuse;
 
 export {
   S_IFBLK,
@@ -225,4 +225,21 @@ export function newInodeMode(
     if (type === S_IFDIR) mode |= S_ISGID;
   }
   return { mode, gid };
+}
+
+/**
+ * The file type mknod(2) creates: a regular file when the mode names none,
+ * else a FIFO, socket or device node (directories and symlinks have calls of
+ * their own).
+ *
+ * @param mode mknod's mode argument
+ * @returns the `S_IF*` type
+ * @throws {fuse.FUSEError} EINVAL for any other type
+ */
+export function mknodType(mode: number): number {
+  const type = (mode & S_IFMT) || S_IFREG;
+  if (![S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK].includes(type)) {
+    throw new fuse.FUSEError(fuse.errno.EINVAL);
+  }
+  return type;
 }
