@@ -9,8 +9,16 @@
  *     deno run -A bench/profile.ts --server=c-passthrough --case=read-1m
  *
  * Options: --server=ID (see bench/lib/servers.ts), --case=stat|fstat|read-1m|write-1m|
- * read-4k|write-4k|readdir (per-entry figures), --secs=S (default 5), --unpinned (default: server and
- * client pinned to CPU 0), --cpu-prof, --perf. Needs root (perf, mounts).
+ * read-4k|write-4k|readdir (per-entry figures)|create|unlink|mkdir|coldstat (per-operation
+ * figures), --secs=S (default 5), --unpinned (default: server and client pinned to CPU 0),
+ * --strace (syscalls of the server per unit, counted by `strace -c -f` over the timed run;
+ * slows the server, so its rate is not the real one), --cpu-prof, --perf. Needs root
+ * (perf, strace, mounts).
+ *
+ * create: open(O_CREAT|O_EXCL)+close of new files; unlink: unlink of the files a create run
+ * (untimed) left; mkdir: mkdir+rmdir; coldstat: stat() of the 10,000 files of a directory in
+ * turn, the kernel's caches dropped after each pass, so every stat is a lookup of an inode
+ * neither the kernel nor the server holds.
  *
  * @module
  */
@@ -31,6 +39,7 @@ interface Opts {
   pinned: boolean;
   cpuProf: boolean;
   perf: boolean;
+  strace: boolean;
 }
 
 function parse(args: string[]): Opts {
@@ -41,6 +50,7 @@ function parse(args: string[]): Opts {
     pinned: true,
     cpuProf: false,
     perf: false,
+    strace: false,
   };
   for (const a of args) {
     const [k, v] = a.split("=", 2);
@@ -50,6 +60,7 @@ function parse(args: string[]): Opts {
     else if (k === "--unpinned") o.pinned = false;
     else if (k === "--cpu-prof") o.cpuProf = true;
     else if (k === "--perf") o.perf = true;
+    else if (k === "--strace") o.strace = true;
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -87,6 +98,12 @@ async function cpuTicks(cpu: string): Promise<{ idle: number; total: number }> {
 function requestsPerOp(caseId: string): number {
   return caseId === "stat" ? 3 : 1;
 }
+
+/** Cases measured per client operation (several FUSE requests each), not per request. */
+const PER_OP = new Set(["create", "unlink", "mkdir", "coldstat"]);
+
+/** Files of the readdir and coldstat directory. */
+const BIG = 10_000;
 
 function summarizeCpuProfile(path: string, requests: number, top = 30): string {
   const p = JSON.parse(Deno.readTextFileSync(path)) as {
@@ -154,21 +171,59 @@ async function main(): Promise<void> {
           ? { path: join(mnt, statTarget(def.kind)), secs }
           : op === "readdir"
           ? { path: join(mnt, "big"), secs }
+          : op === "create" || op === "unlink"
+          ? { path: join(mnt, "cr"), secs }
+          : op === "mkdir"
+          ? { path: join(mnt, "md"), secs }
+          : op === "coldstat"
+          // lookups has no time limit: one pass over the directory per second asked.
+          ? { path: join(mnt, "big"), files: BIG, every: BIG, max: BIG * Math.max(1, secs) }
           : { path: join(mnt, "data"), bs, size: 32 << 20, secs };
-      if (op === "readdir") {
+      if (op === "create" || op === "unlink" || op === "mkdir") {
+        for (const d of ["cr", "cr-warm", "md"]) {
+          await Deno.mkdir(join(def.needsSource ? src : mnt, d));
+        }
+      }
+      if (op === "readdir" || op === "coldstat") {
         // A 10,000-entry directory, filled on the source for passthroughs.
         const dir = join(def.needsSource ? src : mnt, "big");
         await Deno.mkdir(dir);
         await fsbench({ fsbench: built.fsbench, pinned: false }, "populate", {
           path: dir,
-          max: 10_000,
+          max: BIG,
         }, 300_000);
       }
       // Warm up (and, for reads, create the file).
       let warm = 0;
+      const verb = op === "coldstat" ? "lookups" : op;
+      let toUnlink = 0;
       if (op === "read") warm += (await fsbench(client, "write", args(1), 60_000)).ops;
-      const w = await fsbench(client, op, args(1), 60_000);
-      warm += op === "readdir" ? w.extra : w.ops * requestsPerOp(o.caseId);
+      if (op === "unlink") {
+        // Create, remove, then create what the timed run removes (not timed).
+        const made = await fsbench(client, "create", args(1), 60_000);
+        await fsbench(client, "unlink", { path: join(mnt, "cr"), max: made.ops }, 60_000);
+        const again = await fsbench(client, "create", args(o.secs), o.secs * 1000 + 60_000);
+        warm += 2 * made.ops + again.ops;
+        toUnlink = again.ops;
+      } else if (op === "create") {
+        // Into another directory: create leaves its files, named from c0 on.
+        warm += (await fsbench(client, "create", { path: join(mnt, "cr-warm"), secs: 1 }, 60_000))
+          .ops;
+      } else {
+        const w = await fsbench(client, verb, args(1), 60_000);
+        warm += op === "readdir" ? w.extra : w.ops * requestsPerOp(o.caseId);
+      }
+      const timedArgs = op === "unlink" ? { path: join(mnt, "cr"), max: toUnlink } : args(o.secs);
+      let straceProc: Deno.ChildProcess | null = null;
+      const straceOut = join(work, "strace.txt");
+      if (o.strace) {
+        straceProc = new Deno.Command("strace", {
+          args: ["-c", "-f", "-o", straceOut, "-p", String(server.pid)],
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        await sleep(500);
+      }
       const t0 = await threadTimes(server.pid);
       const c0 = await cpuTicks(o.pinned ? "0" : "");
       let perfProc: Deno.ChildProcess | null = null;
@@ -193,12 +248,17 @@ async function main(): Promise<void> {
         }).spawn();
         await sleep(200);
       }
-      const res = await fsbench(client, op, args(o.secs), o.secs * 1000 + 60_000);
+      const res = await fsbench(client, verb, timedArgs, o.secs * 1000 + 120_000);
       const t1 = await threadTimes(server.pid);
       const c1 = await cpuTicks(o.pinned ? "0" : "");
       if (perfProc) await perfProc.status;
+      if (straceProc) {
+        straceProc.kill("SIGINT");
+        await straceProc.status;
+      }
       // For readdir the unit is one directory entry, not one request.
       const reqs = op === "readdir" ? res.extra : res.ops * requestsPerOp(o.caseId);
+      const unit = op === "readdir" ? "entry" : PER_OP.has(op) ? "operation" : "FUSE request";
       report.push(
         `${def.id} ${o.caseId} ${o.pinned ? "pinned (CPU 0)" : "unpinned"}: ` +
           (op === "readdir"
@@ -206,8 +266,8 @@ async function main(): Promise<void> {
               `${(res.secs * 1e6 / reqs).toFixed(2)} µs wall per entry (figures below: per entry)`
             : `${Math.round(res.ops / res.secs).toLocaleString("en-US")} ops/s` +
               (res.bytes ? `, ${(res.bytes / (1 << 20) / res.secs).toFixed(0)} MiB/s` : "") +
-              ` = ${(res.secs * 1e6 / reqs).toFixed(2)} µs wall per FUSE request ` +
-              `(${requestsPerOp(o.caseId)} request(s) per op)`),
+              ` = ${(res.secs * 1e6 / reqs).toFixed(2)} µs wall per ${unit}` +
+              (PER_OP.has(op) ? "" : ` (${requestsPerOp(o.caseId)} request(s) per op)`)),
       );
       const idle = c1.idle - c0.idle, total = c1.total - c0.total;
       report.push(
@@ -215,7 +275,7 @@ async function main(): Promise<void> {
           (idle / total * 100).toFixed(1)
         }%`,
       );
-      report.push("server CPU time per FUSE request, by thread:");
+      report.push(`server CPU time per ${unit}, by thread:`);
       let sumU = 0, sumS = 0;
       for (const [k, v] of t1) {
         const b = t0.get(k) ?? { user: 0, sys: 0 };
@@ -234,6 +294,20 @@ async function main(): Promise<void> {
           (sumS * 1e6 / reqs).toFixed(2).padStart(7)
         } µs`,
       );
+      if (o.strace) {
+        report.push(`server system calls per ${unit} (strace -c -f over the timed run):`);
+        for (const line of (await Deno.readTextFile(straceOut)).split("\n")) {
+          const f = line.trim().split(/\s+/);
+          // % time, seconds, usecs/call, calls, [errors,] syscall
+          if (f.length < 5 || !/^\d/.test(f[0]) || f[f.length - 1] === "total") continue;
+          const calls = Number(f[3]);
+          const errors = f.length === 6 ? Number(f[4]) : 0;
+          report.push(
+            `  ${f[f.length - 1].padEnd(20)} ${(calls / reqs).toFixed(3).padStart(9)}` +
+              (errors ? `  (errors ${(errors / reqs).toFixed(3)})` : ""),
+          );
+        }
+      }
       if (o.perf) {
         const dso = await run("perf", [
           "report",

@@ -95,7 +95,6 @@ import {
   nofileLimit,
   O,
   offThread,
-  parseDirents,
   raiseNofileLimit,
   releaseLibc,
   S,
@@ -109,8 +108,16 @@ const { errno, FUSEError } = fuse;
 /** First inode number handed out for objects whose `st_ino` cannot be used as is. */
 const ALLOC_BASE = 2 ** 52;
 
-/** Directory entries are read from the backing directory in chunks of this size. */
-const DIRENT_CHUNK = 64 * 1024;
+/**
+ * A directory listing's first buffer; it doubles while getdents64 has less
+ * than `DIRENT_CHUNK` bytes of it left to fill.
+ */
+const LISTING_START = 64 * 1024;
+const DIRENT_CHUNK = 32 * 1024;
+/** Records a listing's index starts with room for. */
+const LISTING_RECORDS = 1024;
+/** 2^52 as the high 32 bits of a 64-bit inode number. */
+const ALLOC_BASE_HI = 2 ** 20;
 
 /**
  * The fewest descriptors the cache keeps: a handler uses at most three
@@ -154,12 +161,34 @@ interface Node {
   newer: Node | null;
 }
 
+/**
+ * A directory listing as getdents64(2) returned it: `struct linux_dirent64`
+ * records back to back (`u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type;
+ * char d_name[]`), read in large batches and served from there, with no
+ * object per entry.
+ */
+interface Listing {
+  buf: Uint8Array<ArrayBuffer>;
+  view: DataView;
+  /** Where record i starts in `buf`. */
+  at: Int32Array;
+  /** Where record i's name ends (its NUL). */
+  nameEnd: Int32Array;
+  /** Records listed. */
+  count: number;
+}
+
 /** An open directory. */
 interface DirHandle {
   readonly fd: number;
   readonly node: Node;
-  /** The listing taken when reading started at offset 0; entry i continues at i + 1. */
-  entries: Array<{ ino: bigint; type: number; name: Uint8Array }> | null;
+  /**
+   * The listing taken when reading started at offset 0 (entry i continues
+   * at i + 1); its buffers are reused when reading starts over.
+   */
+  listing: Listing | null;
+  /** Whether `listing` holds the current listing (false until reading starts at 0). */
+  listed: boolean;
 }
 
 /** How the ownership and mode fix-up of a new object reaches it. */
@@ -418,6 +447,8 @@ export class PassthroughFs implements fuse.Operations {
   /** Whether file reads and writes run on the JS thread (see {@link PassthroughOptions.io}). */
   readonly inlineIo: boolean;
   #readBuffer = new Uint8Array(0);
+  /** The attributes of plain READDIR entries (number and type only), reused entry after entry. */
+  readonly #plainEntry = new fuse.EntryAttributes();
   #nextFh = 1;
   #nextId = ALLOC_BASE;
   #closed = false;
@@ -1238,24 +1269,88 @@ export class PassthroughFs implements fuse.Operations {
     const flags = O.O_RDONLY | O.O_DIRECTORY | O.O_CLOEXEC;
     const fd = await this.#openPinned(node, DOTNAME, flags, 0);
     const fh = this.#nextFh++;
-    this.#dirs.set(fh, { fd, node, entries: null });
+    this.#dirs.set(fh, { fd, node, listing: null, listed: false });
     return fh;
   }
 
-  /** Reads the whole backing directory (getdents64), from its start. */
-  async #list(fd: number): Promise<Array<{ ino: bigint; type: number; name: Uint8Array }>> {
+  /**
+   * Reads the whole backing directory (getdents64), from its start, into
+   * `dir.listing`, reusing its buffers: on the JS thread where file I/O is
+   * inline (a directory in memory never waits for a device), else on
+   * Deno's blocking thread pool.
+   */
+  #list(dir: DirHandle): Listing | Promise<Listing> {
     const c = sym();
+    const fd = dir.fd;
     check(c.lseek(fd, 0n, 0 /* SEEK_SET */));
-    const buf = new Uint8Array(DIRENT_CHUNK);
-    const entries: Array<{ ino: bigint; type: number; name: Uint8Array }> = [];
+    const l = dir.listing ??= {
+      buf: new Uint8Array(LISTING_START),
+      view: new DataView(new ArrayBuffer(0)),
+      at: new Int32Array(LISTING_RECORDS),
+      nameEnd: new Int32Array(LISTING_RECORDS),
+      count: 0,
+    };
+    dir.listed = false;
+    if (!this.inlineIo) return this.#listOffThread(dir, l);
+    let used = 0;
     for (;;) {
-      const n = await offThread(
-        () => c.getdents64_nb(fd, buf, BigInt(buf.length)),
-        () => c.getdents64(fd, buf, BigInt(buf.length)),
-      );
-      if (n === 0) return entries;
-      for (const e of parseDirents(buf, n)) entries.push(e);
+      const part = this.#listingRoom(l, used);
+      const n = check(c.getdents64(fd, part, BigInt(part.length)));
+      if (n === 0) return this.#index(dir, l, used);
+      used += n;
     }
+  }
+
+  async #listOffThread(dir: DirHandle, l: Listing): Promise<Listing> {
+    const c = sym();
+    const fd = dir.fd;
+    let used = 0;
+    for (;;) {
+      const part = this.#listingRoom(l, used);
+      const n = await offThread(
+        () => c.getdents64_nb(fd, part, BigInt(part.length)),
+        () => c.getdents64(fd, part, BigInt(part.length)),
+      );
+      if (n === 0) return this.#index(dir, l, used);
+      used += n;
+    }
+  }
+
+  /** The free part of the listing's buffer after `used` bytes, grown to at least a chunk. */
+  #listingRoom(l: Listing, used: number): Uint8Array<ArrayBuffer> {
+    if (l.buf.length - used < DIRENT_CHUNK) {
+      const bigger = new Uint8Array(l.buf.length * 2);
+      bigger.set(l.buf.subarray(0, used));
+      l.buf = bigger;
+    }
+    return l.buf.subarray(used);
+  }
+
+  /** Finds where each record of the first `used` bytes of the listing starts. */
+  #index(dir: DirHandle, l: Listing, used: number): Listing {
+    const buf = l.buf;
+    const view = l.view = new DataView(buf.buffer);
+    l.count = 0;
+    for (let at = 0; at < used;) {
+      const reclen = view.getUint16(at + 16, true);
+      if (l.count === l.at.length) {
+        const starts = new Int32Array(l.count * 2), ends = new Int32Array(l.count * 2);
+        starts.set(l.at);
+        ends.set(l.nameEnd);
+        l.at = starts;
+        l.nameEnd = ends;
+      }
+      // NUL-terminated; the padding after the NUL is not cleared by getdents64.
+      const recEnd = at + reclen;
+      let nameEnd = at + 19;
+      while (nameEnd < recEnd && buf[nameEnd] !== 0) nameEnd++;
+      l.at[l.count] = at;
+      l.nameEnd[l.count] = nameEnd;
+      l.count++;
+      at += reclen;
+    }
+    dir.listed = true;
+    return l;
   }
 
   /**
@@ -1264,18 +1359,35 @@ export class PassthroughFs implements fuse.Operations {
    * filesystem's own offsets are 64-bit cookies that need not fit a JS
    * number.
    */
-  async readdir(fh: fuse.FileHandle, startId: number, token: fuse.ReaddirToken): Promise<void> {
+  readdir(fh: fuse.FileHandle, startId: number, token: fuse.ReaddirToken): void | Promise<void> {
     const dir = this.#dirs.get(fh);
     if (!dir) throw new FUSEError(errno.EBADF);
-    if (startId === 0 || dir.entries === null) dir.entries = await this.#list(dir.fd);
-    const entries = dir.entries;
+    if (startId !== 0 && dir.listed) return this.#readdirFrom(dir, dir.listing!, startId, token);
+    const l = this.#list(dir);
+    if (l instanceof Promise) return l.then((l) => this.#readdirFrom(dir, l, startId, token));
+    return this.#readdirFrom(dir, l, startId, token);
+  }
+
+  /** Adds entries `startId`... of the listing to the reply, until it is full. */
+  #readdirFrom(dir: DirHandle, l: Listing, startId: number, token: fuse.ReaddirToken): void {
+    const { buf, view, at: starts, nameEnd, count } = l;
+    // Numbers of objects on the source's filesystem are their st_ino, except
+    // the source's own (1) and those from 2^52 up (see #idFor): those, and
+    // every entry of a directory on another filesystem, go the slow way.
+    const sameDev = dir.node.dev === this.#root.dev;
+    const rootIno = Number(this.#root.ino);
+    const plain = this.#plainEntry;
     let replied = false;
-    for (let i = startId; i < entries.length; i++) {
-      const { ino, type, name } = entries[i];
-      if (isDot(name) || isDotDot(name)) {
+    for (let i = startId; i < count; i++) {
+      const at = starts[i];
+      const name = buf.subarray(at + 19, nameEnd[i]);
+      const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
+      const len = name.length;
+      if ((len === 1 || len === 2) && name[0] === DOT && (len === 1 || name[1] === DOT)) {
         // The kernel takes no reference for these two, so they must not
         // count as lookups; only their number and type are shown.
-        const id = isDot(name) || dir.node === this.#root
+        const ino = view.getBigUint64(at, true);
+        const id = len === 1 || dir.node === this.#root
           ? dir.node.id
           : this.#byKey.get(`${dir.node.dev}:${ino}`)?.id ??
             (ino > 1n && ino < BigInt(ALLOC_BASE) ? Number(ino) : fuse.ROOT_INODE);
@@ -1287,11 +1399,20 @@ export class PassthroughFs implements fuse.Operations {
       if (!token.plus) {
         // Plain READDIR: the number and type the backing directory reports,
         // no lookup. Inodes known to the kernel keep their id.
-        const known = this.#byKey.get(`${dir.node.dev}:${ino}`);
-        if (known || (dir.node.dev === this.#root.dev && ino > 1n && ino < BigInt(ALLOC_BASE))) {
-          const stIno = known ? known.id : Number(ino);
-          const attr = new fuse.EntryAttributes({ stIno, stMode: (type & 0o17) << 12 });
-          if (!fuse.readdirReply(token, name, attr, i + 1)) return;
+        const ino = hi * 2 ** 32 + lo;
+        if (sameDev && hi < ALLOC_BASE_HI && ino > 1 && ino !== rootIno) {
+          // What #idFor gives this object, whether known or not.
+          plain.stIno = ino;
+          plain.stMode = (buf[at + 18] & 0o17) << 12;
+          if (!fuse.readdirReply(token, name, plain, i + 1)) return;
+          replied = true;
+          continue;
+        }
+        const known = this.#byKey.get(`${dir.node.dev}:${view.getBigUint64(at, true)}`);
+        if (known) {
+          plain.stIno = known.id;
+          plain.stMode = (buf[at + 18] & 0o17) << 12;
+          if (!fuse.readdirReply(token, name, plain, i + 1)) return;
           replied = true;
           continue;
         }
