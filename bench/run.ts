@@ -4,9 +4,11 @@
  *
  *     deno task bench                 # full run (3 runs per case, ~15 min)
  *     deno task bench --quick         # smoke run (1 run, small sizes)
+ *     deno task bench:passthrough     # kernel passthrough, inside Debian 13 (libfuse 3.17)
  *     deno run -A bench/run.ts --help
  *
- * Writes bench/results/latest.{json,md,svg} (or --out=DIR).
+ * Writes bench/results/latest.{json,md,svg} (or --out=DIR); another set
+ * (`--set=`, bench/lib/sets.ts) writes its own files there instead.
  *
  * @module
  */
@@ -25,8 +27,9 @@ import {
 } from "./lib/cases.ts";
 import { fuseUnmount, isMounted, run, runOk, sleep, withServer } from "./lib/proc.ts";
 import { COMPARISONS, PYTHON, type ServerDef, serverDefs } from "./lib/servers.ts";
+import { type BenchSet, serversOf, type SetId, SETS } from "./lib/sets.ts";
 import { median, ratio } from "./lib/stats.ts";
-import type { BenchResults, CaseResult, MemoryResult, Mode, TargetCheck } from "./lib/types.ts";
+import type { BenchResults, CaseResult, MemoryResult, Mode } from "./lib/types.ts";
 import { renderMarkdown } from "./lib/report.ts";
 import { renderSvg } from "./lib/svg.ts";
 
@@ -34,6 +37,9 @@ const REPO = join(dirname(new URL(import.meta.url).pathname), "..");
 
 const USAGE = `usage: deno run --allow-all bench/run.ts [options]
 
+  --set=ID           main (default) or kernel-passthrough: which servers and cases run,
+                     which targets are checked and which results files are written
+                     (bench/lib/sets.ts; kernel-passthrough needs libfuse 3.17+)
   --quick            1 run, short cases, small sizes (a smoke test)
   --runs=N           runs per case; the median is reported (default 3)
   --secs=S           seconds per timed case (default 0.5; quick 0.15)
@@ -49,10 +55,11 @@ const USAGE = `usage: deno run --allow-all bench/run.ts [options]
   --parallel=N       client processes in the p4-* cases (default 4)
   --file-cap=BYTES   size at which the sequential writes wrap (default 32 MiB; quick 4 MiB)
   --no-memory        skip the memory / lookup-cycle sessions
-  --out=DIR          where latest.{json,md,svg} go (default bench/results)
+  --out=DIR          where the results files go (default bench/results)
 `;
 
 interface Config {
+  set: BenchSet;
   quick: boolean;
   runs: number;
   secs: number;
@@ -72,6 +79,7 @@ interface Config {
 function parseArgs(args: string[]): Config {
   const quick = args.includes("--quick");
   const cfg: Config = {
+    set: SETS.main,
     quick,
     runs: quick ? 1 : 3,
     secs: quick ? 0.15 : 0.5,
@@ -97,6 +105,12 @@ function parseArgs(args: string[]): Config {
       return n;
     };
     switch (key) {
+      case "--set":
+        if (!Object.hasOwn(SETS, value)) {
+          throw new Error(`--set takes ${Object.keys(SETS).join(" or ")}\n${USAGE}`);
+        }
+        cfg.set = SETS[value as SetId];
+        break;
       case "--quick":
         break;
       case "--runs":
@@ -188,7 +202,7 @@ async function machineInfo(): Promise<Omit<BenchResults["machine"], "pipeRoundTr
   const tryRun = async (cmd: string, args: string[]) => {
     try {
       const r = await run(cmd, args, 20_000);
-      return (r.stdout || r.stderr).trim();
+      return r.code === 0 ? r.stdout.trim() : "unknown";
     } catch {
       return "unknown";
     }
@@ -206,24 +220,41 @@ async function machineInfo(): Promise<Omit<BenchResults["machine"], "pipeRoundTr
   };
 }
 
+/** The library's files: whether any differs from the commit is recorded with the results. */
+const LIBRARY_PATHS = ["core", "ffi", "ops", "utils", "posix", "mod.ts", "posix.ts", "examples"];
+
+/**
+ * The checked-out commit and whether library files differ from it. Without
+ * git (the Debian 13 root filesystem has none) the commit is read from
+ * .git/ and the working tree is not checked (`dirty` null).
+ */
 async function gitInfo(): Promise<BenchResults["git"]> {
   try {
     const commit = (await runOk("git", ["-C", REPO, "rev-parse", "HEAD"], 10_000)).trim();
-    const status = await runOk("git", [
-      "-C",
-      REPO,
-      "status",
-      "--porcelain",
-      "--",
-      "ffi",
-      "ops",
-      "utils",
-      "mod.ts",
-      "examples",
-    ], 10_000);
+    const status = await runOk(
+      "git",
+      ["-C", REPO, "status", "--porcelain", "--", ...LIBRARY_PATHS],
+      10_000,
+    );
     return { commit, dirty: status.trim() !== "" };
   } catch {
-    return { commit: "unknown", dirty: false };
+    return { commit: await headFromGitDir().catch(() => "unknown"), dirty: null };
+  }
+}
+
+/** HEAD's commit, read from .git/ (a loose or packed branch ref, or a detached HEAD). */
+async function headFromGitDir(): Promise<string> {
+  const git = join(REPO, ".git");
+  const head = (await Deno.readTextFile(join(git, "HEAD"))).trim();
+  if (!head.startsWith("ref: ")) return head;
+  const ref = head.slice(5);
+  try {
+    return (await Deno.readTextFile(join(git, ref))).trim();
+  } catch {
+    const packed = await Deno.readTextFile(join(git, "packed-refs"));
+    const line = packed.split("\n").find((l) => l.endsWith(` ${ref}`));
+    if (!line) throw new Error(`${ref} not found`);
+    return line.split(" ")[0];
   }
 }
 
@@ -267,6 +298,24 @@ async function mountBacking(
   return { dir: shm, mounted: false };
 }
 
+/** Refuses a set on an older libfuse than it needs (see `BenchSet.minLibfuse`). */
+async function checkLibfuse(set: BenchSet): Promise<void> {
+  if (!set.minLibfuse) return;
+  const version = (await runOk("pkg-config", ["--modversion", "fuse3"], 10_000)).trim();
+  const [major, minor] = version.split(".").map(Number);
+  const [needMajor, needMinor] = set.minLibfuse;
+  if (major > needMajor || (major === needMajor && minor >= needMinor)) return;
+  throw new Error(
+    `--set=${set.id} needs libfuse ${needMajor}.${needMinor}+ (found ${version}); ` +
+      `run it in Debian 13's root filesystem: deno task bench:passthrough`,
+  );
+}
+
+/** The cases a set runs for a server, in run order. */
+function casesOf(set: BenchSet, def: ServerDef): CaseDef[] {
+  return CASES.filter((c) => c.kinds.includes(def.kind) && (set.cases?.includes(c.id) ?? true));
+}
+
 /** One mount session: all cases of one server in one mode; returns rates by case id. */
 async function session(
   def: ServerDef,
@@ -279,7 +328,7 @@ async function session(
   peaks: Map<string, number>,
 ): Promise<Map<string, number>> {
   const pinned = mode === "pinned";
-  const cases = CASES.filter((c) => c.kinds.includes(def.kind));
+  const cases = casesOf(cfg.set, def);
   const src = join(backing, `${def.id}-${tag}`);
   if (def.needsSource || def.stateDir) await Deno.mkdir(src);
   const mnt = join(work, `mnt-${def.id}`);
@@ -294,6 +343,7 @@ async function session(
     entries: cfg.entries,
     root,
     kind: def.kind,
+    direct: !def.bufferedIo,
   });
   const runCases = async (ctx: SessionContext) => {
     await warmUp(ctx);
@@ -435,58 +485,6 @@ async function quietCheck(waitSecs: number): Promise<number> {
   return idle;
 }
 
-function targetChecks(res: BenchResults): TargetCheck[] {
-  const checks: TargetCheck[] = [];
-  const r = (mode: Mode, cmp: string, c: string) => res.ratios[mode]?.[cmp]?.[c] ?? null;
-  for (const mode of res.config.modes) {
-    const add = (name: string, value: number | null, target: string, ok: (v: number) => boolean) =>
-      checks.push({ name, mode, value, target, met: value === null ? null : ok(value) });
-    add(
-      "stat/s denofuse / C hello_ll (-s)",
-      r(mode, "hello/c", "stat"),
-      ">= 0.85",
-      (v) => v >= 0.85,
-    );
-    add("stat/s denofuse / pyfuse3 (hello)", r(mode, "hello/py", "stat"), ">= 6", (v) => v >= 6);
-    for (const c of ["read-1m", "write-1m", "read-4k", "write-4k"]) {
-      add(
-        `${c} denofuse / C passthrough_ll (-s)`,
-        r(mode, "passthrough/c", c),
-        ">= 1.0",
-        (v) => v >= 1,
-      );
-    }
-    for (const c of ["stat", "create"]) {
-      add(
-        `${c} sqlitefs / tmpfs (denofuse)`,
-        r(mode, "sqlitefs/tmpfs", c),
-        ">= 0.5",
-        (v) => v >= 0.5,
-      );
-    }
-    for (const id of ["deno-tmpfs", "deno-passthrough"]) {
-      const v = res.results[mode]?.[id]?.["readdir"]?.median ?? null;
-      add(`readdir entries/s ${id}`, v, ">= 500,000", (x) => x >= 500_000);
-    }
-  }
-  for (const [id, m] of Object.entries(res.memory)) {
-    if (!id.startsWith("deno-")) continue;
-    const push = (name: string, value: number, target: string, met: boolean) =>
-      checks.push({ name, mode: "any", value, target, met });
-    push(`${id} RSS idle (MiB)`, m.idleKiB / 1024, "<= 60", m.idleKiB / 1024 <= 60);
-    // "No growth": allow 2 MiB of noise between the two halves of the cycles.
-    push(
-      `${id} RSS growth over the last ${
-        Math.floor(m.lookups / 2).toLocaleString("en-US")
-      } lookups (MiB)`,
-      m.growthSecondHalfKiB / 1024,
-      "<= 2 (no growth)",
-      m.growthSecondHalfKiB <= 2048,
-    );
-  }
-  return checks;
-}
-
 async function main(): Promise<void> {
   const cfg = parseArgs(Deno.args);
   const started = performance.now();
@@ -494,9 +492,11 @@ async function main(): Promise<void> {
     log("warning: not root; mounting the backing tmpfs and drop_caches need root");
   }
 
-  const built = await buildAll(REPO, join(REPO, "bench/.build"));
-  log("built bench/.build/{fsbench,hello_ll0,passthrough_ll}");
-  let defs = serverDefs(REPO, built);
+  await checkLibfuse(cfg.set);
+  const buildDir = join("bench/.build", cfg.set.buildDir);
+  const built = await buildAll(REPO, join(REPO, buildDir));
+  log(`built ${buildDir}/{fsbench,hello_ll0,passthrough_ll}`);
+  let defs = serversOf(cfg.set, serverDefs(REPO, built));
   if (cfg.servers) {
     const unknown = cfg.servers.filter((s) => !defs.some((d) => d.id === s));
     if (unknown.length) {
@@ -561,7 +561,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (cfg.memory) {
+    if (cfg.memory && cfg.set.memory) {
       for (const def of defs) {
         const idlePct = await quietCheck(cfg.waitQuiet);
         quiet.push(idlePct);
@@ -618,6 +618,7 @@ async function main(): Promise<void> {
 
   const res: BenchResults = {
     schema: "denofuse-bench/1",
+    set: cfg.set.id,
     date: new Date().toISOString(),
     quick: cfg.quick,
     durationSecs: Math.round((performance.now() - started) / 1000),
@@ -652,8 +653,9 @@ async function main(): Promise<void> {
       command: (d.argv("MNT", "SRC") ?? ["(none: clients run on the backing tmpfs)"])
         .map((a) => a.replace(REPO + "/", "").replace(Deno.execPath(), "deno"))
         .join(" "),
+      bufferedIo: d.bufferedIo ?? false,
     })),
-    cases: CASES.filter((c: CaseDef) => defs.some((d) => c.kinds.includes(d.kind))).map((c) => ({
+    cases: CASES.filter((c) => defs.some((d) => casesOf(cfg.set, d).includes(c))).map((c) => ({
       id: c.id,
       label: c.label,
       unit: c.unit,
@@ -667,13 +669,14 @@ async function main(): Promise<void> {
     memory,
     targets: [],
   };
-  res.targets = targetChecks(res);
+  res.targets = cfg.set.targets(res);
 
+  const base = join(cfg.out, cfg.set.output);
   await Deno.mkdir(cfg.out, { recursive: true });
-  await Deno.writeTextFile(join(cfg.out, "latest.json"), JSON.stringify(res, null, 2) + "\n");
-  await Deno.writeTextFile(join(cfg.out, "latest.md"), renderMarkdown(res));
-  await Deno.writeTextFile(join(cfg.out, "latest.svg"), renderSvg(res));
-  log(`wrote ${join(cfg.out, "latest.{json,md,svg}")} in ${res.durationSecs} s`);
+  await Deno.writeTextFile(`${base}.json`, JSON.stringify(res, null, 2) + "\n");
+  await Deno.writeTextFile(`${base}.md`, renderMarkdown(res));
+  if (cfg.set.svg) await Deno.writeTextFile(`${base}.svg`, renderSvg(res));
+  log(`wrote ${base}.{json,md${cfg.set.svg ? ",svg" : ""}} in ${res.durationSecs} s`);
 }
 
 if (import.meta.main) {

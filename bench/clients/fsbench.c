@@ -6,7 +6,8 @@
  *   fsbench OP key=value...
  *
  * Keys: path=, secs= (time limit), max= (operation limit), bs= (I/O size),
- * size= (file size cap), every= (drop caches every N lookups), files=
+ * size= (file size cap), direct= (1: reads and writes use O_DIRECT, the
+ * default; 0: they do not), every= (drop caches every N lookups), files=
  * (lookups over this many files), start=
  * (CLOCK_REALTIME nanoseconds to wait for, so that parallel clients start
  * together).
@@ -14,8 +15,8 @@
  * OPs:
  *   stat      stat(path) in a loop
  *   fstat     fstat() of path opened once
- *   write     sequential O_DIRECT writes of bs bytes, wrapping at size
- *   read      sequential O_DIRECT reads of bs bytes, wrapping at end of file
+ *   write     sequential writes of bs bytes (O_DIRECT unless direct=0), wrapping at size
+ *   read      sequential reads of bs bytes (O_DIRECT unless direct=0), wrapping at end of file
  *   create    open(O_CREAT|O_EXCL)+close of path/c<i>; leaves the files
  *   unlink    unlink path/c0 .. path/c<max-1>
  *   mkdir     mkdir+rmdir of path/d<i>
@@ -55,6 +56,7 @@ static long long opt_start = 0;
 static long long opt_files = 0;
 static int opt_cpu = -1;
 static int opt_peer = -1;
+static int opt_direct = 1;
 
 static double now(void) {
 	struct timespec ts;
@@ -126,6 +128,7 @@ int main(int argc, char **argv) {
 		else if (!strcmp(k, "files")) opt_files = atoll(v);
 		else if (!strcmp(k, "cpu")) opt_cpu = atoi(v);
 		else if (!strcmp(k, "peer")) opt_peer = atoi(v);
+		else if (!strcmp(k, "direct")) opt_direct = atoi(v);
 		else {
 			fprintf(stderr, "fsbench: unknown key %s\n", k);
 			return 2;
@@ -151,8 +154,9 @@ int main(int argc, char **argv) {
 		void *buf;
 		if (posix_memalign(&buf, 4096, opt_bs)) die("posix_memalign");
 		memset(buf, 0x5a, opt_bs);
-		int fd = writing ? open(opt_path, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0644)
-		                 : open(opt_path, O_RDONLY | O_DIRECT);
+		int direct = opt_direct ? O_DIRECT : 0;
+		int fd = writing ? open(opt_path, O_WRONLY | O_CREAT | O_TRUNC | direct, 0644)
+		                 : open(opt_path, O_RDONLY | direct);
 		if (fd < 0) die(opt_path);
 		long long off = 0;
 		wait_start();

@@ -70,6 +70,8 @@ export interface SessionContext {
   /** Where the filesystem is (a mount point, or the backing directory itself). */
   root: string;
   kind: Kind;
+  /** Whether reads and writes use O_DIRECT (fsbench's `direct=`). */
+  direct: boolean;
 }
 
 /** Runs one fsbench process; parses its JSON line. */
@@ -135,8 +137,9 @@ export async function warmUp(ctx: SessionContext): Promise<void> {
   await fsbench(ctx, "fstat", { path: join(r, statTarget(ctx.kind)), secs }, 60_000);
   if (ctx.kind === "hello") return;
   const w = join(r, "warm");
-  await fsbench(ctx, "write", { path: w, bs: 4096, size: 1 << 20, secs: secs / 2 }, 60_000);
-  await fsbench(ctx, "read", { path: w, bs: 4096, secs: secs / 2 }, 60_000);
+  const direct = ctx.direct ? 1 : 0;
+  await fsbench(ctx, "write", { path: w, bs: 4096, size: 1 << 20, direct, secs: secs / 2 }, 60_000);
+  await fsbench(ctx, "read", { path: w, bs: 4096, direct, secs: secs / 2 }, 60_000);
   await fsbench(ctx, "mkdir", { path: join(r, "md"), secs: secs / 2 }, 60_000);
   await Deno.remove(w);
 }
@@ -183,7 +186,7 @@ export async function measure(
         return await fsbench(
           ctx,
           verb,
-          { path: file, bs, size: ctx.fileCap, ...common },
+          { path: file, bs, size: ctx.fileCap, direct: ctx.direct ? 1 : 0, ...common },
           timeoutMs,
         );
       }

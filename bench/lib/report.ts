@@ -1,9 +1,10 @@
 /**
- * bench/results/latest.md from the results.
+ * bench/results/latest.md (or another set's .md) from the results.
  *
  * @module
  */
 
+import { SETS } from "./sets.ts";
 import { fmtRate, fmtRatio } from "./stats.ts";
 import type { BenchResults, Mode } from "./types.ts";
 
@@ -16,6 +17,27 @@ const MODE_TEXT: Record<Mode, string> = {
   pinned: "pinned: server and every client on CPU 0 (`taskset -c 0`)",
   unpinned: "unpinned: no CPU affinity",
 };
+
+/** What the report says about the working tree, by `git.dirty`. */
+const GIT_STATE: Record<string, string> = {
+  true: " (library files modified)",
+  false: "",
+  null: " (library files not compared: no git where it ran)",
+};
+
+/** How the clients read and write, per server. */
+function ioText(res: BenchResults): string {
+  const buffered = res.servers.filter((s) => s.bufferedIo).map((s) => `\`${s.id}\``);
+  const all =
+    "Reads and writes use O_DIRECT, so every client call is one FUSE request of that size.";
+  if (!buffered.length) return all;
+  return `${
+    all.replace("use O_DIRECT", "use O_DIRECT (except for " + buffered.join(", ") + ")")
+  } ` +
+    `Without O_DIRECT the kernel hands the I/O of a file in kernel passthrough straight to its ` +
+    `backing file (an O_DIRECT open would be served by the server); the kernel's tmpfs ignores ` +
+    `O_DIRECT, so on it both are the same page-cache copy.`;
+}
 
 /**
  * Renders the Markdown report.
@@ -37,16 +59,18 @@ export function renderMarkdown(res: BenchResults): string {
     `${res.date.slice(0, 10)} · ${m.nproc} × ${m.cpuModel} · Linux ${m.kernel} · ` +
       `${Math.round(m.memTotalKiB / 1024 / 1024)} GiB RAM · Deno ${m.deno} (V8 ${m.v8}) · ` +
       `libfuse ${m.libfuse} · pyfuse3 ${m.pyfuse3} (Python ${m.python}) · ` +
-      `commit ${res.git.commit.slice(0, 10)}${res.git.dirty ? " (library files modified)" : ""}`,
+      `commit ${res.git.commit.slice(0, 10)}${GIT_STATE[String(res.git.dirty)]}`,
   );
   out.push("");
   out.push(
-    `Median of ${c.runs} run(s); ${c.secs} s per case; ${c.parallel} clients in the \`p4-*\` cases; ` +
-      `readdir over ${c.entries.toLocaleString("en-US")} entries; writes wrap at ` +
-      `${
-        c.fileCapBytes / (1 << 20)
-      } MiB; backing store: ${c.backing}. Total time ${res.durationSecs} s. ` +
-      `Reads and writes use O_DIRECT, so every client call is one FUSE request of that size. ` +
+    `Median of ${c.runs} run(s); ${c.secs} s per case; ` +
+      (res.cases.some((cs) => cs.parallel) ? `${c.parallel} clients in the \`p4-*\` cases; ` : "") +
+      (res.cases.some((cs) => cs.id === "readdir")
+        ? `readdir over ${c.entries.toLocaleString("en-US")} entries; `
+        : "") +
+      `writes wrap at ${c.fileCapBytes / (1 << 20)} MiB; backing store: ${c.backing}. ` +
+      `Total time ${res.durationSecs} s. ` +
+      `${ioText(res)} ` +
       `Ratios divide medians measured in this same run. See bench/README.md for the method.`,
   );
   out.push("");
@@ -159,7 +183,7 @@ export function renderMarkdown(res: BenchResults): string {
   }
 
   if (res.targets.length) {
-    out.push("## Targets (issue 5)");
+    out.push(`## Targets (issue ${SETS[res.set].issue})`);
     out.push("");
     out.push(
       table(

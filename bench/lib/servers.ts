@@ -11,6 +11,7 @@
 
 import { join } from "node:path";
 import type { Built } from "./build.ts";
+import type { SetId } from "./sets.ts";
 
 /** Which library serves the filesystem. */
 export type Impl = "denofuse" | "libfuse" | "pyfuse3" | "kernel";
@@ -33,6 +34,19 @@ export interface ServerDef {
    * a source, the benchmark's files are made through the mount.
    */
   readonly stateDir?: boolean;
+  /**
+   * The set it belongs to (bench/lib/sets.ts); a server without one is run
+   * by the main set.
+   */
+  readonly set?: SetId;
+  /**
+   * Whether the clients read and write without O_DIRECT. Kernel
+   * passthrough needs it: the kernel serves an O_DIRECT open of a FUSE file
+   * opened with FOPEN_DIRECT_IO through the server even when a backing
+   * file is attached, and examples/passthrough.ts sets direct I/O for
+   * O_DIRECT opens.
+   */
+  readonly bufferedIo?: boolean;
   /**
    * The command line (without taskset), or null for the kernel's tmpfs,
    * which is measured directly on the backing directory as a reference.
@@ -182,6 +196,25 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       argv: (mnt, src) => py("bench/servers/py_passthrough.py", src, mnt),
     },
     {
+      id: "deno-passthrough-on",
+      impl: "denofuse",
+      kind: "passthrough",
+      label: "denofuse examples/passthrough.ts, kernel passthrough on, clients without O_DIRECT",
+      needsSource: true,
+      set: "kernel-passthrough",
+      bufferedIo: true,
+      argv: (mnt, src) => deno("examples/passthrough.ts", src, mnt),
+    },
+    {
+      id: "deno-passthrough-off",
+      impl: "denofuse",
+      kind: "passthrough",
+      label: "denofuse examples/passthrough.ts -o kernel_passthrough=off (reads and writes served)",
+      needsSource: true,
+      set: "kernel-passthrough",
+      argv: (mnt, src) => deno("examples/passthrough.ts", "-o", "kernel_passthrough=off", src, mnt),
+    },
+    {
       id: "kernel-tmpfs",
       impl: "kernel",
       kind: "tmpfs",
@@ -248,5 +281,29 @@ export const COMPARISONS: ReadonlyArray<{ id: string; num: string; den: string; 
     num: "deno-tmpfs",
     den: "c-passthrough",
     label: "denofuse tmpfs / C passthrough_ll (-s)",
+  },
+  {
+    id: "kpt/tmpfs",
+    num: "deno-passthrough-on",
+    den: "kernel-tmpfs",
+    label: "kernel passthrough on / kernel tmpfs",
+  },
+  {
+    id: "kpt/c",
+    num: "deno-passthrough-on",
+    den: "c-passthrough",
+    label: "kernel passthrough on / C passthrough_ll (-s)",
+  },
+  {
+    id: "kpt-off/c",
+    num: "deno-passthrough-off",
+    den: "c-passthrough",
+    label: "kernel passthrough off / C passthrough_ll (-s)",
+  },
+  {
+    id: "kpt/kpt-off",
+    num: "deno-passthrough-on",
+    den: "deno-passthrough-off",
+    label: "kernel passthrough on / off",
   },
 ];

@@ -1,8 +1,10 @@
 /**
- * The shape of bench/results/latest.json.
+ * The shape of bench/results/latest.json (and of every set's results file).
  *
  * @module
  */
+
+import type { SetId } from "./sets.ts";
 
 /** Pinned: server and client(s) on CPU 0 (`taskset -c 0`); unpinned: no affinity. */
 export type Mode = "pinned" | "unpinned";
@@ -50,6 +52,8 @@ export interface TargetCheck {
 /** The whole result file. */
 export interface BenchResults {
   schema: "denofuse-bench/1";
+  /** Which set of servers and cases ran (bench/lib/sets.ts). */
+  set: SetId;
   date: string;
   quick: boolean;
   durationSecs: number;
@@ -78,7 +82,8 @@ export interface BenchResults {
     /** Sessions that started with the machine under 90% idle (after waiting up to `waitQuiet`). */
     busySessions: string[];
   };
-  git: { commit: string; dirty: boolean };
+  /** `dirty`: library files differ from the commit; null where git was not available. */
+  git: { commit: string; dirty: boolean | null };
   config: {
     runs: number;
     secs: number;
@@ -93,7 +98,15 @@ export interface BenchResults {
     servers: string[];
     backing: string;
   };
-  servers: Array<{ id: string; impl: string; kind: string; label: string; command: string }>;
+  servers: Array<{
+    id: string;
+    impl: string;
+    kind: string;
+    label: string;
+    command: string;
+    /** The clients' reads and writes do not use O_DIRECT. */
+    bufferedIo: boolean;
+  }>;
   cases: Array<{ id: string; label: string; unit: string; parallel: boolean }>;
   /** results[mode][server][case] */
   results: Record<string, Record<string, Record<string, CaseResult>>>;

@@ -1,0 +1,158 @@
+/**
+ * Benchmark sets: which servers and cases one invocation runs, the targets
+ * it checks, and which result files it writes. `main` is the comparison
+ * with libfuse C and pyfuse3 (issue 5); `kernel-passthrough` measures
+ * kernel passthrough (issue 15) inside the Debian 13 root filesystem,
+ * where libfuse is 3.17 (`deno task bench:passthrough`).
+ *
+ * @module
+ */
+
+import type { ServerDef } from "./servers.ts";
+import type { BenchResults, Mode, TargetCheck } from "./types.ts";
+
+/** The sets `--set=` accepts. */
+export type SetId = "main" | "kernel-passthrough";
+
+/** One set. */
+export interface BenchSet {
+  readonly id: SetId;
+  /** The issue whose targets it checks. */
+  readonly issue: number;
+  /** Server ids in report order, or null for every server that belongs to no set. */
+  readonly servers: readonly string[] | null;
+  /** Case ids it runs, or null for every case that fits a server's kind. */
+  readonly cases: readonly string[] | null;
+  /** Whether it runs the memory / lookup-cycle sessions. */
+  readonly memory: boolean;
+  /** Base name of its files in bench/results (`.json`, `.md`, and `.svg` if `svg`). */
+  readonly output: string;
+  /** Whether it draws the ratio chart (the main set's comparisons only). */
+  readonly svg: boolean;
+  /**
+   * The oldest libfuse (major, minor) it can run on, or null: where a
+   * server's feature is missing the server falls back silently, so the
+   * figures would not measure it.
+   */
+  readonly minLibfuse: readonly [number, number] | null;
+  /** Sub-directory of bench/.build for its compiled programs (each libfuse gets its own). */
+  readonly buildDir: string;
+  /** Its targets, checked against the results. */
+  targets(res: BenchResults): TargetCheck[];
+}
+
+/** A ratio from the results, null when it was not measured. */
+function ratioOf(res: BenchResults, mode: Mode, cmp: string, c: string): number | null {
+  return res.ratios[mode]?.[cmp]?.[c] ?? null;
+}
+
+/** Adds checks of `mode` to `checks`; `value === null` leaves the check open. */
+function checker(checks: TargetCheck[], mode: Mode) {
+  return (name: string, value: number | null, target: string, ok: (v: number) => boolean) =>
+    checks.push({ name, mode, value, target, met: value === null ? null : ok(value) });
+}
+
+/** Issue 5's targets: denofuse against libfuse C and pyfuse3, sqlitefs, readdir, memory. */
+function mainTargets(res: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const mode of res.config.modes) {
+    const add = checker(checks, mode);
+    const r = (cmp: string, c: string) => ratioOf(res, mode, cmp, c);
+    add("stat/s denofuse / C hello_ll (-s)", r("hello/c", "stat"), ">= 0.85", (v) => v >= 0.85);
+    add("stat/s denofuse / pyfuse3 (hello)", r("hello/py", "stat"), ">= 6", (v) => v >= 6);
+    for (const c of ["read-1m", "write-1m", "read-4k", "write-4k"]) {
+      add(`${c} denofuse / C passthrough_ll (-s)`, r("passthrough/c", c), ">= 1.0", (v) => v >= 1);
+    }
+    for (const c of ["stat", "create"]) {
+      add(`${c} sqlitefs / tmpfs (denofuse)`, r("sqlitefs/tmpfs", c), ">= 0.5", (v) => v >= 0.5);
+    }
+    for (const id of ["deno-tmpfs", "deno-passthrough"]) {
+      const v = res.results[mode]?.[id]?.["readdir"]?.median ?? null;
+      add(`readdir entries/s ${id}`, v, ">= 500,000", (x) => x >= 500_000);
+    }
+  }
+  for (const [id, m] of Object.entries(res.memory)) {
+    if (!id.startsWith("deno-")) continue;
+    const push = (name: string, value: number, target: string, met: boolean) =>
+      checks.push({ name, mode: "any", value, target, met });
+    push(`${id} RSS idle (MiB)`, m.idleKiB / 1024, "<= 60", m.idleKiB / 1024 <= 60);
+    // "No growth": allow 2 MiB of noise between the two halves of the cycles.
+    push(
+      `${id} RSS growth over the last ${
+        Math.floor(m.lookups / 2).toLocaleString("en-US")
+      } lookups (MiB)`,
+      m.growthSecondHalfKiB / 1024,
+      "<= 2 (no growth)",
+      m.growthSecondHalfKiB <= 2048,
+    );
+  }
+  return checks;
+}
+
+/**
+ * Issue 15's targets, with kernel passthrough on: sequential 1 MiB reads
+ * and writes >= 0.8x the backing kernel tmpfs and >= 3x C passthrough_ll,
+ * 4 KiB reads >= 5x C passthrough_ll.
+ */
+function kernelPassthroughTargets(res: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const mode of res.config.modes) {
+    const add = checker(checks, mode);
+    const r = (cmp: string, c: string) => ratioOf(res, mode, cmp, c);
+    for (const c of ["read-1m", "write-1m"]) {
+      add(`${c} kernel passthrough / kernel tmpfs`, r("kpt/tmpfs", c), ">= 0.8", (v) => v >= 0.8);
+      add(`${c} kernel passthrough / C passthrough_ll (-s)`, r("kpt/c", c), ">= 3", (v) => v >= 3);
+    }
+    add(
+      "read-4k kernel passthrough / C passthrough_ll (-s)",
+      r("kpt/c", "read-4k"),
+      ">= 5",
+      (v) => v >= 5,
+    );
+  }
+  return checks;
+}
+
+/** Every set, by id. */
+export const SETS: Readonly<Record<SetId, BenchSet>> = {
+  main: {
+    id: "main",
+    issue: 5,
+    servers: null,
+    cases: null,
+    memory: true,
+    output: "latest",
+    svg: true,
+    minLibfuse: null,
+    buildDir: "",
+    targets: mainTargets,
+  },
+  "kernel-passthrough": {
+    id: "kernel-passthrough",
+    issue: 15,
+    servers: ["deno-passthrough-on", "deno-passthrough-off", "c-passthrough", "kernel-tmpfs"],
+    cases: ["write-1m", "read-1m", "write-4k", "read-4k"],
+    memory: false,
+    output: "kernel_passthrough",
+    svg: false,
+    minLibfuse: [3, 17],
+    buildDir: "kernel-passthrough",
+    targets: kernelPassthroughTargets,
+  },
+};
+
+/**
+ * The servers a set runs, in its order.
+ *
+ * @param set the set
+ * @param defs every server definition
+ * @returns the set's servers
+ */
+export function serversOf(set: BenchSet, defs: readonly ServerDef[]): ServerDef[] {
+  if (set.servers === null) return defs.filter((d) => d.set === undefined);
+  return set.servers.map((id) => {
+    const def = defs.find((d) => d.id === id);
+    if (!def) throw new Error(`set ${set.id} names an unknown server ${id}`);
+    return def;
+  });
+}
