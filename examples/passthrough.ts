@@ -138,8 +138,8 @@ interface Node {
   fd: number;
   /** `/proc/self/fd/N` of `fd`, made on first use. Use `#proc()`. */
   proc: Uint8Array<ArrayBuffer> | null;
-  /** `st_dev:st_ino`, to find the node again when another name leads to it (hard links). */
-  readonly key: string;
+  /** Finds the node again when another name leads to it (hard links); see `#keyOf`. */
+  readonly key: string | number;
   readonly dev: bigint;
   readonly ino: bigint;
   isSymlink: boolean;
@@ -338,6 +338,19 @@ function openFile(fh: fuse.FileHandle, fd: number, flags: number): fuse.FileInfo
 }
 
 /**
+ * Runs a handler body that may finish on the JS thread; a failure becomes a
+ * rejected promise, as from the async handler it was before (direct
+ * callers, tests among them, await it rather than catch a throw).
+ */
+function settled<T>(body: () => T | Promise<T>): T | Promise<T> {
+  try {
+    return body();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
  * pread(2) until `size` bytes or end of file: the kernel takes a short read
  * as end of file.
  *
@@ -422,7 +435,7 @@ export class PassthroughFs implements fuse.Operations {
   readonly fileHandles: boolean;
   readonly #timeout: number;
   readonly #nodes = new Map<fuse.Inode, Node>();
-  readonly #byKey = new Map<string, Node>();
+  readonly #byKey = new Map<string | number, Node>();
   readonly #files = new Map<fuse.FileHandle, number>();
   /** The node of each open file, unpinned on release. */
   readonly #fileNodes = new Map<fuse.FileHandle, Node>();
@@ -481,7 +494,8 @@ export class PassthroughFs implements fuse.Operations {
       id: fuse.ROOT_INODE,
       fd,
       proc: null,
-      key: `${st.dev}:${st.ino}`,
+      // #keyOf, which needs the root already.
+      key: st.ino < BigInt(ALLOC_BASE) ? Number(st.ino) : `${st.dev}:${st.ino}`,
       dev: st.dev,
       ino: st.ino,
       isSymlink: false,
@@ -741,6 +755,15 @@ export class PassthroughFs implements fuse.Operations {
     });
   }
 
+  /**
+   * The `#byKey` key of a backing object: its `st_ino` as a number on the
+   * source's own filesystem where that is exact, else `"st_dev:st_ino"`
+   * (never a number, so the two kinds cannot collide).
+   */
+  #keyOf(dev: bigint, ino: bigint): string | number {
+    return dev === this.#root.dev && ino < BigInt(ALLOC_BASE) ? Number(ino) : `${dev}:${ino}`;
+  }
+
   /** The inode number for a backing object (see the module documentation). */
   #idFor(dev: bigint, ino: bigint): fuse.Inode {
     if (dev === this.#root.dev && ino > 1n && ino < BigInt(ALLOC_BASE)) return Number(ino);
@@ -766,7 +789,7 @@ export class PassthroughFs implements fuse.Operations {
       c.close(fd);
       throw error;
     }
-    const key = `${st.dev}:${st.ino}`;
+    const key = this.#keyOf(st.dev, st.ino);
     const known = this.#byKey.get(key);
     if (known) {
       if (known.fd >= 0) {
@@ -877,7 +900,7 @@ export class PassthroughFs implements fuse.Operations {
     try {
       for (let depth = 0; depth < 4096; depth++) {
         const st = fstatat(cur, EMPTY, AT.EMPTY_PATH);
-        if (`${st.dev}:${st.ino}` === this.#root.key) return true;
+        if (st.dev === this.#root.dev && st.ino === this.#root.ino) return true;
         const from = cur;
         let up = c.openat(from, DOTDOT, flags, 0);
         if (up < 0) up = this.#retryOpen(() => c.openat(from, DOTDOT, flags, 0));
@@ -907,7 +930,9 @@ export class PassthroughFs implements fuse.Operations {
     ctx: fuse.RequestContext,
   ): Stat {
     let cur = st;
-    if (this.#chown) {
+    // Already the caller's user and group (always so for a root caller):
+    // nothing to change, whatever the parent's set-group-ID bit says.
+    if (this.#chown && (cur.uid !== ctx.uid || cur.gid !== ctx.gid)) {
       const gid = (this.#stat(parent).mode & S.ISGID) !== 0 ? NO_ID : ctx.gid;
       if (cur.uid !== ctx.uid || (gid !== NO_ID && cur.gid !== gid)) {
         obj.chown(ctx.uid, gid);
@@ -963,6 +988,37 @@ export class PassthroughFs implements fuse.Operations {
     const fd = this.#files.get(fh);
     if (fd === undefined) throw new FUSEError(errno.EBADF);
     return fd;
+  }
+
+  /**
+   * Whether opens relative to `node` run on the JS thread: where file I/O
+   * is inline and the object is on the source's own (memory-backed)
+   * filesystem, not on another one mounted inside it.
+   */
+  #inline(node: Node): boolean {
+    return this.inlineIo && node.dev === this.#root.dev;
+  }
+
+  /**
+   * {@link #openPinned} on the JS thread (see {@link #inline}); nothing
+   * else runs meanwhile, so `dir` needs no pin.
+   */
+  #openInline(
+    dir: Node,
+    name: Uint8Array<ArrayBuffer> | null,
+    flags: number,
+    mode: number,
+  ): number {
+    const c = sym();
+    const fd = name === null
+      ? c.openat(AT.FDCWD, this.#proc(dir), flags, mode)
+      : c.openat(this.#fd(dir), name, flags, mode);
+    if (fd >= 0) return fd;
+    return this.#retryOpen(() =>
+      name === null
+        ? c.openat(AT.FDCWD, this.#proc(dir), flags, mode)
+        : c.openat(this.#fd(dir), name, flags, mode)
+    );
   }
 
   /**
@@ -1183,7 +1239,11 @@ export class PassthroughFs implements fuse.Operations {
   }
 
   /** Opens the backing file with the caller's flags. */
-  async open(inode: fuse.Inode, flags: number): Promise<fuse.FileInfo> {
+  open(inode: fuse.Inode, flags: number): fuse.FileInfo | Promise<fuse.FileInfo> {
+    return settled(() => this.#open(inode, flags));
+  }
+
+  #open(inode: fuse.Inode, flags: number): fuse.FileInfo | Promise<fuse.FileInfo> {
     const node = this.#node(inode);
     // O_DIRECT needs aligned buffers, which JS memory is not; the kernel
     // still bypasses its page cache for us (directIo).
@@ -1194,17 +1254,24 @@ export class PassthroughFs implements fuse.Operations {
     // Pinned for as long as the file is open (until release), from before
     // the open: the file may be unlinked meanwhile.
     this.#pin(node);
-    let fd: number;
-    try {
-      fd = await this.#openPinned(node, null, backing, 0);
-    } catch (error) {
+    const opened = (fd: number) => {
+      const fh = this.#nextFh++;
+      this.#files.set(fh, fd);
+      this.#fileNodes.set(fh, node);
+      return openFile(fh, fd, flags);
+    };
+    const failed = (error: unknown): never => {
       this.#unpin(node);
       throw error;
+    };
+    if (!this.#inline(node)) return this.#openPinned(node, null, backing, 0).then(opened, failed);
+    let fd: number;
+    try {
+      fd = this.#openInline(node, null, backing, 0);
+    } catch (error) {
+      return failed(error);
     }
-    const fh = this.#nextFh++;
-    this.#files.set(fh, fd);
-    this.#fileNodes.set(fh, node);
-    return openFile(fh, fd, flags);
+    return opened(fd);
   }
 
   /** Reads from the backing file; short only at end of file. */
@@ -1264,13 +1331,20 @@ export class PassthroughFs implements fuse.Operations {
   }
 
   /** Opens the backing directory for listing. */
-  async opendir(inode: fuse.Inode): Promise<fuse.FileHandle> {
+  opendir(inode: fuse.Inode): fuse.FileHandle | Promise<fuse.FileHandle> {
+    return settled(() => this.#opendir(inode));
+  }
+
+  #opendir(inode: fuse.Inode): fuse.FileHandle | Promise<fuse.FileHandle> {
     const node = this.#node(inode);
     const flags = O.O_RDONLY | O.O_DIRECTORY | O.O_CLOEXEC;
-    const fd = await this.#openPinned(node, DOTNAME, flags, 0);
-    const fh = this.#nextFh++;
-    this.#dirs.set(fh, { fd, node, listing: null, listed: false });
-    return fh;
+    const opened = (fd: number) => {
+      const fh = this.#nextFh++;
+      this.#dirs.set(fh, { fd, node, listing: null, listed: false });
+      return fh;
+    };
+    if (!this.#inline(node)) return this.#openPinned(node, DOTNAME, flags, 0).then(opened);
+    return opened(this.#openInline(node, DOTNAME, flags, 0));
   }
 
   /**
@@ -1360,6 +1434,10 @@ export class PassthroughFs implements fuse.Operations {
    * number.
    */
   readdir(fh: fuse.FileHandle, startId: number, token: fuse.ReaddirToken): void | Promise<void> {
+    return settled(() => this.#readdir(fh, startId, token));
+  }
+
+  #readdir(fh: fuse.FileHandle, startId: number, token: fuse.ReaddirToken): void | Promise<void> {
     const dir = this.#dirs.get(fh);
     if (!dir) throw new FUSEError(errno.EBADF);
     if (startId !== 0 && dir.listed) return this.#readdirFrom(dir, dir.listing!, startId, token);
@@ -1389,7 +1467,7 @@ export class PassthroughFs implements fuse.Operations {
         const ino = view.getBigUint64(at, true);
         const id = len === 1 || dir.node === this.#root
           ? dir.node.id
-          : this.#byKey.get(`${dir.node.dev}:${ino}`)?.id ??
+          : this.#byKey.get(this.#keyOf(dir.node.dev, ino))?.id ??
             (ino > 1n && ino < BigInt(ALLOC_BASE) ? Number(ino) : fuse.ROOT_INODE);
         const attr = new fuse.EntryAttributes({ stIno: id, stMode: S.IFDIR });
         if (!fuse.readdirReply(token, name, attr, i + 1)) return;
@@ -1408,7 +1486,7 @@ export class PassthroughFs implements fuse.Operations {
           replied = true;
           continue;
         }
-        const known = this.#byKey.get(`${dir.node.dev}:${view.getBigUint64(at, true)}`);
+        const known = this.#byKey.get(this.#keyOf(dir.node.dev, view.getBigUint64(at, true)));
         if (known) {
           plain.stIno = known.id;
           plain.stMode = (buf[at + 18] & 0o17) << 12;
@@ -1574,14 +1652,23 @@ export class PassthroughFs implements fuse.Operations {
    * if the name appeared meanwhile and the caller did not ask for O_EXCL,
    * the existing file is opened instead, as open(2) would.
    */
-  async create(
+  create(
     parentInode: fuse.Inode,
     name: Uint8Array,
     mode: number,
     flags: number,
     ctx: fuse.RequestContext,
-  ): Promise<[fuse.FileInfo, fuse.EntryAttributes]> {
-    const c = sym();
+  ): [fuse.FileInfo, fuse.EntryAttributes] | Promise<[fuse.FileInfo, fuse.EntryAttributes]> {
+    return settled(() => this.#create(parentInode, name, mode, flags, ctx));
+  }
+
+  #create(
+    parentInode: fuse.Inode,
+    name: Uint8Array,
+    mode: number,
+    flags: number,
+    ctx: fuse.RequestContext,
+  ): [fuse.FileInfo, fuse.EntryAttributes] | Promise<[fuse.FileInfo, fuse.EntryAttributes]> {
     const parent = this.#node(parentInode);
     const n = component(name, errno.EEXIST);
     // O_NOFOLLOW: a symlink planted in the backing directory must not make
@@ -1589,17 +1676,46 @@ export class PassthroughFs implements fuse.Operations {
     const base = (flags & ~(O.O_CREAT | O.O_EXCL | O.O_NOCTTY | O.O_DIRECT)) | O.O_CLOEXEC |
       O.O_NOFOLLOW;
     this.#checkRoom(parent.dev);
-    let created = true;
-    let fd: number;
-    try {
-      fd = await this.#openPinned(parent, n, base | O.O_CREAT | O.O_EXCL, mode);
-    } catch (error) {
+    const existing = (error: unknown) => {
       if (!(error instanceof FUSEError) || error.errno !== errno.EEXIST || (flags & O.O_EXCL)) {
         throw error;
       }
-      created = false;
-      fd = await this.#openPinned(parent, n, base, 0);
+    };
+    if (!this.#inline(parent)) {
+      return this.#openPinned(parent, n, base | O.O_CREAT | O.O_EXCL, mode).then(
+        (fd) => this.#createdFile(parent, fd, true, mode, flags, ctx),
+        async (error) => {
+          existing(error);
+          const fd = await this.#openPinned(parent, n, base, 0);
+          return this.#createdFile(parent, fd, false, mode, flags, ctx);
+        },
+      );
     }
+    let created = true;
+    let fd: number;
+    try {
+      fd = this.#openInline(parent, n, base | O.O_CREAT | O.O_EXCL, mode);
+    } catch (error) {
+      existing(error);
+      created = false;
+      fd = this.#openInline(parent, n, base, 0);
+    }
+    return this.#createdFile(parent, fd, created, mode, flags, ctx);
+  }
+
+  /**
+   * The rest of {@link create} once the file is open as `fd`: its node, the
+   * caller's ownership and mode if we created it, the open file.
+   */
+  #createdFile(
+    parent: Node,
+    fd: number,
+    created: boolean,
+    mode: number,
+    flags: number,
+    ctx: fuse.RequestContext,
+  ): [fuse.FileInfo, fuse.EntryAttributes] {
+    const c = sym();
     try {
       const proc = procPath(fd);
       const pathFlags = O.O_PATH | O.O_CLOEXEC;
