@@ -545,19 +545,6 @@ export function copyCString(libc: LibC, ptr: Deno.PointerValue): Uint8Array<Arra
 }
 
 /**
- * A view of `len` bytes of C memory, without copying. Valid only as long
- * as the memory is.
- *
- * @param ptr the memory
- * @param len how many bytes
- * @returns a Uint8Array over the C memory
- */
-export function viewBytes(ptr: Deno.PointerValue, len: number): Uint8Array<ArrayBuffer> {
-  if (ptr === null || len === 0) return new Uint8Array(0);
-  return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, len));
-}
-
-/**
  * Copies `len` bytes of C memory.
  *
  * @param ptr the memory

@@ -8,7 +8,6 @@
 
 import { joinNs } from "../core/time.ts";
 import {
-  copyCString,
   encodeFh,
   encodeFileInfo,
   encodeFlock,
@@ -258,16 +257,6 @@ export class Replier {
   nowNs(): bigint {
     this.#libs.libc.clock_gettime(0, this.#timespec);
     return joinNs(this.#timespec[0], this.#timespec[1]);
-  }
-
-  /**
-   * Copies a C string argument.
-   *
-   * @param ptr the string
-   * @returns its bytes
-   */
-  name(ptr: Deno.PointerValue): Uint8Array<ArrayBuffer> {
-    return copyCString(this.#libs.libc, ptr);
   }
 
   /**

@@ -6,11 +6,17 @@
  * @module
  */
 
-import { FUSE_BUF_ALLOC, LAYOUT, NEWEST_VERIFIED_LIBFUSE } from "./layout.ts";
+import { LAYOUT, NEWEST_VERIFIED_LIBFUSE } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
 import { captureLibfuseLog, recentLibfuseMessages } from "./log.ts";
 import { Poller } from "./poller.ts";
-import { nulTerminated } from "./codec.ts";
+import { copyBytes, copyCString, nulTerminated } from "./codec.ts";
+import {
+  type KeptBytes,
+  ReceiveBuffer,
+  receiveBytes,
+  type RequestMemory,
+} from "./receive_buffer.ts";
 import { FuseMountError } from "../core/errors.ts";
 import { openDescriptors, parkAutoUnmountSocket } from "./auto_unmount.ts";
 
@@ -76,18 +82,24 @@ export function encodeLibfuseVersion(v: LibfuseVersion): Uint8Array<ArrayBuffer>
   return bytes;
 }
 
-/** A libfuse session owned by JS. */
-export class LowLevelSession {
+/**
+ * A libfuse session owned by JS. It is also the {@link RequestMemory} of
+ * the request being processed.
+ */
+export class LowLevelSession implements RequestMemory {
   readonly #libs: LoadedLibraries;
   readonly #se: Deno.PointerObject;
+  /** Bytes of each receive buffer's memory. */
+  readonly #receiveBytes: number;
   /**
-   * Receive buffers (`struct fuse_buf`, whose memory libfuse allocates on
-   * first use). Requests are received into `#pool[#current]`; a write
+   * Receive buffers. Requests are received into `#pool[#current]`; a write
    * handler still holding a view of its data pins that buffer, and
    * receiving moves on to another one.
    */
-  readonly #pool: Uint8Array<ArrayBuffer>[] = [new Uint8Array(FUSE_BUF_ALLOC)];
+  readonly #pool: ReceiveBuffer[];
   #current = 0;
+  /** The buffer whose request {@link process} is dispatching. */
+  #processing = 0;
   /** Calls of {@link receive}, to tell whether a held buffer is released before the next one. */
   #receives = 0;
   readonly #pinned = new Set<number>();
@@ -118,6 +130,8 @@ export class LowLevelSession {
     options: string[],
   ) {
     this.#libs = libs;
+    this.#receiveBytes = receiveBytes(libs.libc.getpagesize());
+    this.#pool = [new ReceiveBuffer(this.#receiveBytes)];
     // libfuse after 3.18 keeps the socket in the session and closes it itself: leave it there.
     this.#parkControlSocket = libs.version <= 318 &&
       options.includes("auto_unmount");
@@ -214,7 +228,7 @@ export class LowLevelSession {
     const { fuse } = this.#libs;
     for (;;) {
       this.#receives++;
-      const res = fuse.fuse_session_receive_buf(this.#se, this.#pool[this.#current]);
+      const res = fuse.fuse_session_receive_buf(this.#se, this.#pool[this.#current].struct);
       if (res > 0) return Received.Request;
       if (res === -11 /* EAGAIN */) return Received.Empty;
       if (res === -4 /* EINTR */) continue;
@@ -225,24 +239,53 @@ export class LowLevelSession {
 
   /** Dispatches the received request; handlers' callbacks run synchronously inside. */
   process(): void {
-    this.#libs.fuse.fuse_session_process_buf(this.#se, this.#pool[this.#current]);
+    this.#processing = this.#current;
+    this.#libs.fuse.fuse_session_process_buf(this.#se, this.#pool[this.#current].struct);
+  }
+
+  /**
+   * @param ptr a NUL-terminated string of the request being processed
+   * @returns a copy of its bytes, without the NUL
+   */
+  cString(ptr: Deno.PointerValue): Uint8Array {
+    return this.#pool[this.#processing].cString(ptr) ?? copyCString(this.#libs.libc, ptr);
+  }
+
+  /**
+   * @param ptr bytes of the request being processed
+   * @param len how many
+   * @returns a copy
+   */
+  copy(ptr: Deno.PointerValue, len: number): Uint8Array {
+    return this.#pool[this.#processing].view(ptr, len)?.slice() ?? copyBytes(ptr, len);
+  }
+
+  /**
+   * @param ptr bytes of the request being processed
+   * @param len how many
+   * @returns a view of the receive buffer, reserved until released, or a copy
+   */
+  keep(ptr: Deno.PointerValue, len: number): KeptBytes {
+    const view = this.#pool[this.#processing].view(ptr, len);
+    if (view === null) return { bytes: copyBytes(ptr, len), release: null };
+    const release = this.#holdProcessingBuffer();
+    return release ? { bytes: view, release } : { bytes: view.slice(), release: null };
   }
 
   /**
    * Keeps the buffer holding the request being processed from being reused
    * until the returned function is called; later requests are received
-   * into another buffer. For handing a write's data to a handler without
-   * copying it.
+   * into another buffer.
    *
    * @returns the release function, or null when too many buffers are held
    *   already (then copy the data instead)
    */
-  holdCurrentBuffer(): (() => void) | null {
+  #holdProcessingBuffer(): (() => void) | null {
     if (this.#pinned.size >= MAX_HELD_BUFFERS) return null;
-    const held = this.#current;
+    const held = this.#processing;
     this.#pinned.add(held);
     let next = this.#pool.findIndex((_, i) => i !== held && !this.#pinned.has(i));
-    if (next < 0) next = this.#pool.push(new Uint8Array(FUSE_BUF_ALLOC)) - 1;
+    if (next < 0) next = this.#pool.push(new ReceiveBuffer(this.#receiveBytes)) - 1;
     this.#current = next;
     const receives = this.#receives;
     return () => {
@@ -310,11 +353,6 @@ export class LowLevelSession {
     this.stopWaiting();
     this.#destroyed = true;
     captureLibfuseLog(this.#libs, () => this.#libs.fuse.fuse_session_destroy(this.#se));
-    // libfuse allocated the receive buffers' memory on first use; it is ours to free.
-    for (const buf of this.#pool) {
-      const mem = new DataView(buf.buffer).getBigUint64(LAYOUT.fuse_buf.fields.mem.offset, true);
-      if (mem !== 0n) this.#libs.libc.free(Deno.UnsafePointer.create(mem));
-    }
     if (this.#wakeFd >= 0) this.#libs.libc.close(this.#wakeFd);
     this.#wakeFd = -1;
     this.#fd = -1;

@@ -287,8 +287,8 @@ const LOOP_LIBC_SYMBOLS = {
   getgid: { parameters: [], result: "u32" },
   // size_t strlen(const char *s)
   strlen: { parameters: [/* s */ "pointer"], result: "usize" },
-  // void free(void *ptr)
-  free: { parameters: [/* ptr */ "pointer"], result: "void" },
+  // int getpagesize(void)   (the receive buffers' size depends on it)
+  getpagesize: { parameters: [], result: "i32" },
 
   // For parking auto_unmount's control socket (ffi/auto_unmount.ts).
   // int open(const char *pathname, int flags, ... /* mode_t mode */)

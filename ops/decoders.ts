@@ -18,12 +18,10 @@ import {
   toSafeNumber,
 } from "../ffi/codec.ts";
 import type { EntryAttributes, FileLock } from "../core/types.ts";
+import type { RequestMemory } from "../ffi/receive_buffer.ts";
 
-/** What decoders may need besides the raw value. */
-export interface DecodeEnv {
-  /** Copies a NUL-terminated C string. */
-  cString(ptr: Deno.PointerValue): Uint8Array;
-}
+/** What decoders may need besides the raw value: reading the request's memory. */
+export type DecodeEnv = Pick<RequestMemory, "cString">;
 
 /** Turns one C argument into a JS value. */
 export interface Decoder<T> {

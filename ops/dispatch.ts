@@ -75,7 +75,6 @@ class RowRunner {
   readonly #counter: OperationCounter;
   readonly #keys: string[];
   readonly #decoders: Decoder<unknown>[];
-  readonly #decodeEnv: DecodeEnv;
   /** One per row, updated per request: see RequestEnv. */
   readonly #env: { req: RequestPointer; host: DispatchHost };
 
@@ -88,17 +87,17 @@ class RowRunner {
     this.#counter = host.stats.counter(row.handler);
     this.#keys = Object.keys(row.args);
     this.#decoders = Object.values(row.args);
-    this.#decodeEnv = { cString: (p) => host.replier.name(p) };
     this.#env = { req: null!, host };
   }
 
   /** Decodes a request's C arguments and runs it; overflowing ones are answered at once. */
   request(req: RequestPointer, raw: unknown[]): void {
     const host = this.#host, keys = this.#keys, decoders = this.#decoders;
+    const env: DecodeEnv = host.request;
     const a: Record<string, unknown> = {};
     try {
       for (let i = 0; i < keys.length; i++) {
-        a[keys[i]] = decoders[i].decode(raw[i], this.#decodeEnv);
+        a[keys[i]] = decoders[i].decode(raw[i], env);
       }
     } catch (error) {
       // An argument no number can hold (EOVERFLOW, EFBIG): answered before the handler runs.
@@ -129,12 +128,20 @@ class RowRunner {
     host.requestStarted();
     value.then(
       (v) => {
-        if (host.alive) this.#settle(req, ctx, startMs, v, a);
+        try {
+          if (host.alive) this.#settle(req, ctx, startMs, v, a);
+        } finally {
+          host.requestFinished();
+        }
       },
       (error) => {
-        if (host.alive) this.#done(req, ctx, startMs, fail(host, this.#op, req, error));
+        try {
+          if (host.alive) this.#done(req, ctx, startMs, fail(host, this.#op, req, error));
+        } finally {
+          host.requestFinished();
+        }
       },
-    ).finally(() => host.requestFinished());
+    );
   }
 
   /** Sends the row's reply for `value`, or the error reply if it is malformed; exactly once. */

@@ -8,6 +8,7 @@
 
 import type { NegotiatedConn } from "../ffi/conn.ts";
 import type { InterruptHub } from "../ffi/interrupt.ts";
+import type { RequestMemory } from "../ffi/receive_buffer.ts";
 import type { ReplySink } from "../ffi/reply.ts";
 import type { KernelPassthrough } from "./passthrough.ts";
 import type { PollHandle, PollHost } from "./poll.ts";
@@ -20,11 +21,8 @@ export interface DispatchHost extends PollHost {
   readonly replier: ReplySink;
   /** Interrupt signals of requests. */
   readonly interrupts: Pick<InterruptHub, "signalFor" | "done">;
-  /**
-   * Reserves the receive buffer of the request being processed (see
-   * LowLevelSession.holdCurrentBuffer); null when none can be spared.
-   */
-  holdReceiveBuffer(): (() => void) | null;
+  /** Reads what the request's pointers point to (names, a write's data). */
+  readonly request: RequestMemory;
   /** Receives each new poll handle (so unmount can free it). */
   pollHandleCreated(handle: PollHandle): void;
   /** False once the session is destroyed: late replies must not reach libfuse. */

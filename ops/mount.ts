@@ -24,6 +24,7 @@ import { type OperationStats, RequestStats } from "./stats.ts";
 import { RequestTracer } from "./trace.ts";
 import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
 import { LowLevelSession } from "../ffi/session.ts";
+import type { RequestMemory } from "../ffi/receive_buffer.ts";
 import { buildDispatch, type DispatchHost, hasPosixLocks } from "./dispatch.ts";
 import type { Operations } from "./operations.ts";
 import { FuseMountError, FuseStateError } from "../core/errors.ts";
@@ -406,8 +407,8 @@ export class FuseMount implements DispatchHost, NotificationOwner {
   }
 
   /** @internal */
-  holdReceiveBuffer(): (() => void) | null {
-    return this.#session.holdCurrentBuffer();
+  get request(): RequestMemory {
+    return this.#session;
   }
 
   /** @internal */

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { copyBytes, EFBIG, UnsafeIntegerError, viewBytes } from "../ffi/codec.ts";
+import { EFBIG, UnsafeIntegerError } from "../ffi/codec.ts";
 import type { RequestPointer } from "../ffi/reply.ts";
 import type { LowLevelOpName } from "../ffi/lowlevel_ops.ts";
 import type { Context } from "./context.ts";
@@ -125,7 +125,7 @@ function setattrFields(toSet: number): SetattrFields {
 /**
  * Calls the write handler with the data as a view of the receive buffer,
  * which stays reserved until the handler's promise settles (a copy only
- * when too many buffers are held already).
+ * when too many buffers are held already, see RequestMemory.keep).
  */
 function write(
   ops: Operations,
@@ -136,8 +136,7 @@ function write(
   if (a.offset + a.size > Number.MAX_SAFE_INTEGER) {
     throw new UnsafeIntegerError("write end", EFBIG);
   }
-  const release = host.holdReceiveBuffer();
-  const data = release ? viewBytes(a.buf, a.size) : copyBytes(a.buf, a.size);
+  const { bytes: data, release } = host.request.keep(a.buf, a.size);
   let result: MaybePromise<number>;
   try {
     result = ops.write!(a.fh, a.offset, data, ctx);
@@ -334,7 +333,8 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
   setxattr: row({
     handler: "setxattr",
     args: { inode: INODE, name: NAME, value: POINTER, size: SIZE, flags: INT },
-    call: (ops, a, ctx) => ops.setxattr!(a.inode, a.name, copyBytes(a.value, a.size), ctx, a.flags),
+    call: (ops, a, ctx, { host }) =>
+      ops.setxattr!(a.inode, a.name, host.request.copy(a.value, a.size), ctx, a.flags),
     reply: reply.ok,
   }),
   getxattr: row({
@@ -399,10 +399,10 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
       inSize: SIZE,
       outSize: SIZE,
     },
-    call: (ops, a, ctx) => {
+    call: (ops, a, ctx, { host }) => {
       // Unrestricted ioctls need the retry protocol, which only CUSE drivers use.
       if (a.flags & FUSE_IOCTL_UNRESTRICTED) throw new FUSEError(errno.ENOSYS);
-      const input = copyBytes(a.inBuf, a.inSize);
+      const input = host.request.copy(a.inBuf, a.inSize);
       return ops.ioctl!(a.fh, a.cmd, input, a.outSize, a.flags, ctx);
     },
     reply: reply.ioctl,

@@ -19,6 +19,7 @@ import {
   InvalidReplyError,
 } from "../ffi/codec.ts";
 import { fileInfoBits, LAYOUT } from "../ffi/layout.ts";
+import { ReceiveBuffer, receiveBytes } from "../ffi/receive_buffer.ts";
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const ptr = (b: Uint8Array) => Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)!;
@@ -139,4 +140,33 @@ Deno.test("codec: struct flock and struct statvfs round-trip", () => {
   assert.equal(view(bytes).getBigUint64(F.f_blocks.offset, true), 1000n);
   assert.equal(view(bytes).getBigUint64(F.f_favail.offset, true), 40n);
   assert.equal(view(bytes).getBigUint64(F.f_namemax.offset, true), 255n);
+});
+
+Deno.test("ReceiveBuffer: pointers into the receive memory read as views, others as null", () => {
+  const buffer = new ReceiveBuffer(receiveBytes(4096));
+  const mem = LAYOUT.fuse_buf.fields.mem.offset;
+  const base = new DataView(buffer.struct.buffer).getBigUint64(mem, true);
+  assert.notEqual(base, 0n, "fuse_buf.mem points at the buffer, so libfuse allocates nothing");
+  const at = (offset: number) => Deno.UnsafePointer.create(base + BigInt(offset));
+  // What libfuse's read(2) would leave there: a name and data.
+  const name = new TextEncoder().encode("file.txt\0");
+  const view = buffer.view(at(0), 16)!;
+  view.set(name, 4);
+  assert.deepEqual(buffer.cString(at(4)), name.subarray(0, 8));
+  const data = buffer.view(at(4), 3)!;
+  assert.deepEqual([...data], [...name.subarray(0, 3)]);
+  data[0] = 0x46;
+  assert.equal(buffer.view(at(4), 1)![0], 0x46, "a view, not a copy");
+  const copy = buffer.cString(at(4))!;
+  data[0] = 0x66;
+  assert.equal(copy[0], 0x46, "names are copies");
+  const size = receiveBytes(4096);
+  assert.equal(buffer.view(at(size - 2), 2)?.length, 2);
+  assert.equal(buffer.view(at(size - 2), 3), null, "past the end");
+  assert.equal(buffer.view(at(-1), 1), null, "before the start");
+  assert.equal(buffer.view(null, 0), null);
+  buffer.view(at(size - 1), 1)![0] = 0x41;
+  assert.equal(buffer.cString(at(size - 1)), null, "a string without its NUL in the buffer");
+  const elsewhere = new Uint8Array(8);
+  assert.equal(buffer.cString(Deno.UnsafePointer.of(elsewhere)), null);
 });

@@ -5,7 +5,8 @@
  * libfuse or the kernel. C arguments are made from JS memory.
  */
 
-import { EntryParamBuffer } from "../../ffi/codec.ts";
+import { copyBytes, EntryParamBuffer } from "../../ffi/codec.ts";
+import type { RequestMemory } from "../../ffi/receive_buffer.ts";
 import { fileInfoBits, LAYOUT } from "../../ffi/layout.ts";
 import type { ReplySink, RequestPointer } from "../../ffi/reply.ts";
 import type { DispatchHost } from "../../ops/host.ts";
@@ -77,8 +78,6 @@ export class FakeHost implements DispatchHost {
     this.replier = {
       ...methods,
       bits: fileInfoBits(libfuseVersion),
-      name: (p: Deno.PointerValue) =>
-        new TextEncoder().encode(new Deno.UnsafePointerView(p!).getCString()),
       nowNs: () => 1_700_000_000_123_456_789n,
       ctxPointer: () => Deno.UnsafePointer.of(this.#ctx),
       notifyPoll: () => 0,
@@ -86,9 +85,12 @@ export class FakeHost implements DispatchHost {
     } as unknown as ReplySink;
   }
 
-  holdReceiveBuffer(): (() => void) | null {
-    return null;
-  }
+  /** Request memory read through FFI (pointers here are to JS memory, not a receive buffer). */
+  readonly request: RequestMemory = {
+    cString: (p) => new TextEncoder().encode(new Deno.UnsafePointerView(p!).getCString()),
+    copy: copyBytes,
+    keep: (p, len) => ({ bytes: copyBytes(p, len), release: null }),
+  };
   pollHandleCreated(): void {}
   pollHandleDone(): void {}
   notifyPollHandle(): number {

@@ -1,0 +1,120 @@
+/**
+ * Receive buffers whose memory JS owns. libfuse reads each request into the
+ * memory a `struct fuse_buf` points to, and allocates it itself only when
+ * that pointer is NULL; pointing it at a Uint8Array of ours lets the
+ * callbacks' pointers into the request (names, a write's data, xattr
+ * values) be read as subarrays, with no FFI call and no external
+ * ArrayBuffer per request.
+ *
+ * @module
+ */
+
+import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
+
+/** Reading what a callback's pointers point to, for its decoders. */
+export interface RequestMemory {
+  /**
+   * @param ptr a NUL-terminated string (a name, a symlink target)
+   * @returns a copy of its bytes, without the NUL
+   */
+  cString(ptr: Deno.PointerValue): Uint8Array;
+  /**
+   * @param ptr the bytes
+   * @param len how many
+   * @returns a copy
+   */
+  copy(ptr: Deno.PointerValue, len: number): Uint8Array;
+  /**
+   * Bytes a handler may use after the callback returned (a write's data):
+   * a view of the receive buffer, which stays reserved until `release()`,
+   * or a copy (`release` null) when they lie elsewhere or too many buffers
+   * are reserved already.
+   *
+   * @param ptr the bytes
+   * @param len how many
+   * @returns the bytes, and what ends their reservation
+   */
+  keep(ptr: Deno.PointerValue, len: number): KeptBytes;
+}
+
+/** What {@link RequestMemory.keep} returns. */
+export interface KeptBytes {
+  /** The bytes. */
+  readonly bytes: Uint8Array;
+  /** Frees the receive buffer they are a view of; null for a copy. */
+  readonly release: (() => void) | null;
+}
+
+/**
+ * libfuse's receive size for callers of `fuse_session_receive_buf`:
+ * FUSE_MAX_MAX_PAGES (256) pages plus FUSE_BUFFER_HEADER_SIZE (0x1000),
+ * set by `fuse_session_new` and only ever lowered by FUSE_INIT for a caller
+ * that owns its buffers (libfuse 3.10 to 3.18; 3.17+ grows it only for its
+ * own loops' buffers).
+ *
+ * @param pageSize the system's page size
+ * @returns the bytes every receive buffer must hold
+ */
+export function receiveBytes(pageSize: number): number {
+  return 256 * pageSize + 0x1000;
+}
+
+/** One `struct fuse_buf` and the memory libfuse receives requests into. */
+export class ReceiveBuffer {
+  /** The `struct fuse_buf` to pass to `fuse_session_receive_buf`/`_process_buf`. */
+  readonly struct: Uint8Array<ArrayBuffer> = new Uint8Array(FUSE_BUF_ALLOC);
+  readonly #mem: Uint8Array<ArrayBuffer>;
+  readonly #address: number;
+
+  /** @param size bytes of memory, at least {@link receiveBytes} */
+  constructor(size: number) {
+    this.#mem = new Uint8Array(size);
+    // An ArrayBuffer's backing store never moves, so its address stays valid.
+    this.#address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#mem)));
+    new DataView(this.struct.buffer).setBigUint64(
+      LAYOUT.fuse_buf.fields.mem.offset,
+      BigInt(this.#address),
+      true,
+    );
+  }
+
+  /**
+   * Where `ptr` lies in this buffer, if `len` bytes from there do.
+   *
+   * @param ptr a pointer a callback received
+   * @param len how many bytes it covers
+   * @returns the offset in the buffer, or -1 when the bytes are elsewhere
+   */
+  #offset(ptr: Deno.PointerValue, len: number): number {
+    if (ptr === null) return -1;
+    const at = Number(Deno.UnsafePointer.value(ptr)) - this.#address;
+    return at >= 0 && at + len <= this.#mem.length ? at : -1;
+  }
+
+  /**
+   * A view of `len` request bytes at `ptr`, valid until the buffer receives
+   * again.
+   *
+   * @param ptr where the bytes are
+   * @param len how many
+   * @returns the view, or null when they are not in this buffer
+   */
+  view(ptr: Deno.PointerValue, len: number): Uint8Array<ArrayBuffer> | null {
+    const at = this.#offset(ptr, len);
+    return at < 0 ? null : this.#mem.subarray(at, at + len);
+  }
+
+  /**
+   * A copy of the NUL-terminated string at `ptr`, without the NUL.
+   *
+   * @param ptr where it starts
+   * @returns its bytes, or null when it does not start in this buffer or
+   *   runs past its end
+   */
+  cString(ptr: Deno.PointerValue): Uint8Array<ArrayBuffer> | null {
+    const at = this.#offset(ptr, 0);
+    if (at < 0) return null;
+    const end = this.#mem.indexOf(0, at);
+    return end < 0 ? null : this.#mem.slice(at, end);
+  }
+}
