@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The portability run (`deno task test:portability`): the real-mount test
 # suite inside Debian 11 (libfuse 3.10), 12 (3.14) and 13 (3.17, soname
-# libfuse3.so.4) root filesystems, with the host's own Deno binary.
+# libfuse3.so.4) root filesystems, with the host's own Deno binary, and
+# inside a Debian 12 arm64 one under qemu-user emulation with Deno's arm64
+# build of the same version.
 #
 #   bash scripts/portability.sh [--rebuild] [--build-only] [--live] [SUITE...]
 #   bash scripts/portability.sh [--live | --source DIR] --exec SUITE -- COMMAND [ARG...]
 #
-# SUITE defaults to "bullseye bookworm trixie". --exec runs one command
+# SUITE defaults to "bullseye bookworm trixie bookworm-arm64". A suite is a
+# Debian release, optionally with "-arm64" for that architecture run under
+# qemu-user (see Emulation below). --exec runs one command
 # (e.g. `deno test --allow-all tests/options_test.ts`, or `bash` for a shell)
 # in a suite's chroot, set up exactly as for the test run.
 #
@@ -27,6 +31,23 @@
 # mount (aborting that FUSE connection through fusectl, so the test fails and
 # the run goes on) and stops a suite that runs too long.
 #
+# Emulation (RELEASE-arm64): the root filesystem is arm64 and every program
+# in it, Deno included, runs under qemu-user on the host's x86_64 kernel
+# (the FUSE mounts are the host kernel's, as for the other suites). The
+# script installs qemu-user-static and binfmt-support with apt when missing
+# and registers qemu-aarch64 with binfmt_misc (flag F: the interpreter is
+# opened at registration, so the chroot does not need it) if it is not
+# registered; if the host has no binfmt_misc mounted, it is mounted in the
+# suite's private mount namespace only, and the registration ends with it
+# (see register_binfmt). Deno's arm64
+# build (@deno/linux-arm64-glibc, the host Deno's version) comes from the
+# npm registry through npm and is cached in .cache/deno/. The tests run
+# with DENOFUSE_EMULATION=qemu-user and DENOFUSE_TIME_FACTOR (their
+# helpers' timeouts are multiplied by it; the stall breaker's and the
+# suite's limits too), and tests/support/emulation.ts skips the few tests
+# that need what qemu-user cannot do, each with its reason. Emulation is
+# 4-8x slower than native: it checks the arm64 ABI, not arm64 speed.
+#
 # Environment:
 #   DENOFUSE_DEBIAN_MIRROR  mirror URL (default: the first .../debian URI of
 #                           /etc/apt/sources.list*, else deb.debian.org)
@@ -34,6 +55,8 @@
 #   DENOFUSE_SUITE_TIMEOUT  seconds per suite's test run (default 1800)
 #   DENOFUSE_STALL_SECONDS  a self-deadlocked FUSE server is unblocked after
 #                           this many seconds (default 30; see break_stalls)
+#   DENOFUSE_EMULATION_TIME_FACTOR  DENOFUSE_TIME_FACTOR for the emulated
+#                           suites (default 6; native suites run with 1)
 #
 # Logs go to .cache/portability/SUITE.log; a summary (one Markdown table row
 # per suite, for README.md's Compatibility table) is printed at the end and
@@ -48,6 +71,8 @@ LOG_DIR="$REPO/.cache/portability"
 SNAPSHOT="$LOG_DIR/checkout"
 SUITE_TIMEOUT=${DENOFUSE_SUITE_TIMEOUT:-1800}
 STALL_SECONDS=${DENOFUSE_STALL_SECONDS:-30}
+EMULATION_TIME_FACTOR=${DENOFUSE_EMULATION_TIME_FACTOR:-6}
+DENO_CACHE="$REPO/.cache/deno"
 STALL_POLL=5
 STAMP=.denofuse-rootfs
 # What the suite needs inside each chroot: fusermount3 (fuse3), the library
@@ -59,14 +84,48 @@ STAMP=.denofuse-rootfs
 # (binutils, for the log). Installed with apt inside the chroot: debootstrap's own resolver
 # cannot install libfuse3-dev (it depends on the virtual libselinux-dev).
 # A cached root filesystem gets packages added here installed on next use.
-PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils pkg-config"
-PACKAGES+=" gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+# The arm64 suites need no cross compiler: their own cc probes aarch64.
+BASE_PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils pkg-config"
+CROSS_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 TEST_COMMAND="deno test --allow-all --sanitize-ops --sanitize-resources tests/"
+# Emulated suites skip the type check: it does not depend on the
+# architecture (the native suites do it) and takes over 6 minutes under qemu.
+EMULATED_TEST_COMMAND="deno test --no-check --allow-all --sanitize-ops --sanitize-resources tests/"
 
 log() { echo "portability: $*" >&2; }
 die() {
   log "$*"
   exit 1
+}
+
+# A suite is RELEASE (amd64, native) or RELEASE-ARCH (emulated).
+suite_release() { echo "${1%%-*}"; }
+suite_arch() {
+  case $1 in
+  *-*) echo "${1#*-}" ;;
+  *) echo amd64 ;;
+  esac
+}
+# The emulated architectures, as Debian, qemu/GNU and npm name them.
+qemu_name() {
+  case $1 in
+  amd64) echo "" ;;
+  arm64) echo aarch64 ;;
+  *) die "unknown architecture $1 (known: amd64, arm64)" ;;
+  esac
+}
+npm_platform() {
+  case $1 in
+  amd64) echo linux-x64-glibc ;;
+  arm64) echo linux-arm64-glibc ;;
+  esac
+}
+packages_for() {
+  if [ "$(suite_arch "$1")" = amd64 ]; then
+    echo "$BASE_PACKAGES $CROSS_PACKAGES"
+  else
+    echo "$BASE_PACKAGES"
+  fi
 }
 
 # Every mount point at or below $1, deepest (most recently mounted) first.
@@ -189,14 +248,111 @@ mirror_has() {
   fi
 }
 
+# Makes programs of Debian architecture $1 runnable (nothing to do for
+# amd64): installs qemu-user-static and binfmt-support with apt when
+# missing, and checks that qemu-NAME can be registered with binfmt_misc.
+ensure_emulation() {
+  local qemu
+  qemu=$(qemu_name "$1")
+  [ -n "$qemu" ] || return 0
+  if ! command -v "qemu-$qemu-static" >/dev/null 2>&1 || ! command -v update-binfmts >/dev/null 2>&1; then
+    log "installing qemu-user-static and binfmt-support (to run $1 programs)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support >/dev/null ||
+      die "apt-get install qemu-user-static binfmt-support failed"
+  fi
+  in_namespace --emulated "$1" true || die "could not register qemu-$qemu with binfmt_misc"
+}
+
+# Runs inside a private mount namespace: registers qemu-$1 with binfmt_misc
+# unless it is registered. If the host has binfmt_misc mounted (a systemd
+# host does), the registration is the host's and stays, as binfmt-support
+# would make it at boot. If not, binfmt_misc is mounted in this namespace
+# only, and the kernel drops the registration with that mount when the
+# namespace ends: nothing of the run stays behind. Needs flag F (fix
+# binary): the kernel opens the interpreter at registration, so a chroot
+# runs the programs without having qemu in it.
+register_binfmt() {
+  local qemu=$1 dir=/proc/sys/fs/binfmt_misc conf
+  [ -n "$qemu" ] || return 0
+  if ! mountpoint -q "$dir"; then
+    mount -t binfmt_misc binfmt_misc "$dir" || die "cannot mount binfmt_misc on $dir"
+  fi
+  [ "$(cat "$dir/status")" = enabled ] || echo 1 >"$dir/status"
+  if [ -e "$dir/qemu-$qemu" ]; then
+    grep -qx enabled "$dir/qemu-$qemu" || echo 1 >"$dir/qemu-$qemu"
+    grep -qE '^flags:.*F' "$dir/qemu-$qemu" ||
+      die "qemu-$qemu is registered without flag F (the chroot would need the interpreter);" \
+        "remove it (echo -1 > $dir/qemu-$qemu) and run again"
+    return 0
+  fi
+  # systemd-binfmt's line from qemu-user-static, else binfmt-support's.
+  conf=/usr/lib/binfmt.d/qemu-$qemu.conf
+  if [ -f "$conf" ]; then
+    grep -m1 "^:qemu-$qemu:" "$conf" >"$dir/register"
+  else
+    update-binfmts --enable "qemu-$qemu"
+  fi
+  [ -e "$dir/qemu-$qemu" ] || die "registering qemu-$qemu with binfmt_misc failed"
+}
+
+# Runs inside a private mount namespace: COMMAND with programs of Debian
+# architecture $1 runnable (see register_binfmt).
+emulated() {
+  register_binfmt "$(qemu_name "$1")"
+  shift
+  "$@"
+}
+
+# Runs COMMAND for a root filesystem of Debian architecture $1: directly for
+# amd64, else in a private mount namespace with qemu registered.
+for_arch() {
+  if [ "$1" = amd64 ]; then
+    shift
+    "$@"
+  else
+    in_namespace --emulated "$@"
+  fi
+}
+
+# The path of the Deno binary for Debian architecture $1: the host's own for
+# amd64, else Deno's npm build of the host's version, fetched with npm pack
+# once and cached in $DENO_CACHE.
+deno_binary() {
+  local arch=$1 version platform dir tmp
+  if [ "$arch" = amd64 ]; then
+    readlink -f "$(command -v deno)"
+    return
+  fi
+  version=$(deno --version | sed -n '1s/^deno \([^ ]*\).*/\1/p')
+  platform=$(npm_platform "$arch")
+  dir="$DENO_CACHE/$platform-$version"
+  if [ ! -x "$dir/deno" ]; then
+    command -v npm >/dev/null 2>&1 || die "npm is needed to fetch @deno/$platform@$version"
+    log "fetching Deno $version for $arch: npm pack @deno/$platform@$version"
+    tmp=$(mktemp -d)
+    if ! (cd "$tmp" && npm pack --silent "@deno/$platform@$version" >/dev/null) ||
+      ! tar -xzf "$tmp"/*.tgz -C "$tmp" || [ ! -f "$tmp/package/deno" ]; then
+      rm -rf "$tmp"
+      die "could not get the deno binary out of @deno/$platform@$version"
+    fi
+    mkdir -p "$dir"
+    install -m 0755 "$tmp/package/deno" "$dir/deno"
+    rm -rf "$tmp"
+  fi
+  echo "$dir/deno"
+}
+
 build_rootfs() {
-  local suite=$1 root="$ROOTFS_DIR/$1" mirror
+  local suite=$1 root="$ROOTFS_DIR/$1" mirror release arch packages started=$SECONDS
+  release=$(suite_release "$suite")
+  arch=$(suite_arch "$suite")
+  packages=$(packages_for "$suite")
   if [ -f "$root/$STAMP" ]; then
-    if ! grep -qx "packages=$PACKAGES" "$root/$STAMP"; then
-      log "$suite: apt-get install $PACKAGES (the package list changed)"
-      in_namespace --provision "$root" >>"$LOG_DIR/$suite.debootstrap.log" 2>&1 ||
+    if ! grep -qx "packages=$packages" "$root/$STAMP"; then
+      log "$suite: apt-get install $packages (the package list changed)"
+      in_namespace --provision "$root" "$packages" "$arch" >>"$LOG_DIR/$suite.debootstrap.log" 2>&1 ||
         die "$suite: installing the packages failed; see $LOG_DIR/$suite.debootstrap.log"
-      sed -i "s/^packages=.*/packages=$PACKAGES/" "$root/$STAMP"
+      sed -i "s/^packages=.*/packages=$packages/" "$root/$STAMP"
     fi
     log "$suite: using cached $root ($(sed -n 's/^libfuse=//p' "$root/$STAMP"))"
     return 0
@@ -206,24 +362,24 @@ build_rootfs() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
   mirror=$(find_mirror)
-  if ! mirror_has "$mirror" "$suite"; then
-    log "$suite: not on $mirror; trying http://archive.debian.org/debian"
+  if ! mirror_has "$mirror" "$release"; then
+    log "$release: not on $mirror; trying http://archive.debian.org/debian"
     mirror=http://archive.debian.org/debian
   fi
   local partial="$root.partial"
   unmount_under "$partial"
   rm -rf "$partial" "$root"
   mkdir -p "$ROOTFS_DIR"
-  log "$suite: debootstrap from $mirror into $partial (a few minutes)"
-  if ! debootstrap --variant=minbase "$suite" "$partial" "$mirror" \
+  log "$suite: debootstrap $release ($arch) from $mirror into $partial (a few minutes)"
+  if ! for_arch "$arch" debootstrap --variant=minbase --arch="$arch" "$release" "$partial" "$mirror" \
     >"$LOG_DIR/$suite.debootstrap.log" 2>&1; then
     unmount_under "$partial" || true
     tail -20 "$LOG_DIR/$suite.debootstrap.log" >&2
     die "$suite: debootstrap failed; see $LOG_DIR/$suite.debootstrap.log"
   fi
   unmount_under "$partial"
-  log "$suite: apt-get install $PACKAGES"
-  if ! in_namespace --provision "$partial" >>"$LOG_DIR/$suite.debootstrap.log" 2>&1; then
+  log "$suite: apt-get install $packages"
+  if ! in_namespace --provision "$partial" "$packages" "$arch" >>"$LOG_DIR/$suite.debootstrap.log" 2>&1; then
     tail -20 "$LOG_DIR/$suite.debootstrap.log" >&2
     die "$suite: installing the packages failed; see $LOG_DIR/$suite.debootstrap.log"
   fi
@@ -232,16 +388,17 @@ build_rootfs() {
   ln -sfn ../proc/self/mounts "$partial/etc/mtab"
   local libfuse
   # shellcheck disable=SC2016 # dpkg-query's format, not shell
-  libfuse=$(chroot "$partial" dpkg-query -W -f '${Package} ${Version}\n' 'libfuse3-[0-9]*' | head -1)
+  libfuse=$(for_arch "$arch" chroot "$partial" dpkg-query -W -f '${Package} ${Version}\n' 'libfuse3-[0-9]*' | head -1)
   {
     echo "suite=$suite"
+    echo "arch=$arch"
     echo "mirror=$mirror"
-    echo "packages=$PACKAGES"
+    echo "packages=$packages"
     echo "libfuse=$libfuse"
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   } >"$partial/$STAMP"
   mv "$partial" "$root"
-  log "$suite: built ($libfuse)"
+  log "$suite: built ($libfuse) in $((SECONDS - started)) s"
 }
 
 # Copies what git tracks or would track (not .git, not ignored files) to
@@ -258,18 +415,20 @@ snapshot_checkout() {
     grep -q . && echo ' + uncommitted changes')" >"$SNAPSHOT/.denofuse-snapshot"
 }
 
-# Runs inside a private mount namespace: installs $PACKAGES into the new
-# root filesystem $1 with its own apt (sources.list from debootstrap).
+# Runs inside a private mount namespace: installs the packages $2 into the
+# new root filesystem $1 (of Debian architecture $3) with its own apt
+# (sources.list from debootstrap).
 provision() {
-  local root=$1
+  local root=$1 packages=$2
   trap 'unmount_under "$root"' EXIT
   mount --make-rprivate / 2>/dev/null || true
+  register_binfmt "$(qemu_name "$3")"
   mount --rbind /dev "$root/dev"
   mount --make-rslave "$root/dev"
   mount -t proc proc "$root/proc"
   cat /etc/resolv.conf >"$root/etc/resolv.conf" 2>/dev/null || true
   chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $PACKAGES && apt-get clean"
+    sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $packages && apt-get clean"
   unmount_under "$root"
   trap - EXIT
 }
@@ -278,8 +437,16 @@ provision() {
 # suite $1 with source tree $2, runs the shell script $3 in it under the
 # watchdog, tears everything down.
 in_chroot() {
-  local suite=$1 source=$2 script=$3 root="$ROOTFS_DIR/$1" deno_bin pid=""
-  deno_bin=$(readlink -f "$(command -v deno)")
+  local suite=$1 source=$2 script=$3 root="$ROOTFS_DIR/$1" deno_bin pid="" arch
+  local emulation="" time_factor=1 stall_seconds=$STALL_SECONDS
+  arch=$(suite_arch "$suite")
+  deno_bin=$(deno_binary "$arch")
+  if [ "$arch" != amd64 ]; then
+    # Everything in the chroot runs under qemu-user, some 4-8x slower.
+    emulation=qemu-user
+    time_factor=$EMULATION_TIME_FACTOR
+    stall_seconds=$((STALL_SECONDS * EMULATION_TIME_FACTOR))
+  fi
   # On any exit: kill what runs in the chroot, release whatever of it is
   # blocked on a FUSE request, unmount everything.
   # shellcheck disable=SC2064 # root is fixed; pid is read when the trap runs
@@ -288,6 +455,7 @@ in_chroot() {
   trap 'exit 143' TERM INT HUP
   # Nothing mounted here may propagate back to the host.
   mount --make-rprivate /
+  register_binfmt "$(qemu_name "$arch")"
   # The chroot's root as a mount point of its own, as on a real system
   # (unshare -m inside the chroot needs that to change "/"'s propagation).
   mount --bind "$root" "$root"
@@ -307,9 +475,11 @@ in_chroot() {
   setsid chroot "$root" /usr/bin/env -i \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 TMPDIR=/tmp NO_COLOR=1 DENO_NO_UPDATE_CHECK=1 \
+    DENOFUSE_EMULATION="$emulation" DENOFUSE_TIME_FACTOR="$time_factor" \
     TERM="${TERM:-dumb}" /bin/bash -c "$script" <&0 &
   pid=$!
   (
+    STALL_SECONDS=$stall_seconds
     for ((t = 0; t < SUITE_TIMEOUT; t += STALL_POLL)); do
       kill -0 "$pid" 2>/dev/null || exit 0
       sleep "$STALL_POLL"
@@ -355,34 +525,41 @@ in_namespace() {
   return "$status"
 }
 
-# The test run of one suite, with what the log should say about the chroot.
+# The test run of suite $1, with what the log should say about the chroot.
 suite_script() {
+  local command=$TEST_COMMAND
+  [ "$(suite_arch "$1")" = amd64 ] || command=$EMULATED_TEST_COMMAND
   cat <<EOF
 set -u
 cd '$REPO'
-echo "== chroot: \$(. /etc/os-release; echo "\$PRETTY_NAME"), \$(getconf GNU_LIBC_VERSION)"
+echo "== chroot: \$(. /etc/os-release; echo "\$PRETTY_NAME"), \$(getconf GNU_LIBC_VERSION), \$(uname -m)"
 echo "== deno: \$(deno --version | head -1)"
 echo "== source: \$(cat .denofuse-snapshot 2>/dev/null || echo "live checkout")"
-for lib in /usr/lib/x86_64-linux-gnu/libfuse3.so.*.*; do
+if [ -n "\$DENOFUSE_EMULATION" ]; then
+  echo "== emulation: \$DENOFUSE_EMULATION, timeouts x\$DENOFUSE_TIME_FACTOR"
+fi
+for lib in /usr/lib/*-linux-gnu/libfuse3.so.*.*; do
   echo "== \$lib exports:"
   nm -D --defined-only "\$lib" | grep -E ' (fuse_session_new|fuse_version)' | sed 's/^/   /'
 done
 echo "== headers: \$(cat /usr/include/fuse3/*.h | grep -m1 -E 'define FUSE_MINOR_VERSION')"
-exec $TEST_COMMAND
+exec $command
 EOF
 }
 
 summarize() {
   local suite=$1 status=$2 logf="$LOG_DIR/$1.log" root="$ROOTFS_DIR/$1"
-  local line distro libfuse soname passed failed ignored
+  local line distro libfuse soname passed failed ignored arch
   line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$logf" | tail -1 || true)
   passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
   failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")
   ignored=$(sed -nE 's/.* ([0-9]+) ignored.*/\1/p' <<<"$line")
   # shellcheck disable=SC1091 # the chroot's
   distro=$(. "$root/etc/os-release" && echo "$PRETTY_NAME")
+  arch=$(suite_arch "$suite")
+  [ "$arch" = amd64 ] || distro+=", $arch under qemu-user"
   libfuse=$(sed -n 's/^libfuse=//p' "$root/$STAMP")
-  soname=$(find "$root/usr/lib/x86_64-linux-gnu" -maxdepth 1 -name 'libfuse3.so.[0-9]' -printf '%f\n' | head -1)
+  soname=$(find "$root"/usr/lib/*-linux-gnu -maxdepth 1 -name 'libfuse3.so.[0-9]' -printf '%f\n' | head -1)
   if [ -z "$line" ]; then
     passed="?"
     failed="? (no test summary, exit $status)"
@@ -391,6 +568,17 @@ summarize() {
   printf '| %s | %s | `%s` | %s | %s | %s | %s |\n' \
     "${libfuse#* }" "$distro" "$soname" "${passed:-0}" "${failed:-0}" "${ignored:-0}" \
     "$(date -u +%Y-%m-%d)"
+}
+
+# What suite $1 needs before it runs: emulation for a foreign architecture,
+# its root filesystem, its Deno binary.
+prepare_suite() {
+  local arch started=$SECONDS
+  arch=$(suite_arch "$1")
+  ensure_emulation "$arch"
+  build_rootfs "$1"
+  deno_binary "$arch" >/dev/null || exit 1
+  [ "$arch" = amd64 ] || log "$1: ready in $((SECONDS - started)) s"
 }
 
 preflight() {
@@ -411,8 +599,13 @@ main() {
       in_chroot "$2" "$3" "$4"
       return
       ;;
-    --provision) # internal: ROOT, inside unshare
-      provision "$2"
+    --provision) # internal: ROOT PACKAGES ARCH, inside unshare
+      provision "$2" "$3" "$4"
+      return
+      ;;
+    --emulated) # internal: ARCH COMMAND..., inside unshare
+      shift
+      emulated "$@"
       return
       ;;
     --rebuild) rebuild=1 ;;
@@ -442,7 +635,7 @@ main() {
   preflight
 
   if [ -n "$exec_suite" ]; then
-    build_rootfs "$exec_suite"
+    prepare_suite "$exec_suite"
     if [ "$live" -eq 0 ]; then
       snapshot_checkout
       source=$SNAPSHOT
@@ -453,11 +646,11 @@ main() {
     return
   fi
 
-  [ "${#suites[@]}" -gt 0 ] || suites=(bullseye bookworm trixie)
+  [ "${#suites[@]}" -gt 0 ] || suites=(bullseye bookworm trixie bookworm-arm64)
   local suite
   for suite in "${suites[@]}"; do
     [ "$rebuild" -eq 0 ] || rm -f "$ROOTFS_DIR/$suite/$STAMP"
-    build_rootfs "$suite"
+    prepare_suite "$suite"
   done
   [ "$build_only" -eq 0 ] || return 0
   if [ "$live" -eq 0 ]; then
@@ -466,12 +659,14 @@ main() {
     log "testing a snapshot of the checkout: $(cat "$SNAPSHOT/.denofuse-snapshot")"
   fi
 
-  local overall=0 status rows=()
+  local overall=0 status rows=() started
   for suite in "${suites[@]}"; do
     log "$suite: running the test suite (log: $LOG_DIR/$suite.log)"
     status=0
-    in_namespace --in-chroot "$suite" "$source" "$(suite_script)" \
+    started=$SECONDS
+    in_namespace --in-chroot "$suite" "$source" "$(suite_script "$suite")" \
       </dev/null >"$LOG_DIR/$suite.log" 2>&1 || status=$?
+    log "$suite: the test run took $((SECONDS - started)) s"
     grep -E '^(== |   [0-9a-f]+ T |ok \||FAILED \|)' "$LOG_DIR/$suite.log" |
       sed "s/^/  [$suite] /" >&2 || true
     if [ "$status" -ne 0 ]; then

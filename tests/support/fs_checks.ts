@@ -7,6 +7,7 @@
  */
 
 import { sh } from "./mount.ts";
+import { scaled } from "./emulation.ts";
 import type { Statvfs } from "../../posix.ts";
 
 /** The system Python: the pyenv shim under /root is not reachable for other uids. */
@@ -143,7 +144,8 @@ export async function dropCaches(): Promise<void> {
 }
 
 /**
- * Polls `probe` every 20 ms until it returns true or `timeoutMs` passes.
+ * Polls `probe` every 20 ms until it returns true or `timeoutMs` (times the
+ * emulation's time factor) passes.
  *
  * @returns whether it became true
  */
@@ -152,7 +154,7 @@ export async function waitFor(
   timeoutMs = 3000,
   onPoll?: () => Promise<void>,
 ): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   for (;;) {
     if (await probe()) return true;
     if (Date.now() > deadline) return false;

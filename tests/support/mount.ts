@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { mount, type Operations } from "../../mod.ts";
+import { scaled } from "./emulation.ts";
 
 /** Paths of the repository, for spawning examples. */
 export const REPO = new URL("../../", import.meta.url).pathname;
@@ -16,8 +17,12 @@ export async function isMounted(path: string): Promise<boolean> {
   return table.split("\n").some((l) => l.split(" ")[4] === path);
 }
 
-/** Rejects after `ms` with a message naming `what`; the timer is always cleared. */
+/**
+ * Rejects after `ms` (times the emulation's time factor, see
+ * `emulation.ts`) with a message naming `what`; the timer is always cleared.
+ */
 export async function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  ms = scaled(ms);
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
@@ -165,14 +170,16 @@ export async function withSpawnedFs(
     exited: (ms = 15_000) => withTimeout(`${script} exit`, ms, status),
   };
   try {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + scaled(20_000);
     while (!(await isMounted(mnt))) {
       const done = await Promise.race([
         status.then(() => true),
         new Promise((r) => setTimeout(() => r(false), 50)),
       ]);
       if (done) throw new Error(`${script} exited before mounting:\n${stderr}`);
-      if (Date.now() > deadline) throw new Error(`${script} did not mount within 20 s:\n${stderr}`);
+      if (Date.now() > deadline) {
+        throw new Error(`${script} did not mount within ${scaled(20)} s:\n${stderr}`);
+      }
     }
     await withTimeout(`test of ${script}`, timeoutMs, fn(fs));
   } finally {
