@@ -847,6 +847,33 @@ export class PassthroughFs implements fuse.Operations {
     return this.#adopt(fd, refuse);
   }
 
+  /**
+   * {@link #find} for a name that probably leads to a node the kernel
+   * already holds (with timeouts of 0, most lookups revalidate a name the
+   * kernel knows): stat'ed by name first, and if it is a node whose
+   * descriptor is open, that is all, one system call instead of an openat,
+   * an fstat and a close. The descriptor keeps the object alive, so its
+   * `st_dev`/`st_ino` cannot name another one meanwhile. Otherwise opened
+   * and stat'ed through the new descriptor, as `#find` does.
+   */
+  #findKnown(
+    dirfd: number,
+    name: Uint8Array<ArrayBuffer>,
+    refuse = true,
+  ): { node: Node; st: Stat } {
+    const st = fstatat(dirfd, name, AT.SYMLINK_NOFOLLOW);
+    const known = this.#byKey.get(this.#keyOf(st.dev, st.ino));
+    if (known !== undefined && known.fd >= 0) {
+      this.#fd(known); // most recently used
+      return { node: known, st };
+    }
+    const c = sym();
+    const flags = O.O_PATH | O.O_NOFOLLOW | O.O_CLOEXEC;
+    let fd = c.openat(dirfd, name, flags, 0);
+    if (fd < 0) fd = this.#retryOpen(() => c.openat(dirfd, name, flags, 0));
+    return this.#adopt(fd, refuse);
+  }
+
   /** Drops `count` references; the node goes when none is left. */
   #unref(node: Node, count: number): void {
     node.nlookup -= count;
@@ -1065,7 +1092,7 @@ export class PassthroughFs implements fuse.Operations {
     let found: { node: Node; st: Stat };
     if (isDot(name)) found = { node: parent, st: this.#stat(parent) };
     else if (isDotDot(name)) found = this.#parentOf(parent);
-    else found = this.#find(this.#fd(parent), component(name, errno.EINVAL));
+    else found = this.#findKnown(this.#fd(parent), component(name, errno.EINVAL));
     found.node.nlookup++;
     return this.#attr(found.node, found.st);
   }
@@ -1501,7 +1528,9 @@ export class PassthroughFs implements fuse.Operations {
         // The open directory's own descriptor, which eviction never closes.
         // A plain READDIR drops the node at once, so it may exceed the
         // limit on fixed nodes.
-        found = this.#find(dir.fd, cstr(name), token.plus);
+        found = token.plus
+          ? this.#findKnown(dir.fd, cstr(name))
+          : this.#find(dir.fd, cstr(name), false);
       } catch (error) {
         if (!(error instanceof FUSEError)) throw error;
         // Removed since the listing was taken: leave it out, as a fresh
