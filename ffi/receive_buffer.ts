@@ -10,6 +10,7 @@
  */
 
 import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
+import type { WriteSource } from "./write_source.ts";
 
 /** Reading what a callback's pointers point to, for its decoders. */
 export interface RequestMemory {
@@ -35,6 +36,11 @@ export interface RequestMemory {
    * @returns the bytes, and what ends their reservation
    */
   keep(ptr: Deno.PointerValue, len: number): KeptBytes;
+  /**
+   * @param bufv libfuse's `struct fuse_bufvec *` of a `write_buf` call
+   * @returns its data, usable during the callback
+   */
+  writeSource(bufv: Deno.PointerValue): WriteSource;
 }
 
 /** What {@link RequestMemory.keep} returns. */

@@ -17,6 +17,7 @@ import {
   receiveBytes,
   type RequestMemory,
 } from "./receive_buffer.ts";
+import { WriteSource } from "./write_source.ts";
 import { FuseMountError } from "../core/errors.ts";
 import { openDescriptors, parkAutoUnmountSocket } from "./auto_unmount.ts";
 
@@ -270,6 +271,15 @@ export class LowLevelSession implements RequestMemory {
     if (view === null) return { bytes: copyBytes(ptr, len), release: null };
     const release = this.#holdProcessingBuffer();
     return release ? { bytes: view, release } : { bytes: view.slice(), release: null };
+  }
+
+  /**
+   * @param bufv libfuse's `struct fuse_bufvec *` of a `write_buf` call
+   * @returns its data, usable during the callback
+   */
+  writeSource(bufv: Deno.PointerValue): WriteSource {
+    const { fuse } = this.#libs;
+    return new WriteSource(bufv, Number(fuse.fuse_buf_size(bufv)), fuse.fuse_buf_copy);
   }
 
   /**

@@ -216,6 +216,14 @@ export const FUSE_SYMBOLS = {
     // run it off the JS thread so the loop can answer that request.
     nonblocking: true,
   },
+  // size_t fuse_buf_size(const struct fuse_bufvec *bufv)
+  fuse_buf_size: { parameters: [/* bufv */ "pointer"], result: "usize" },
+  // ssize_t fuse_buf_copy(struct fuse_bufvec *dst, struct fuse_bufvec *src,
+  //   enum fuse_buf_copy_flags flags)
+  fuse_buf_copy: {
+    parameters: [/* dst */ "buffer", /* src */ "pointer", /* flags */ "i32"],
+    result: "isize",
+  },
   // int fuse_lowlevel_notify_store(struct fuse_session *se, fuse_ino_t ino,
   //   off_t offset, struct fuse_bufvec *bufv, enum fuse_buf_copy_flags flags)
   fuse_lowlevel_notify_store: {
