@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { isMounted, sh, type SpawnedFs, withSpawnedFs, withTimeout } from "./support/mount.ts";
+import { QEMU_LIMITS, unlessEmulated } from "./support/emulation.ts";
 
 function envInt(name: string, fallback: number): number {
   const value = Number(Deno.env.get(name));
@@ -62,7 +63,12 @@ async function killAndWaitForUnmount(fs: SpawnedFs): Promise<boolean> {
   return true;
 }
 
-Deno.test("auto_unmount leaves no mount after kill -9, even with another mount busy", async () => {
+Deno.test({
+  ...unlessEmulated(
+    "auto_unmount leaves no mount after kill -9, even with another mount busy",
+    QEMU_LIMITS.cloneNewns,
+  ),
+}, async () => {
   const started = Date.now();
   const dead: string[] = [];
   await withSpawnedFs("tmpfs.ts", [], async (busy) => {

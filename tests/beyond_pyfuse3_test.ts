@@ -10,6 +10,7 @@ import * as posix from "../posix.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
 import { COUNTER_ADD, COUNTER_GET, CounterFs } from "../examples/counter.ts";
 import { sh, withMount } from "./support/mount.ts";
+import { QEMU_LIMITS, unlessEmulated } from "./support/emulation.ts";
 
 const OPTIONS = ["default_permissions", "fsname=denofuse-beyond"];
 
@@ -300,7 +301,9 @@ print(os.copy_file_range(a, b, 100))`,
   });
 });
 
-Deno.test("counter example: ioctl round trip and poll wake-up", async () => {
+Deno.test({
+  ...unlessEmulated("counter example: ioctl round trip and poll wake-up", QEMU_LIMITS.ioctl),
+}, async () => {
   const fs = new CounterFs();
   await withMount(fs, async (mnt) => {
     const poller = new Background("python3", [

@@ -9,6 +9,7 @@ import * as fuse from "../mod.ts";
 import { HelloFs } from "../examples/hello.ts";
 import { isMounted, REPO, sh, withMount, withSpawnedFs } from "./support/mount.ts";
 import { capturingErrors } from "./support/log.ts";
+import { QEMU_LIMITS, unlessEmulated } from "./support/emulation.ts";
 
 Deno.test("a read blocked in a slow handler returns EINTR promptly when the reader gets a signal", async () => {
   let aborted = false;
@@ -106,7 +107,12 @@ Deno.test("wrong-shaped replies get EIO and a log line naming the operation and 
   );
 });
 
-Deno.test("auto_unmount: kill -9 of the server leaves no dead mount behind", async () => {
+Deno.test({
+  ...unlessEmulated(
+    "auto_unmount: kill -9 of the server leaves no dead mount behind",
+    QEMU_LIMITS.cloneNewns,
+  ),
+}, async () => {
   await withSpawnedFs("hello.ts", ["-o", "auto_unmount"], async (fs) => {
     fs.child.kill("SIGKILL");
     await fs.exited();

@@ -32,7 +32,11 @@ export function scaled(ms: number): number {
  * What qemu-user cannot do that a test needs: a test skipped under
  * emulation names one of these, never a shortcoming of the library.
  */
-export const QEMU_LIMITS = {} as const;
+export const QEMU_LIMITS = {
+  cloneNewns:
+    "qemu-user refuses clone(CLONE_NEWNS), which fusermount3 needs to unmount for auto_unmount",
+  ioctl: "qemu-user passes only the ioctl numbers it knows, not a filesystem's own, to the kernel",
+} as const;
 
 /**
  * `Deno.test` options for a test that cannot run under emulation: natively
