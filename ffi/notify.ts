@@ -7,9 +7,9 @@
  * @module
  */
 
-import { FUSE_BUFVEC_ALLOC, LAYOUT } from "./layout.ts";
-import type { LoadedLibraries } from "./library.ts";
-import { copyBytes, nulTerminated, toSafeNumber } from "./codec.ts";
+import type { FuseLibrary, LoadedLibraries } from "./library.ts";
+import { encodeBufvec, nulTerminated, toSafeNumber } from "./codec.ts";
+import { ErrnoError } from "../core/errors.ts";
 
 /** A negative errno from libfuse, as a positive number, or 0. */
 export type NotifyResult = number;
@@ -89,18 +89,7 @@ export class Notifier {
    */
   async store(ino: number, offset: number, data: Uint8Array): Promise<NotifyResult> {
     const owned = new Uint8Array(data) as Uint8Array<ArrayBuffer>;
-    const bufvec = new Uint8Array(FUSE_BUFVEC_ALLOC);
-    const view = new DataView(bufvec.buffer);
-    const V = LAYOUT.fuse_bufvec.fields;
-    const B = LAYOUT.fuse_buf.fields;
-    const buf = V.buf.offset;
-    view.setBigUint64(V.count.offset, 1n, true);
-    view.setBigUint64(buf + B.size.offset, BigInt(owned.length), true);
-    view.setBigUint64(
-      buf + B.mem.offset,
-      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(owned))),
-      true,
-    );
+    const bufvec = encodeBufvec({ size: owned.length, mem: owned });
     pinned.add(owned);
     try {
       return -(await this.#libs.fuse.fuse_lowlevel_notify_store(
@@ -134,41 +123,27 @@ export class Notifier {
 }
 
 /**
- * Decodes the arguments of the retrieve_reply callback.
+ * Decodes the arguments of the retrieve_reply callback. The data is copied
+ * with libfuse's `fuse_buf_copy`, which also reads it from the kernel's
+ * pipe when libfuse spliced the reply (with a writeBuf handler).
  *
+ * @param fuse libfuse's buffer functions
  * @param cookie the cookie passed to `retrieve`
  * @param bufv the `struct fuse_bufvec *` with the cached data
- * @param bufStride bytes per `fuse_buf` in the loaded libfuse (40, or 48 from 3.17)
- * @returns the cookie and a copy of the data
+ * @returns the cookie, and a copy of the data or the error libfuse's copy met
  */
 export function decodeRetrieveReply(
+  fuse: Pick<FuseLibrary, "fuse_buf_size" | "fuse_buf_copy">,
   cookie: Deno.PointerValue,
   bufv: Deno.PointerValue,
-  bufStride: number,
-): { cookie: number; data: Uint8Array } {
+): { cookie: number; data: Uint8Array | ErrnoError } {
   const id = toSafeNumber(BigInt(Deno.UnsafePointer.value(cookie)), "retrieve cookie");
   if (bufv === null) return { cookie: id, data: new Uint8Array(0) };
-  const V = LAYOUT.fuse_bufvec.fields;
-  const B = LAYOUT.fuse_buf.fields;
-  const pv = new Deno.UnsafePointerView(bufv);
-  const count = Number(pv.getBigUint64(V.count.offset));
-  const skip = Number(pv.getBigUint64(V.off.offset));
-  const parts: Uint8Array[] = [];
-  for (let i = Number(pv.getBigUint64(V.idx.offset)); i < count; i++) {
-    const at = V.buf.offset + i * bufStride;
-    const size = Number(pv.getBigUint64(at + B.size.offset));
-    const mem = pv.getPointer(at + B.mem.offset);
-    const start = parts.length === 0 ? skip : 0;
-    if (mem !== null && size > start) {
-      parts.push(copyBytes(Deno.UnsafePointer.offset(mem, start), size - start));
-    }
-  }
-  if (parts.length === 1) return { cookie: id, data: parts[0] };
-  const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    data.set(p, at);
-    at += p.length;
-  }
-  return { cookie: id, data };
+  const data = new Uint8Array(Number(fuse.fuse_buf_size(bufv)));
+  if (data.length === 0) return { cookie: id, data };
+  const copied = Number(
+    fuse.fuse_buf_copy(encodeBufvec({ size: data.length, mem: data }), bufv, 0),
+  );
+  if (copied < 0) return { cookie: id, data: new ErrnoError(-copied, "notifyRetrieve") };
+  return { cookie: id, data: data.subarray(0, copied) };
 }

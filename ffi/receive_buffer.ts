@@ -11,6 +11,7 @@
 
 import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
 import type { WriteSource } from "./write_source.ts";
+import type { LibC } from "./libc.ts";
 
 /** Reading what a callback's pointers point to, for its decoders. */
 export interface RequestMemory {
@@ -65,23 +66,63 @@ export function receiveBytes(pageSize: number): number {
   return 256 * pageSize + 0x1000;
 }
 
-/** One `struct fuse_buf` and the memory libfuse receives requests into. */
+/**
+ * One `struct fuse_buf` and the memory libfuse receives requests into.
+ *
+ * The memory comes from malloc, not from V8: a handler may detach the
+ * ArrayBuffer of a view it was given (`buf.buffer.transfer()`, a
+ * postMessage transfer list), and V8 would then free memory libfuse still
+ * reads into. Detaching this external buffer frees nothing; the next view
+ * simply wraps the memory again.
+ */
 export class ReceiveBuffer {
   /** The `struct fuse_buf` to pass to `fuse_session_receive_buf`/`_process_buf`. */
   readonly struct: Uint8Array<ArrayBuffer> = new Uint8Array(FUSE_BUF_ALLOC);
-  readonly #mem: Uint8Array<ArrayBuffer>;
+  readonly #libc: Pick<LibC, "free">;
+  readonly #size: number;
+  #ptr: Deno.PointerValue;
   readonly #address: number;
+  #mem: Uint8Array<ArrayBuffer>;
 
-  /** @param size bytes of memory, at least {@link receiveBytes} */
-  constructor(size: number) {
-    this.#mem = new Uint8Array(size);
-    // An ArrayBuffer's backing store never moves, so its address stays valid.
-    this.#address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#mem)));
+  /**
+   * @param size bytes of memory, at least {@link receiveBytes} (malloc
+   *   touches none of it: only what requests fill becomes resident)
+   * @param libc for malloc and free
+   * @throws {RangeError} if malloc fails
+   */
+  constructor(size: number, libc: Pick<LibC, "malloc" | "free">) {
+    this.#libc = libc;
+    this.#size = size;
+    this.#ptr = libc.malloc(BigInt(size));
+    if (this.#ptr === null) throw new RangeError(`malloc(${size}) failed for a receive buffer`);
+    this.#address = Number(Deno.UnsafePointer.value(this.#ptr));
+    this.#mem = this.#wrap();
     new DataView(this.struct.buffer).setBigUint64(
       LAYOUT.fuse_buf.fields.mem.offset,
       BigInt(this.#address),
       true,
     );
+  }
+
+  #wrap(): Uint8Array<ArrayBuffer> {
+    return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(this.#ptr!, this.#size));
+  }
+
+  /**
+   * Clears `flags` before a receive: libfuse's read(2) path sets only
+   * `size`, so a "descriptor" flag left by an earlier spliced request would
+   * make it take the new request for pipe data.
+   */
+  clearFlags(): void {
+    new DataView(this.struct.buffer).setInt32(LAYOUT.fuse_buf.fields.flags.offset, 0, true);
+  }
+
+  /** Frees the memory (the session is gone). Idempotent. */
+  free(): void {
+    if (this.#ptr === null) return;
+    this.#libc.free(this.#ptr);
+    this.#ptr = null;
+    this.#mem = new Uint8Array(0);
   }
 
   /**
@@ -93,6 +134,7 @@ export class ReceiveBuffer {
    */
   #offset(ptr: Deno.PointerValue, len: number): number {
     if (ptr === null) return -1;
+    if (this.#mem.length === 0 && this.#ptr !== null) this.#mem = this.#wrap();
     const at = Number(Deno.UnsafePointer.value(ptr)) - this.#address;
     return at >= 0 && at + len <= this.#mem.length ? at : -1;
   }

@@ -132,7 +132,6 @@ export class LowLevelSession implements RequestMemory {
   ) {
     this.#libs = libs;
     this.#receiveBytes = receiveBytes(libs.libc.getpagesize());
-    this.#pool = [new ReceiveBuffer(this.#receiveBytes)];
     // libfuse after 3.18 keeps the socket in the session and closes it itself: leave it there.
     this.#parkControlSocket = libs.version <= 318 &&
       options.includes("auto_unmount");
@@ -178,6 +177,7 @@ export class LowLevelSession implements RequestMemory {
       );
     }
     this.#se = se;
+    this.#pool = [new ReceiveBuffer(this.#receiveBytes, libs.libc)];
   }
 
   /** The raw session pointer, for notify calls. */
@@ -229,7 +229,9 @@ export class LowLevelSession implements RequestMemory {
     const { fuse } = this.#libs;
     for (;;) {
       this.#receives++;
-      const res = fuse.fuse_session_receive_buf(this.#se, this.#pool[this.#current].struct);
+      const buffer = this.#pool[this.#current];
+      buffer.clearFlags();
+      const res = fuse.fuse_session_receive_buf(this.#se, buffer.struct);
       if (res > 0) return Received.Request;
       if (res === -11 /* EAGAIN */) return Received.Empty;
       if (res === -4 /* EINTR */) continue;
@@ -295,7 +297,9 @@ export class LowLevelSession implements RequestMemory {
     const held = this.#processing;
     this.#pinned.add(held);
     let next = this.#pool.findIndex((_, i) => i !== held && !this.#pinned.has(i));
-    if (next < 0) next = this.#pool.push(new ReceiveBuffer(this.#receiveBytes)) - 1;
+    if (next < 0) {
+      next = this.#pool.push(new ReceiveBuffer(this.#receiveBytes, this.#libs.libc)) - 1;
+    }
     this.#current = next;
     const receives = this.#receives;
     return () => {
@@ -363,6 +367,7 @@ export class LowLevelSession implements RequestMemory {
     this.stopWaiting();
     this.#destroyed = true;
     captureLibfuseLog(this.#libs, () => this.#libs.fuse.fuse_session_destroy(this.#se));
+    for (const buffer of this.#pool) buffer.free();
     if (this.#wakeFd >= 0) this.#libs.libc.close(this.#wakeFd);
     this.#wakeFd = -1;
     this.#fd = -1;

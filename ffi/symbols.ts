@@ -297,6 +297,10 @@ const LOOP_LIBC_SYMBOLS = {
   strlen: { parameters: [/* s */ "pointer"], result: "usize" },
   // int getpagesize(void)   (the receive buffers' size depends on it)
   getpagesize: { parameters: [], result: "i32" },
+  // void *malloc(size_t size)   (receive buffers: memory V8 can never free)
+  malloc: { parameters: [/* size */ "usize"], result: "pointer" },
+  // void free(void *ptr)
+  free: { parameters: [/* ptr */ "pointer"], result: "void" },
 
   // For parking auto_unmount's control socket (ffi/auto_unmount.ts).
   // int open(const char *pathname, int flags, ... /* mode_t mode */)

@@ -9,25 +9,9 @@
  */
 
 import { FUSEError, FuseStateError } from "../core/errors.ts";
-import { FUSE_BUFVEC_ALLOC, LAYOUT } from "./layout.ts";
+import { encodeBufvec, FUSE_BUF } from "./codec.ts";
 
-/** `FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK`: a file descriptor written at `pos`. */
-const FD_AT_POS = 2 | 4;
 const EIO = 5;
-
-/** A one-buffer `struct fuse_bufvec`: memory at `mem`, or descriptor `fd` at `pos`. */
-function bufvec(size: number, flags: number, fd: number, pos: bigint, mem: bigint) {
-  const V = LAYOUT.fuse_bufvec.fields, B = LAYOUT.fuse_buf.fields, buf = V.buf.offset;
-  const out = new Uint8Array(FUSE_BUFVEC_ALLOC);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(V.count.offset, 1n, true);
-  view.setBigUint64(buf + B.size.offset, BigInt(size), true);
-  view.setInt32(buf + B.flags.offset, flags, true);
-  view.setBigUint64(buf + B.mem.offset, mem, true);
-  view.setInt32(buf + B.fd.offset, fd, true);
-  view.setBigInt64(buf + B.pos.offset, pos, true);
-  return out;
-}
 
 /** The libfuse call a {@link WriteSource} copies with (`fuse_buf_copy`). */
 export type BufCopy = (dst: Uint8Array<ArrayBuffer>, src: Deno.PointerValue, flags: number) =>
@@ -66,7 +50,8 @@ export class WriteSource {
    *
    * @param fd an open file descriptor
    * @param offset where in the file
-   * @returns the bytes written; fewer than {@link size} on a short write
+   * @returns the bytes written: {@link size}, or fewer only when the file
+   *   cannot take more (short writes are retried)
    * @throws {FUSEError} with the errno of the failed write
    * @throws {FuseStateError} if the data was used already or the handler returned
    * @example
@@ -77,7 +62,8 @@ export class WriteSource {
    * ```
    */
   copyTo(fd: number, offset: number): number {
-    return this.#copyInto(bufvec(this.size, FD_AT_POS, fd, BigInt(offset), 0n));
+    const flags = FUSE_BUF.FD_SEEK | FUSE_BUF.FD_RETRY;
+    return this.#copyInto(encodeBufvec({ size: this.size, fd, pos: offset, flags }));
   }
 
   /**
@@ -89,8 +75,7 @@ export class WriteSource {
    */
   bytes(): Uint8Array<ArrayBuffer> {
     const out = new Uint8Array(this.size);
-    const address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(out)));
-    if (this.#copyInto(bufvec(this.size, 0, -1, 0n, address)) !== this.size) {
+    if (this.#copyInto(encodeBufvec({ size: this.size, mem: out })) !== this.size) {
       throw new FUSEError(EIO);
     }
     return out;

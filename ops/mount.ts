@@ -22,7 +22,6 @@ import { KernelPassthrough } from "./passthrough.ts";
 import type { PollHandle } from "./poll.ts";
 import { type OperationStats, RequestStats } from "./stats.ts";
 import { RequestTracer } from "./trace.ts";
-import { FUSE_BUF_ALLOC, LAYOUT } from "../ffi/layout.ts";
 import { LowLevelSession } from "../ffi/session.ts";
 import type { RequestMemory } from "../ffi/receive_buffer.ts";
 import { buildDispatch, type DispatchHost, hasPosixLocks } from "./dispatch.ts";
@@ -255,8 +254,7 @@ export class FuseMount implements DispatchHost, NotificationOwner {
 
   /** @internal */
   retrieveReply(cookie: Deno.PointerValue, bufv: Deno.PointerValue): void {
-    const stride = this.libs.version >= 317 ? FUSE_BUF_ALLOC : LAYOUT.fuse_buf.size;
-    const { cookie: id, data } = decodeRetrieveReply(cookie, bufv, stride);
+    const { cookie: id, data } = decodeRetrieveReply(this.libs.fuse, cookie, bufv);
     this.notifications.retrieved(id, data);
   }
 

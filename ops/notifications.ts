@@ -107,12 +107,13 @@ export class MountNotifications implements Notifications {
    * Hands the kernel's answer to a notifyRetrieve to its caller.
    *
    * @param cookie the cookie the retrieve was sent with
-   * @param data the cached bytes
+   * @param data the cached bytes, or why they could not be read
    */
-  retrieved(cookie: number, data: Uint8Array): void {
+  retrieved(cookie: number, data: Uint8Array | Error): void {
     const waiter = this.#retrieves.get(cookie);
     this.#retrieves.delete(cookie);
-    waiter?.resolve(data);
+    if (data instanceof Error) waiter?.reject(data);
+    else waiter?.resolve(data);
   }
 
   /** Fails the retrieves still waiting for the kernel (the mount is closing). */

@@ -177,7 +177,8 @@ export interface Operations {
    * Write `buf` at `off`; return the number of bytes written. `buf` is a
    * view of the kernel's request, not a copy: it is valid until the
    * returned promise settles (or the handler returns), so copy what you
-   * keep (`buf.slice()`).
+   * keep (`buf.slice()`). It is a window into a larger receive buffer:
+   * `buf.buffer` holds other bytes too (mind `byteOffset`).
    */
   write?(fh: FileHandle, off: number, buf: Uint8Array, ctx: RequestContext): MaybePromise<number>;
   /**

@@ -20,6 +20,7 @@ import {
 } from "../ffi/codec.ts";
 import { fileInfoBits, LAYOUT } from "../ffi/layout.ts";
 import { ReceiveBuffer, receiveBytes } from "../ffi/receive_buffer.ts";
+import { acquireLibc, releaseLibc } from "../ffi/libc.ts";
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const ptr = (b: Uint8Array) => Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)!;
@@ -143,7 +144,8 @@ Deno.test("codec: struct flock and struct statvfs round-trip", () => {
 });
 
 Deno.test("ReceiveBuffer: pointers into the receive memory read as views, others as null", () => {
-  const buffer = new ReceiveBuffer(receiveBytes(4096));
+  const libc = acquireLibc();
+  const buffer = new ReceiveBuffer(receiveBytes(4096), libc);
   const mem = LAYOUT.fuse_buf.fields.mem.offset;
   const base = new DataView(buffer.struct.buffer).getBigUint64(mem, true);
   assert.notEqual(base, 0n, "fuse_buf.mem points at the buffer, so libfuse allocates nothing");
@@ -169,4 +171,17 @@ Deno.test("ReceiveBuffer: pointers into the receive memory read as views, others
   assert.equal(buffer.cString(at(size - 1)), null, "a string without its NUL in the buffer");
   const elsewhere = new Uint8Array(8);
   assert.equal(buffer.cString(Deno.UnsafePointer.of(elsewhere)), null);
+  // A handler that detaches what it was given frees nothing libfuse reads into.
+  const moved = buffer.view(at(4), 3)!.buffer.transfer();
+  assert.equal(buffer.view(at(4), 1)![0], 0x66, "the memory is wrapped again");
+  assert.equal(new Uint8Array(moved)[4], 0x66, "the moved buffer is the same memory");
+  new DataView(buffer.struct.buffer).setInt32(LAYOUT.fuse_buf.fields.flags.offset, 2, true);
+  buffer.clearFlags();
+  assert.equal(
+    new DataView(buffer.struct.buffer).getInt32(LAYOUT.fuse_buf.fields.flags.offset, true),
+    0,
+  );
+  buffer.free();
+  assert.equal(buffer.view(at(4), 1), null, "nothing after free()");
+  releaseLibc();
 });

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { withTimeout } from "./support/mount.ts";
+import { acquireLibraries, releaseLibraries } from "../ffi/library.ts";
+import { decodeRetrieveReply } from "../ffi/notify.ts";
+import { encodeBufvec } from "../ffi/codec.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -147,4 +150,38 @@ Deno.test("notifyStore() fills the page cache and notifyRetrieve() reads it back
 Deno.test("module-level invalidate functions need init() first", () => {
   assert.throws(() => fuse.invalidateInode(1), fuse.FuseStateError);
   assert.throws(() => fuse.invalidateEntryAsync(1, "x"), /before init\(\)/);
+});
+
+Deno.test("notifyRetrieve's answer is read from the kernel's pipe when libfuse spliced it, else from memory", () => {
+  const libs = acquireLibraries();
+  const libc = Deno.dlopen("libc.so.6", {
+    pipe: { parameters: ["buffer"], result: "i32" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    close: { parameters: ["i32"], result: "i32" },
+  });
+  const fds = new Int32Array(2);
+  try {
+    assert.equal(libc.symbols.pipe(new Uint8Array(fds.buffer)), 0);
+    const data = crypto.getRandomValues(new Uint8Array(20_000));
+    assert.equal(Number(libc.symbols.write(fds[1], data, BigInt(data.length))), data.length);
+    const cookie = Deno.UnsafePointer.create(7n);
+    const piped = encodeBufvec({ size: data.length, fd: fds[0], pos: 0, flags: 0 });
+    assert.deepEqual(decodeRetrieveReply(libs.fuse, cookie, Deno.UnsafePointer.of(piped)), {
+      cookie: 7,
+      data,
+    });
+    const inMemory = encodeBufvec({ size: data.length, mem: data });
+    const answer = decodeRetrieveReply(libs.fuse, cookie, Deno.UnsafePointer.of(inMemory));
+    assert.deepEqual(answer.data, data);
+    const closed = encodeBufvec({ size: 10, fd: 1_000_000, pos: 0, flags: 0 });
+    const failed = decodeRetrieveReply(libs.fuse, cookie, Deno.UnsafePointer.of(closed)).data;
+    assert.ok(
+      failed instanceof fuse.ErrnoError && failed.errno === fuse.errno.EBADF,
+      String(failed),
+    );
+  } finally {
+    for (const fd of fds) if (fd > 0) libc.symbols.close(fd);
+    libc.close();
+    releaseLibraries();
+  }
 });
