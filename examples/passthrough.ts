@@ -114,6 +114,11 @@ const ALLOC_BASE = 2 ** 52;
  */
 const LISTING_START = 64 * 1024;
 const DIRENT_CHUNK = 32 * 1024;
+/**
+ * The largest listing kept for the next directory opened after its own was
+ * released (a listing of some 300,000 short names).
+ */
+const SPARE_LISTING_MAX = 8 * 1024 * 1024;
 /** Records a listing's index starts with room for. */
 const LISTING_RECORDS = 1024;
 /** 2^52 as the high 32 bits of a 64-bit inode number. */
@@ -462,6 +467,8 @@ export class PassthroughFs implements fuse.Operations {
   #readBuffer = new Uint8Array(0);
   /** The attributes of plain READDIR entries (number and type only), reused entry after entry. */
   readonly #plainEntry = new fuse.EntryAttributes();
+  /** A released directory's listing buffers, for the next listing (see `#list`). */
+  #spareListing: Listing | null = null;
   #nextFh = 1;
   #nextId = ALLOC_BASE;
   #closed = false;
@@ -1384,13 +1391,17 @@ export class PassthroughFs implements fuse.Operations {
     const c = sym();
     const fd = dir.fd;
     check(c.lseek(fd, 0n, 0 /* SEEK_SET */));
-    const l = dir.listing ??= {
+    // The buffers of a directory released earlier if there is one: fresh
+    // ones cost their zeroing and a page fault per page as getdents64
+    // fills them, on every `ls`.
+    const l = dir.listing ??= this.#spareListing ?? {
       buf: new Uint8Array(LISTING_START),
       view: new DataView(new ArrayBuffer(0)),
       at: new Int32Array(LISTING_RECORDS),
       nameEnd: new Int32Array(LISTING_RECORDS),
       count: 0,
     };
+    if (l === this.#spareListing) this.#spareListing = null;
     dir.listed = false;
     if (!this.inlineIo) return this.#listOffThread(dir, l);
     let used = 0;
@@ -1441,9 +1452,11 @@ export class PassthroughFs implements fuse.Operations {
         l.at = starts;
         l.nameEnd = ends;
       }
-      // NUL-terminated; the padding after the NUL is not cleared by getdents64.
+      // NUL-terminated, and the record is padded to 8 bytes after the NUL
+      // (padding that getdents64 does not clear), so the NUL is among the
+      // record's last 8 bytes.
       const recEnd = at + reclen;
-      let nameEnd = at + 19;
+      let nameEnd = Math.max(at + 19, recEnd - 8);
       while (nameEnd < recEnd && buf[nameEnd] !== 0) nameEnd++;
       l.at[l.count] = at;
       l.nameEnd[l.count] = nameEnd;
@@ -1558,6 +1571,14 @@ export class PassthroughFs implements fuse.Operations {
     const dir = this.#dirs.get(fh);
     if (!dir) throw new FUSEError(errno.EBADF);
     this.#dirs.delete(fh);
+    const l = dir.listing;
+    if (l !== null && l.buf.length <= SPARE_LISTING_MAX) {
+      if (this.#spareListing === null || this.#spareListing.buf.length < l.buf.length) {
+        this.#spareListing = l;
+      }
+    }
+    dir.listing = null;
+    dir.listed = false;
     check(sym().close(dir.fd));
   }
 
