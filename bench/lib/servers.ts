@@ -93,6 +93,15 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       argv: (mnt) => deno("bench/servers/deno_hello_async.ts", mnt),
     },
     {
+      id: "deno-floor",
+      impl: "denofuse",
+      kind: "hello",
+      label: "bench/servers/deno_floor.ts: denofuse's loop and FFI with replies encoded once " +
+        "(no dispatch, no handler): the floor of a denofuse round trip",
+      needsSource: false,
+      argv: (mnt) => deno("bench/servers/deno_floor.ts", mnt),
+    },
+    {
       id: "c-hello",
       impl: "libfuse",
       kind: "hello",
@@ -244,6 +253,12 @@ export const COMPARISONS: ReadonlyArray<{ id: string; num: string; den: string; 
     num: "deno-hello-async",
     den: "py-hello",
     label: "denofuse async handlers / pyfuse3 (hello)",
+  },
+  {
+    id: "floor/c",
+    num: "deno-floor",
+    den: "c-hello",
+    label: "denofuse FFI floor / C (hello, -s)",
   },
   {
     id: "passthrough/c",
