@@ -331,8 +331,12 @@ class DirData {
     }
   }
 
-  /** The live entries whose id is greater than `startId`, in id order. */
-  *after(startId: number): Generator<DirEntry> {
+  /**
+   * Calls `each` with the live entries whose id is greater than `startId`,
+   * in id order, until it returns false. (A plain loop: a generator's
+   * yield costs as much as encoding the entry.)
+   */
+  forEachAfter(startId: number, each: (entry: DirEntry) => boolean): void {
     const order = this.#order;
     let lo = 0, hi = order.length;
     while (lo < hi) {
@@ -341,7 +345,7 @@ class DirData {
       else hi = mid;
     }
     for (let i = lo; i < order.length; i++) {
-      if (!order[i].removed) yield order[i];
+      if (!order[i].removed && !each(order[i])) return;
     }
   }
 }
@@ -466,6 +470,8 @@ export class TmpFs implements fuse.Operations {
   readonly #nodes = new Map<number, TmpNode>();
   readonly #files = new Map<number, OpenFile>();
   readonly #dirs = new Map<number, TmpNode>();
+  /** The attributes of a plain READDIR entry, reused for every one (see readdir). */
+  readonly #typeOnly = new fuse.EntryAttributes();
   readonly #clock = new Clock();
   readonly #pages: PageStore;
   readonly #maxInodes: number;
@@ -927,12 +933,20 @@ export class TmpFs implements fuse.Operations {
     if (startId < 2 && !fuse.readdirReply(token, DOTDOT, this.#attr(this.#node(dir.parent)), 2)) {
       return;
     }
-    for (const entry of dir.after(startId)) {
+    dir.forEachAfter(startId, (entry) => {
       const child = this.#node(entry.ino);
-      if (!fuse.readdirReply(token, entry.name, this.#attr(child), entry.id)) return;
+      if (!token.plus) {
+        // A plain READDIR entry carries only the inode and the type: one
+        // scratch object serves them all (readdirReply copies it at once).
+        this.#typeOnly.stIno = child.ino;
+        this.#typeOnly.stMode = child.mode;
+        return fuse.readdirReply(token, entry.name, this.#typeOnly, entry.id);
+      }
+      if (!fuse.readdirReply(token, entry.name, this.#attr(child), entry.id)) return false;
       // Only READDIRPLUS entries are lookups (see enableReaddirplusAuto).
-      if (token.plus) child.lookups++;
-    }
+      child.lookups++;
+      return true;
+    });
   }
 
   /** Nothing to sync. */
