@@ -236,7 +236,9 @@ export interface PassthroughOptions {
    * times as many small requests per second, but one slow read holds up
    * every request behind it. `"auto"` (the default): inline when the source
    * is in memory (tmpfs, ramfs), where nothing waits for a device, else
-   * thread.
+   * thread. Opens, creates and directory listings follow the same choice,
+   * except for objects on another filesystem mounted inside the source,
+   * which always go to the thread pool.
    */
   io?: "auto" | "inline" | "thread";
   /**
@@ -1383,9 +1385,9 @@ export class PassthroughFs implements fuse.Operations {
 
   /**
    * Reads the whole backing directory (getdents64), from its start, into
-   * `dir.listing`, reusing its buffers: on the JS thread where file I/O is
-   * inline (a directory in memory never waits for a device), else on
-   * Deno's blocking thread pool.
+   * `dir.listing`, reusing its buffers: on the JS thread where opens are
+   * (see {@link #inline}: a directory in memory never waits for a device),
+   * else on Deno's blocking thread pool.
    */
   #list(dir: DirHandle): Listing | Promise<Listing> {
     const c = sym();
@@ -1403,7 +1405,7 @@ export class PassthroughFs implements fuse.Operations {
     };
     if (l === this.#spareListing) this.#spareListing = null;
     dir.listed = false;
-    if (!this.inlineIo) return this.#listOffThread(dir, l);
+    if (!this.#inline(dir.node)) return this.#listOffThread(dir, l);
     let used = 0;
     for (;;) {
       const part = this.#listingRoom(l, used);
