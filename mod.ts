@@ -54,7 +54,6 @@ export type { Notifications } from "./ops/notifications.ts";
 export type { HandlerName, Operations } from "./ops/operations.ts";
 export { readdirReply, ReaddirToken } from "./ops/readdir.ts";
 export { notifyPoll, PollHandle } from "./ops/poll.ts";
-export type { WriteSource } from "./ffi/write_source.ts";
 export {
   type BytesLike,
   EntryAttributes,

@@ -49,11 +49,6 @@ export interface Negotiation {
   /** FUSE_CAP_READDIRPLUS_AUTO (needs both readdir slots registered). */
   readdirplusAuto: boolean;
   /**
-   * FUSE_CAP_SPLICE_READ: libfuse receives requests through a pipe, so
-   * that write_buf can splice their data on (absent: false).
-   */
-  spliceRead?: boolean;
-  /**
    * FUSE_CAP_PASSTHROUGH (libfuse 3.17+). The kernel refuses it together
    * with the writeback cache, so asking for it drops `writebackCache`.
    */
@@ -153,9 +148,9 @@ export function connInfoNegotiate(
   // it does, leave that to the kernel (it then sends a setattr of the mode).
   ask(FUSE_CAP.HANDLE_KILLPRIV, request.handleKillpriv);
   ask(FUSE_CAP.READDIRPLUS_AUTO, request.readdirplusAuto);
-  // Replies come from JS memory, where splicing them would gain nothing.
-  ask(FUSE_CAP.SPLICE_WRITE | FUSE_CAP.SPLICE_MOVE, false);
-  ask(FUSE_CAP.SPLICE_READ, request.spliceRead === true);
+  // Requests are read into and replies sent from JS-visible memory: no splicing
+  // (with a writeBuf-style splice path, 1 MiB writes used no less CPU; bench/README.md).
+  ask(FUSE_CAP.SPLICE_READ | FUSE_CAP.SPLICE_WRITE | FUSE_CAP.SPLICE_MOVE, false);
   const low = Number(want & 0xffffffffn);
   if (ext) view.setBigUint64(F.want_ext.offset, want, true);
   view.setUint32(F.want.offset, low, true);

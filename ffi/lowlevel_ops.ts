@@ -106,9 +106,6 @@ export const LOWLEVEL_OPS = {
   // void (*poll)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
   //              struct fuse_pollhandle *ph)
   poll: { slot: 35, parameters: ["pointer", "u64", "pointer", "pointer"] },
-  // void (*write_buf)(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
-  //                   struct fuse_file_info *fi)
-  write_buf: { slot: 36, parameters: ["pointer", "u64", "pointer", "i64", "pointer"] },
   // void (*retrieve_reply)(fuse_req_t req, void *cookie, fuse_ino_t ino, off_t offset,
   //                        struct fuse_bufvec *bufv)
   retrieve_reply: { slot: 37, parameters: ["pointer", "pointer", "u64", "i64", "pointer"] },

@@ -124,8 +124,8 @@ export class Notifier {
 
 /**
  * Decodes the arguments of the retrieve_reply callback. The data is copied
- * with libfuse's `fuse_buf_copy`, which also reads it from the kernel's
- * pipe when libfuse spliced the reply (with a writeBuf handler).
+ * with libfuse's `fuse_buf_copy`, which follows the vector's `idx` and
+ * `off` and would also read it from a pipe, had libfuse spliced it.
  *
  * @param fuse libfuse's buffer functions
  * @param cookie the cookie passed to `retrieve`

@@ -10,7 +10,6 @@
  */
 
 import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
-import type { WriteSource } from "./write_source.ts";
 import type { LibC } from "./libc.ts";
 
 /** Reading what a callback's pointers point to, for its decoders. */
@@ -37,11 +36,6 @@ export interface RequestMemory {
    * @returns the bytes, and what ends their reservation
    */
   keep(ptr: Deno.PointerValue, len: number): KeptBytes;
-  /**
-   * @param bufv libfuse's `struct fuse_bufvec *` of a `write_buf` call
-   * @returns its data, usable during the callback
-   */
-  writeSource(bufv: Deno.PointerValue): WriteSource;
 }
 
 /** What {@link RequestMemory.keep} returns. */
@@ -106,15 +100,6 @@ export class ReceiveBuffer {
 
   #wrap(): Uint8Array<ArrayBuffer> {
     return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(this.#ptr!, this.#size));
-  }
-
-  /**
-   * Clears `flags` before a receive: libfuse's read(2) path sets only
-   * `size`, so a "descriptor" flag left by an earlier spliced request would
-   * make it take the new request for pipe data.
-   */
-  clearFlags(): void {
-    new DataView(this.struct.buffer).setInt32(LAYOUT.fuse_buf.fields.flags.offset, 0, true);
   }
 
   /** Frees the memory (the session is gone). Idempotent. */

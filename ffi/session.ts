@@ -17,7 +17,6 @@ import {
   receiveBytes,
   type RequestMemory,
 } from "./receive_buffer.ts";
-import { WriteSource } from "./write_source.ts";
 import { FuseMountError } from "../core/errors.ts";
 import { openDescriptors, parkAutoUnmountSocket } from "./auto_unmount.ts";
 
@@ -229,9 +228,7 @@ export class LowLevelSession implements RequestMemory {
     const { fuse } = this.#libs;
     for (;;) {
       this.#receives++;
-      const buffer = this.#pool[this.#current];
-      buffer.clearFlags();
-      const res = fuse.fuse_session_receive_buf(this.#se, buffer.struct);
+      const res = fuse.fuse_session_receive_buf(this.#se, this.#pool[this.#current].struct);
       if (res > 0) return Received.Request;
       if (res === -11 /* EAGAIN */) return Received.Empty;
       if (res === -4 /* EINTR */) continue;
@@ -273,15 +270,6 @@ export class LowLevelSession implements RequestMemory {
     if (view === null) return { bytes: copyBytes(ptr, len), release: null };
     const release = this.#holdProcessingBuffer();
     return release ? { bytes: view, release } : { bytes: view.slice(), release: null };
-  }
-
-  /**
-   * @param bufv libfuse's `struct fuse_bufvec *` of a `write_buf` call
-   * @returns its data, usable during the callback
-   */
-  writeSource(bufv: Deno.PointerValue): WriteSource {
-    const { fuse } = this.#libs;
-    return new WriteSource(bufv, Number(fuse.fuse_buf_size(bufv)), fuse.fuse_buf_copy);
   }
 
   /**

@@ -19,10 +19,9 @@ import {
 } from "../ffi/codec.ts";
 import type { EntryAttributes, FileLock } from "../core/types.ts";
 import type { RequestMemory } from "../ffi/receive_buffer.ts";
-import type { WriteSource } from "../ffi/write_source.ts";
 
 /** What decoders may need besides the raw value: reading the request's memory. */
-export type DecodeEnv = Pick<RequestMemory, "cString" | "writeSource">;
+export type DecodeEnv = Pick<RequestMemory, "cString">;
 
 /** Turns one C argument into a JS value. */
 export interface Decoder<T> {
@@ -80,12 +79,6 @@ export const NAME: Decoder<Uint8Array> = {
   native: "pointer",
   decode: (raw, env) => env.cString(raw as Deno.PointerValue),
   show: showBytes,
-};
-/** `struct fuse_bufvec *` of `write_buf`: the data, usable while the handler runs synchronously. */
-export const WRITE_SOURCE: Decoder<WriteSource> = {
-  native: "pointer",
-  decode: (raw, env) => env.writeSource(raw as Deno.PointerValue),
-  show: (src) => `${src.size} bytes`,
 };
 /** A pointer passed on as is (valid only during the callback). */
 export const POINTER: Decoder<Deno.PointerValue> = {

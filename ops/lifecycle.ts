@@ -31,7 +31,6 @@ export function lifecycleImpls(ops: Operations, host: DispatchHost): LowLevelImp
         posixAcl: ops.enableAcl ?? false,
         handleKillpriv: ops.handleKillpriv ?? false,
         readdirplusAuto: ops.enableReaddirplusAuto ?? false,
-        spliceRead: typeof ops.writeBuf === "function",
         passthrough: ops.enableKernelPassthrough ?? false,
       }));
       guard(host, "init", () => ops.init?.());

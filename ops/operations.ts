@@ -30,7 +30,6 @@ import type {
 import type { ReaddirToken } from "./readdir.ts";
 import type { PollHandle } from "./poll.ts";
 import type { FileLock, IoctlReply } from "../core/types.ts";
-import type { WriteSource } from "../ffi/write_source.ts";
 
 /**
  * A filesystem's request handlers and capability flags.
@@ -181,21 +180,6 @@ export interface Operations {
    * `buf.buffer` holds other bytes too (mind `byteOffset`).
    */
   write?(fh: FileHandle, off: number, buf: Uint8Array, ctx: RequestContext): MaybePromise<number>;
-  /**
-   * Write the data of `src` at `off`, for filesystems that store it in a
-   * file descriptor (libfuse's `write_buf`). When defined, it serves every
-   * write and {@link write} is not called. libfuse then moves requests
-   * through a pipe (splice), so `src.copyTo(fd, off)` writes the data
-   * without it passing through this process; `src.bytes()` reads it.
-   * Either must be called before the handler returns or awaits. Return
-   * the number of bytes written. (Not in pyfuse3.)
-   */
-  writeBuf?(
-    fh: FileHandle,
-    off: number,
-    src: WriteSource,
-    ctx: RequestContext,
-  ): MaybePromise<number>;
   /** Called on each close(2) of a file descriptor. */
   flush?(fh: FileHandle, ctx: RequestContext): MaybePromise<void>;
   /** The last reference to an open file is gone. */

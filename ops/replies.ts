@@ -87,10 +87,6 @@ export const count: Reply<number, { size: number }> = (out, req, v, a) => {
   return out.write(req, v);
 };
 
-/** writeBuf's byte count: an integer from 0 to the source's size. */
-export const written: Reply<number, { src: { size: number } }> = (out, req, v, a, host) =>
-  count(out, req, v, { size: a.src.size }, host);
-
 /** Filesystem statistics. */
 export const statfs: Reply<StatvfsData, unknown> = (out, req, v) => out.statfs(req, v);
 

@@ -14,7 +14,6 @@
 
 import { EFBIG, UnsafeIntegerError } from "../ffi/codec.ts";
 import type { RequestPointer } from "../ffi/reply.ts";
-import type { WriteSource } from "../ffi/write_source.ts";
 import type { LowLevelOpName } from "../ffi/lowlevel_ops.ts";
 import type { Context } from "./context.ts";
 import {
@@ -35,7 +34,6 @@ import {
   STAT,
   U64,
   UINT,
-  WRITE_SOURCE,
 } from "./decoders.ts";
 import type { DispatchHost } from "./host.ts";
 import type { HandlerName, Operations } from "./operations.ts";
@@ -122,25 +120,6 @@ function setattrFields(toSet: number): SetattrFields {
     updateAtimeNow: (toSet & SET_ATTR.ATIME_NOW) !== 0,
     updateMtimeNow: (toSet & SET_ATTR.MTIME_NOW) !== 0,
   });
-}
-
-/**
- * Calls the writeBuf handler; its source is unusable once the handler
- * returned (or awaited), when libfuse discards what it left in the pipe.
- */
-function writeBuf(
-  ops: Operations,
-  a: { src: WriteSource; offset: number; fh: number },
-  ctx: Context,
-): MaybePromise<number> {
-  try {
-    if (a.offset + a.src.size > Number.MAX_SAFE_INTEGER) {
-      throw new UnsafeIntegerError("write end", EFBIG);
-    }
-    return ops.writeBuf!(a.fh, a.offset, a.src, ctx);
-  } finally {
-    a.src.close();
-  }
 }
 
 /**
@@ -286,12 +265,6 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
     args: { inode: INODE, buf: POINTER, size: SIZE, offset: FILE_OFFSET, fh: FH },
     call: write,
     reply: reply.count,
-  }),
-  write_buf: row({
-    handler: "writeBuf",
-    args: { inode: INODE, src: WRITE_SOURCE, offset: FILE_OFFSET, fh: FH },
-    call: writeBuf,
-    reply: reply.written,
   }),
   // The kernel leaves dropping a closing file's locks to the filesystem:
   // POSIX locks of the lock owner at FLUSH, flock locks at the last RELEASE.

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
-import * as posix from "../posix.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
 import { COUNTER_ADD, COUNTER_GET, CounterFs } from "../examples/counter.ts";
 import { sh, withMount } from "./support/mount.ts";
@@ -361,99 +360,3 @@ Deno.test("getlk/setlk/flock handlers see the open file and its lock owner", asy
     `flock ${fuse.LOCK_UN} bigint true`,
   ]);
 });
-
-/**
- * One regular file, inode 2, whose bytes live in `backing`: writes go
- * there through writeBuf (splice from the kernel's pipe), reads with pread.
- */
-function splicedFile(backing: string, viaBytes: boolean): fuse.Operations {
-  posix.acquireLibc();
-  const c = posix.sym();
-  const fd = posix.check(c.openat(posix.AT.FDCWD, posix.cstr(backing), posix.O.O_RDWR, 0));
-  const attr = () => {
-    const st = posix.fstatat(fd, posix.EMPTY, posix.AT.EMPTY_PATH);
-    return new fuse.EntryAttributes({ stIno: 2, stMode: 0o100644, stNlink: 1, stSize: st.size });
-  };
-  return {
-    lookup: (parent, name) => {
-      if (parent !== fuse.ROOT_INODE || new TextDecoder().decode(name) !== "data") {
-        throw new fuse.FUSEError(fuse.errno.ENOENT);
-      }
-      return attr();
-    },
-    getattr: (inode) =>
-      inode === fuse.ROOT_INODE
-        ? new fuse.EntryAttributes({ stIno: 1, stMode: 0o040755, stNlink: 2 })
-        : attr(),
-    setattr: (_inode, changes, fields) => {
-      if (fields.updateSize) posix.check(c.ftruncate(fd, BigInt(changes.stSize)));
-      return attr();
-    },
-    open: () => new fuse.FileInfo({ fh: 1 }),
-    read: (_fh, off, size) => {
-      const out = new Uint8Array(size);
-      const n = Number(posix.check(c.pread(fd, out, BigInt(size), BigInt(off))));
-      return out.subarray(0, n);
-    },
-    writeBuf: async (_fh, off, src) => {
-      if (!viaBytes) return src.copyTo(fd, off);
-      const data = src.bytes();
-      await Promise.resolve();
-      return Number(posix.check(c.pwrite(fd, data, BigInt(data.length), BigInt(off))));
-    },
-    destroy: () => {
-      c.close(fd);
-      posix.releaseLibc();
-    },
-  };
-}
-
-for (const viaBytes of [false, true]) {
-  const how = viaBytes ? "read into memory by an async handler" : "spliced to a descriptor";
-  Deno.test(`mount() serves writes through writeBuf, ${how}`, async () => {
-    const dir = await Deno.makeTempDir({ prefix: "denofuse-writebuf-" });
-    const backing = join(dir, "backing");
-    await Deno.writeFile(backing, new Uint8Array(0));
-    const ops = splicedFile(backing, viaBytes);
-    try {
-      await withMount(ops, async (mnt) => {
-        const file = join(mnt, "data");
-        // 1 MiB blocks (spliced), one partial block, then small writes at odd offsets.
-        const big = crypto.getRandomValues(new Uint8Array(65536)).map((b, i) => b ^ i);
-        const expected = new Uint8Array(3 * 1048576 + 12345);
-        for (let at = 0; at < expected.length; at += big.length) {
-          expected.set(big.subarray(0, expected.length - at), at);
-        }
-        const src = join(dir, "src");
-        await Deno.writeFile(src, expected);
-        const dd = await sh("dd", [
-          `if=${src}`,
-          `of=${file}`,
-          "bs=1M",
-          "oflag=direct",
-          "status=none",
-        ]);
-        assert.equal(dd.code, 0, dd.stderr);
-        const patch = new TextEncoder().encode("patched!");
-        const r = await py(
-          mnt,
-          `import os,sys
-fd = os.open(sys.argv[1] + "/data", os.O_WRONLY)
-for off in (1, 4097, 1048575, ${expected.length - 3}):
-    assert os.pwrite(fd, b"patched!", off) == 8
-os.close(fd)`,
-        );
-        assert.equal(r.code, 0, r.stderr);
-        const want = new Uint8Array(expected.length + 5);
-        want.set(expected);
-        for (const off of [1, 4097, 1048575, expected.length - 3]) want.set(patch, off);
-        assert.deepEqual(await Deno.readFile(backing), want, "the backing file has every write");
-        assert.deepEqual(await Deno.readFile(file), want, "and reads back through the mount");
-        const stats = (await sh("stat", ["-c", "%s", file])).stdout.trim();
-        assert.equal(Number(stats), want.length);
-      });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
-}

@@ -9,7 +9,7 @@ import * as fuse from "../mod.ts";
 import { LOWLEVEL_OPS } from "../ffi/lowlevel_ops.ts";
 import { buildDispatch } from "../ops/dispatch.ts";
 import { REQUESTS } from "../ops/request_table.ts";
-import { bufvecOf, bytesAt, cString, FakeHost, fakeReq, fileInfo } from "./support/fake_host.ts";
+import { bytesAt, cString, FakeHost, fakeReq, fileInfo } from "./support/fake_host.ts";
 
 const attrs = (ino: number) =>
   new fuse.EntryAttributes({ stIno: ino, stMode: 0o100644, stNlink: 1 });
@@ -211,46 +211,4 @@ Deno.test("dispatch: setattr resolves 'now' times and names the fields to change
   assert.equal(seen[1].updateAtime, false);
   assert.equal(seen[0].stMtimeNs, 1_700_000_000_123_456_789n);
   assert.deepEqual(host.sent.map((s) => s.kind), ["attr"]);
-});
-
-Deno.test("dispatch: writeBuf gets the data once, during the handler, and replies its byte count", async () => {
-  const host = new FakeHost();
-  const data = new TextEncoder().encode("spliced bytes");
-  let late: fuse.WriteSource | null = null;
-  const impls = buildDispatch({
-    writeBuf: (fh, off, src) => {
-      if (fh === 1) return src.copyTo(40, off);
-      if (fh === 2) return src.bytes().length;
-      if (fh === 3) return (late = src, Promise.resolve(0));
-      if (fh === 4) return Promise.resolve().then(() => src.bytes().length);
-      if (fh === 5) return src.copyTo(-1, off);
-      return src.size + 1;
-    },
-  }, host);
-  for (const fh of [1, 2, 3, 4, 5, 6]) {
-    call(impls, "write_buf", 2n, bufvecOf(data), 7n, fileInfo({ fh }));
-  }
-  await host.settled();
-  assert.deepEqual(host.fdWrites, [{ fd: 40, pos: 7, data }, { fd: -1, pos: 7, data }]);
-  assert.throws(() => late!.bytes(), fuse.FuseStateError, "unusable once the handler returned");
-  assert.deepEqual(host.sent.map((s) => [s.kind, s.args[0]]), [
-    // The synchronous answers first, then the settled promises.
-    ["write", data.length],
-    ["write", data.length],
-    ["err", fuse.errno.EBADF],
-    ["err", fuse.errno.EIO],
-    ["write", 0],
-    ["err", fuse.errno.EIO],
-  ]);
-  assert.match(host.logs[0], /writeBuf: .*byte count must be an integer from 0 to 13, got 14/);
-  assert.match(host.logs[1], /writeBuf: FuseStateError: .*a WriteSource can be used once/);
-});
-
-Deno.test("dispatch: writeBuf past 2^53 is answered EFBIG before the handler runs", () => {
-  const host = new FakeHost();
-  let calls = 0;
-  const impls = buildDispatch({ writeBuf: () => calls++ }, host);
-  call(impls, "write_buf", 2n, bufvecOf(new Uint8Array(2)), 2n ** 53n - 1n, fileInfo({ fh: 1 }));
-  assert.equal(calls, 0);
-  assert.deepEqual(host.sent.map((s) => [s.kind, s.args[0]]), [["err", fuse.errno.EFBIG]]);
 });

@@ -152,7 +152,7 @@ Deno.test("module-level invalidate functions need init() first", () => {
   assert.throws(() => fuse.invalidateEntryAsync(1, "x"), /before init\(\)/);
 });
 
-Deno.test("notifyRetrieve's answer is read from the kernel's pipe when libfuse spliced it, else from memory", () => {
+Deno.test("notifyRetrieve's answer is copied with fuse_buf_copy, from memory or from a pipe", () => {
   const libs = acquireLibraries();
   const libc = Deno.dlopen("libc.so.6", {
     pipe: { parameters: ["buffer"], result: "i32" },

@@ -8,7 +8,6 @@
 import { copyBytes, EntryParamBuffer } from "../../ffi/codec.ts";
 import type { RequestMemory } from "../../ffi/receive_buffer.ts";
 import { fileInfoBits, FUSE_BUFVEC_ALLOC, LAYOUT } from "../../ffi/layout.ts";
-import { WriteSource } from "../../ffi/write_source.ts";
 import type { ReplySink, RequestPointer } from "../../ffi/reply.ts";
 import type { DispatchHost } from "../../ops/host.ts";
 import { RequestStats } from "../../ops/stats.ts";
@@ -91,31 +90,7 @@ export class FakeHost implements DispatchHost {
     cString: (p) => new TextEncoder().encode(new Deno.UnsafePointerView(p!).getCString()),
     copy: copyBytes,
     keep: (p, len) => ({ bytes: copyBytes(p, len), release: null }),
-    writeSource: (bufv) =>
-      new WriteSource(bufv, bufvecBytes(bufv).length, (dst, src) => this.#bufCopy(dst, src)),
   };
-  /** What WriteSource.copyTo() wrote, by descriptor. */
-  readonly fdWrites: { fd: number; pos: number; data: Uint8Array }[] = [];
-
-  /** fuse_buf_copy for a memory source: into memory, or recorded as a descriptor write. */
-  #bufCopy(dst: Uint8Array, src: Deno.PointerValue): number {
-    const data = bufvecBytes(src);
-    const B = LAYOUT.fuse_buf.fields, at = LAYOUT.fuse_bufvec.fields.buf.offset;
-    const view = new DataView(dst.buffer);
-    if (view.getInt32(at + B.flags.offset, true) & 2 /* FUSE_BUF_IS_FD */) {
-      const fd = view.getInt32(at + B.fd.offset, true);
-      this.fdWrites.push({ fd, pos: Number(view.getBigInt64(at + B.pos.offset, true)), data });
-      return fd < 0 ? -9 /* EBADF */ : data.length;
-    }
-    const mem = view.getBigUint64(at + B.mem.offset, true);
-    if (data.length) {
-      new Uint8Array(
-        Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(mem)!, data.length),
-      )
-        .set(data);
-    }
-    return data.length;
-  }
   pollHandleCreated(): void {}
   pollHandleDone(): void {}
   notifyPollHandle(): number {
@@ -173,27 +148,6 @@ export function fileInfo(
   view.setUint32(FI.bits.offset, init.bits ?? 0, true);
   keep.push(bytes);
   return Deno.UnsafePointer.of(bytes)!;
-}
-
-/** A one-buffer `struct fuse_bufvec` holding `data` in JS memory, as libfuse passes write_buf. */
-export function bufvecOf(data: Uint8Array): Deno.PointerObject {
-  const V = LAYOUT.fuse_bufvec.fields, B = LAYOUT.fuse_buf.fields, at = V.buf.offset;
-  const bytes = new Uint8Array(FUSE_BUFVEC_ALLOC);
-  const view = new DataView(bytes.buffer);
-  view.setBigUint64(V.count.offset, 1n, true);
-  view.setBigUint64(at + B.size.offset, BigInt(data.length), true);
-  view.setBigUint64(at + B.mem.offset, BigInt(Deno.UnsafePointer.value(bytesAt(data))), true);
-  keep.push(bytes);
-  return Deno.UnsafePointer.of(bytes)!;
-}
-
-/** The bytes a one-buffer memory `fuse_bufvec` holds (a copy). */
-function bufvecBytes(bufv: Deno.PointerValue): Uint8Array {
-  const V = LAYOUT.fuse_bufvec.fields, B = LAYOUT.fuse_buf.fields, at = V.buf.offset;
-  const view = new Deno.UnsafePointerView(bufv!);
-  const size = Number(view.getBigUint64(at + B.size.offset));
-  const mem = view.getBigUint64(at + B.mem.offset);
-  return size ? copyBytes(Deno.UnsafePointer.create(mem), size) : new Uint8Array(0);
 }
 
 /** A byte buffer in JS memory. */
