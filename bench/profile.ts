@@ -136,6 +136,23 @@ function summarizeCpuProfile(path: string, requests: number, top = 30): string {
       }  ${k}`,
     );
   }
+  // The same by source file (functions without one, e.g. (idle) and ops, under their name).
+  const byFile = new Map<string, number>();
+  for (const [k, v] of self) {
+    const at = k.lastIndexOf(" ");
+    const file = k.startsWith("(") || at < 0 || at === k.length - 1
+      ? k.trim()
+      : k.slice(at + 1).replace(/:\d+$/, "");
+    byFile.set(file, (byFile.get(file) ?? 0) + v);
+  }
+  lines.push(`   share   µs/request  source file`);
+  for (const [k, v] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 16)) {
+    lines.push(
+      `  ${(v / total * 100).toFixed(1).padStart(5)}%  ${
+        (v / requests).toFixed(3).padStart(10)
+      }  ${k}`,
+    );
+  }
   return lines.join("\n");
 }
 
