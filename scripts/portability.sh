@@ -39,14 +39,14 @@
 # opened at registration, so the chroot does not need it) if it is not
 # registered; if the host has no binfmt_misc mounted, it is mounted in the
 # suite's private mount namespace only, and the registration ends with it
-# (see register_binfmt). Deno's arm64
-# build (@deno/linux-arm64-glibc, the host Deno's version) comes from the
-# npm registry through npm and is cached in .cache/deno/. The tests run
-# with DENOFUSE_EMULATION=qemu-user and DENOFUSE_TIME_FACTOR (their
-# helpers' timeouts are multiplied by it; the stall breaker's and the
-# suite's limits too), and tests/support/emulation.ts skips the few tests
-# that need what qemu-user cannot do, each with its reason. Emulation is
-# 4-8x slower than native: it checks the arm64 ABI, not arm64 speed.
+# (see register_binfmt). Deno's arm64 build (@deno/linux-arm64-glibc, the
+# host Deno's version) comes from the npm registry through npm and is
+# cached in .cache/deno/. The tests run with DENOFUSE_EMULATION=qemu-user
+# and DENOFUSE_TIME_FACTOR (the test helpers' timeouts are multiplied by it,
+# and so is the stall breaker's limit), without the type check (see
+# EMULATED_TEST_COMMAND); tests/support/emulation.ts skips the few tests
+# that need what qemu-user cannot do, each naming that limit. Emulation is
+# many times slower than native: it checks the arm64 ABI, not arm64 speed.
 #
 # Environment:
 #   DENOFUSE_DEBIAN_MIRROR  mirror URL (default: the first .../debian URI of

@@ -11,6 +11,7 @@ import { sh, withSpawnedFs } from "./support/mount.ts";
 import { py, pyJson, statvfs } from "./support/fs_checks.ts";
 import * as fuse from "../mod.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
+import { QEMU_LIMITS, unlessEmulated } from "./support/emulation.ts";
 
 const PAGE = 4096;
 const MiB = 1 << 20;
@@ -167,7 +168,9 @@ Deno.test("tmpfs gives the memory of deleted data back to the system", async () 
   }, { timeoutMs: 50_000 });
 });
 
-Deno.test("tmpfs leaves RSS flat after create/write/delete cycles", async () => {
+Deno.test({
+  ...unlessEmulated("tmpfs leaves RSS flat after create/write/delete cycles", QEMU_LIMITS.rss),
+}, async () => {
   await withSpawnedFs("tmpfs.ts", [], async ({ mnt, child }) => {
     // Four clients at once keep the server busy: one alone mostly waits
     // for wake-ups, and the cycles would take a minute.

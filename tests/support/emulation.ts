@@ -36,6 +36,8 @@ export const QEMU_LIMITS = {
   cloneNewns:
     "qemu-user refuses clone(CLONE_NEWNS), which fusermount3 needs to unmount for auto_unmount",
   ioctl: "qemu-user passes only the ioctl numbers it knows, not a filesystem's own, to the kernel",
+  rss:
+    "under qemu-user the server's RSS includes qemu's translation cache, which grows with V8's JIT code",
 } as const;
 
 /**
