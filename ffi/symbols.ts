@@ -263,6 +263,8 @@ const LOOP_LIBC_SYMBOLS = {
   // int ioctl(int fd, unsigned long request, ... /* void *argp */)
   // (variadic; passed like a named argument on both ABIs, as with fcntl)
   ioctl: { parameters: [/* fd */ "i32", /* request */ "u64", /* argp */ "buffer"], result: "i32" },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+  poll: { parameters: [/* fds */ "buffer", /* nfds */ "u64", /* timeout */ "i32"], result: "i32" },
   // int eventfd(unsigned int initval, int flags)
   eventfd: { parameters: [/* initval */ "u32", /* flags */ "i32"], result: "i32" },
   // ssize_t write(int fd, const void *buf, size_t count)

@@ -203,6 +203,41 @@ Deno.test("mount() keeps serving while hundreds of async calls to it are in flig
   }, { timeoutMs: 20_000 });
 });
 
+Deno.test("mount() leaves timers their turn while a client keeps it busy", async () => {
+  // The loop serves back-to-back requests synchronously and waits briefly on
+  // its own thread for the next one; the event loop must still run often.
+  await withMount(new HelloFs(), async (mnt) => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    try {
+      const client = new Deno.Command("python3", {
+        args: [
+          "-c",
+          // A missing name: every stat is a LOOKUP, which the kernel does not cache.
+          `import os,sys,time
+end = time.monotonic() + 1
+n = 0
+while time.monotonic() < end:
+    n += 1
+    try: os.stat(sys.argv[1])
+    except FileNotFoundError: pass
+print(n)`,
+          join(mnt, "absent"),
+        ],
+        stdout: "piped",
+      });
+      const out = await client.output();
+      const stats = Number(new TextDecoder().decode(out.stdout));
+      assert.ok(stats > 1000, `the client was served (${stats} lookups in 1 s)`);
+      // A 5 ms interval fires up to 200 times in 1 s (about 150 here under this
+      // load); starved, it would fire a handful of times.
+      assert.ok(ticks >= 50, `${ticks} timer ticks during 1 s of requests`);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+});
+
 Deno.test("destroy() is called once when the filesystem is unmounted", async () => {
   let destroyed = 0;
   const ops: fuse.Operations = {
