@@ -68,7 +68,7 @@ function mainTargets(res: BenchResults): TargetCheck[] {
       atLeast("denofuse / C hello_ll (-s)", "hello/c", c, 0.85);
       atLeast("denofuse async handlers / C hello_ll (-s)", "hello-async/c", c, 0.75);
     }
-    for (const c of ["create", "unlink", "mkdir"]) {
+    for (const c of ["create", "unlink", "mkdir-rmdir"]) {
       atLeast("passthrough / C passthrough_ll (-s)", "passthrough/c", c, 0.8);
     }
     atLeast("passthrough / C passthrough_ll (-s)", "passthrough/c", "readdir", 0.5);
