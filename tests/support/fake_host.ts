@@ -7,7 +7,7 @@
 
 import { copyBytes, EntryParamBuffer } from "../../ffi/codec.ts";
 import type { RequestMemory } from "../../ffi/receive_buffer.ts";
-import { fileInfoBits, FUSE_BUFVEC_ALLOC, LAYOUT } from "../../ffi/layout.ts";
+import { fileInfoBits, LAYOUT } from "../../ffi/layout.ts";
 import type { ReplySink, RequestPointer } from "../../ffi/reply.ts";
 import type { DispatchHost } from "../../ops/host.ts";
 import { RequestStats } from "../../ops/stats.ts";
