@@ -338,10 +338,26 @@ export class LowLevelSession implements RequestMemory {
    * @returns resolves when the device is readable (or hung up) or on wake-up
    */
   waitReadable(): Promise<void> {
+    return this.startPollThread().wait();
+  }
+
+  /**
+   * Starts the poll thread unless it runs. Call from the thread that
+   * serves the mount, before that thread first lets other code run: the
+   * poll thread also hosts the guard against that thread blocking on its
+   * own mount (ffi/poller.ts).
+   *
+   * @returns the poll thread
+   */
+  startPollThread(): Poller {
     // gettid() here: this is the thread that serves the mount (a Worker's, for mountInWorker).
-    const tid = this.#libs.libc.gettid?.() ?? Deno.pid;
-    this.#poller ??= new Poller(this.#fd, this.#wakeFd, tid, this.#mountpoint);
-    return this.#poller.wait();
+    this.#poller ??= new Poller(
+      this.#fd,
+      this.#wakeFd,
+      this.#libs.libc.gettid?.() ?? Deno.pid,
+      this.#mountpoint,
+    );
+    return this.#poller;
   }
 
   /**

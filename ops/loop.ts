@@ -45,6 +45,8 @@ export interface LoopState {
  * @returns resolves when the loop stopped
  */
 export async function serveRequests(session: LowLevelSession, state: LoopState): Promise<void> {
+  // Before any await: the deadlock guard must watch from the first turn on.
+  session.startPollThread();
   let microtaskRounds = 0;
   let turnAt = performance.now();
   while (!state.terminating) {

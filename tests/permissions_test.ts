@@ -87,6 +87,36 @@ console.log("unmounted");
   assert.match(r.stderr, /is itself waiting for a request to it.*serve it with mountInWorker\(\)/);
 });
 
+Deno.test("the deadlock guard is up before the loop first lets the script run, however slow FUSE_INIT was", async () => {
+  // A first batch of requests that outlasts the loop's event-loop turn (2 ms:
+  // a slow init() here, any request under emulation) used to hand the
+  // script its turn before the poll thread, which hosts the guard, existed.
+  const source = `
+import { mount } from "${LIBRARY}mod.ts";
+import { HelloFs } from "${LIBRARY}examples/hello.ts";
+const fs = new HelloFs();
+fs.init = () => {
+  const until = performance.now() + 20;
+  while (performance.now() < until);
+};
+const dir = await Deno.makeTempDir();
+const handle = mount(fs, dir, { options: ["fsname=slow-init"], handleSignals: false });
+try {
+  await Deno.readTextFile(dir + "/message");
+  console.log("read it?!");
+} catch (error) {
+  console.log(String(error));
+} finally {
+  await handle.unmount();
+  await Deno.remove(dir);
+}
+console.log("unmounted");
+`;
+  const r = await runDeno("slow_init.ts", source, ["run", ...GRANULAR]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Resource deadlock avoided \(os error 35\)\nunmounted\n/);
+});
+
 Deno.test("mountInWorker() lets a script use its own mount synchronously under granular flags", async () => {
   const source = `
 import { mountInWorker } from "${LIBRARY}mod.ts";
