@@ -559,42 +559,22 @@ export function copyBytes(ptr: Deno.PointerValue, len: number): Uint8Array<Array
 
 const encoder = new TextEncoder();
 
-/** `enum fuse_buf_flags`. */
-export const FUSE_BUF = {
-  /** The buffer is a file descriptor, not memory. */
-  IS_FD: 2,
-  /** Read or write the descriptor at `pos` (pread/pwrite, splice with an offset). */
-  FD_SEEK: 4,
-  /** Retry short reads and writes of the descriptor until `size` is done or it fails. */
-  FD_RETRY: 8,
-} as const;
-
-/** One buffer of a {@link encodeBufvec} vector: memory, or a descriptor. */
-export type BufSpec =
-  | { readonly size: number; readonly mem: Uint8Array }
-  | { readonly size: number; readonly fd: number; readonly pos: number; readonly flags: number };
-
 /**
- * Encodes a one-buffer `struct fuse_bufvec` (for `fuse_buf_copy`). The
- * memory of a `mem` buffer must stay referenced while libfuse uses it.
+ * Encodes a one-buffer `struct fuse_bufvec` over `mem` (for
+ * `fuse_buf_copy` and `notify_store`). `mem` must stay referenced while
+ * libfuse uses it.
  *
- * @param buf the buffer
+ * @param mem the memory
  * @returns the struct's bytes (sized for libfuse 3.17+, which appends `mem_size`)
  */
-export function encodeBufvec(buf: BufSpec): Uint8Array<ArrayBuffer> {
+export function encodeBufvec(mem: Uint8Array): Uint8Array<ArrayBuffer> {
   const V = LAYOUT.fuse_bufvec.fields, B = LAYOUT.fuse_buf.fields, at = V.buf.offset;
   const out = new Uint8Array(FUSE_BUFVEC_ALLOC);
   const view = new DataView(out.buffer);
   view.setBigUint64(V.count.offset, 1n, true);
-  view.setBigUint64(at + B.size.offset, BigInt(buf.size), true);
-  if ("mem" in buf) {
-    const mem = Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf.mem as Uint8Array<ArrayBuffer>));
-    view.setBigUint64(at + B.mem.offset, BigInt(mem), true);
-  } else {
-    view.setInt32(at + B.flags.offset, FUSE_BUF.IS_FD | buf.flags, true);
-    view.setInt32(at + B.fd.offset, buf.fd, true);
-    view.setBigInt64(at + B.pos.offset, BigInt(buf.pos), true);
-  }
+  view.setBigUint64(at + B.size.offset, BigInt(mem.length), true);
+  const address = Deno.UnsafePointer.value(Deno.UnsafePointer.of(mem as Uint8Array<ArrayBuffer>));
+  view.setBigUint64(at + B.mem.offset, BigInt(address), true);
   return out;
 }
 

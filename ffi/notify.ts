@@ -89,7 +89,7 @@ export class Notifier {
    */
   async store(ino: number, offset: number, data: Uint8Array): Promise<NotifyResult> {
     const owned = new Uint8Array(data) as Uint8Array<ArrayBuffer>;
-    const bufvec = encodeBufvec({ size: owned.length, mem: owned });
+    const bufvec = encodeBufvec(owned);
     pinned.add(owned);
     try {
       return -(await this.#libs.fuse.fuse_lowlevel_notify_store(
@@ -142,7 +142,7 @@ export function decodeRetrieveReply(
   const data = new Uint8Array(Number(fuse.fuse_buf_size(bufv)));
   if (data.length === 0) return { cookie: id, data };
   const copied = Number(
-    fuse.fuse_buf_copy(encodeBufvec({ size: data.length, mem: data }), bufv, 0),
+    fuse.fuse_buf_copy(encodeBufvec(data), bufv, 0),
   );
   if (copied < 0) return { cookie: id, data: new ErrnoError(-copied, "notifyRetrieve") };
   return { cookie: id, data: data.subarray(0, copied) };

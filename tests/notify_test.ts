@@ -5,6 +5,7 @@ import { withTimeout } from "./support/mount.ts";
 import { acquireLibraries, releaseLibraries } from "../ffi/library.ts";
 import { decodeRetrieveReply } from "../ffi/notify.ts";
 import { encodeBufvec } from "../ffi/codec.ts";
+import { LAYOUT } from "../ffi/layout.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -152,6 +153,17 @@ Deno.test("module-level invalidate functions need init() first", () => {
   assert.throws(() => fuse.invalidateEntryAsync(1, "x"), /before init\(\)/);
 });
 
+/** A one-buffer `fuse_bufvec` of `size` bytes to read from descriptor `fd` (FUSE_BUF_IS_FD). */
+function descriptorBufvec(size: number, fd: number): Uint8Array<ArrayBuffer> {
+  const bufvec = encodeBufvec(new Uint8Array(size));
+  const B = LAYOUT.fuse_buf.fields, at = LAYOUT.fuse_bufvec.fields.buf.offset;
+  const view = new DataView(bufvec.buffer);
+  view.setBigUint64(at + B.mem.offset, 0n, true);
+  view.setInt32(at + B.flags.offset, 2, true);
+  view.setInt32(at + B.fd.offset, fd, true);
+  return bufvec;
+}
+
 Deno.test("notifyRetrieve's answer is copied with fuse_buf_copy, from memory or from a pipe", () => {
   const libs = acquireLibraries();
   const libc = Deno.dlopen("libc.so.6", {
@@ -165,15 +177,15 @@ Deno.test("notifyRetrieve's answer is copied with fuse_buf_copy, from memory or 
     const data = crypto.getRandomValues(new Uint8Array(20_000));
     assert.equal(Number(libc.symbols.write(fds[1], data, BigInt(data.length))), data.length);
     const cookie = Deno.UnsafePointer.create(7n);
-    const piped = encodeBufvec({ size: data.length, fd: fds[0], pos: 0, flags: 0 });
+    const piped = descriptorBufvec(data.length, fds[0]);
     assert.deepEqual(decodeRetrieveReply(libs.fuse, cookie, Deno.UnsafePointer.of(piped)), {
       cookie: 7,
       data,
     });
-    const inMemory = encodeBufvec({ size: data.length, mem: data });
+    const inMemory = encodeBufvec(data);
     const answer = decodeRetrieveReply(libs.fuse, cookie, Deno.UnsafePointer.of(inMemory));
     assert.deepEqual(answer.data, data);
-    const closed = encodeBufvec({ size: 10, fd: 1_000_000, pos: 0, flags: 0 });
+    const closed = descriptorBufvec(10, 1_000_000);
     const failed = decodeRetrieveReply(libs.fuse, cookie, Deno.UnsafePointer.of(closed)).data;
     assert.ok(
       failed instanceof fuse.ErrnoError && failed.errno === fuse.errno.EBADF,
