@@ -87,7 +87,7 @@ export {
 } from "./utils/fs_utils.ts";
 export { errno, type ErrnoName, errnoName } from "./core/errno.ts";
 export * from "./core/constants.ts";
-export { nameKey } from "./core/names.ts";
+export { nameBytes, nameKey } from "./core/names.ts";
 export {
   ErrnoError,
   FUSEError,

@@ -4,7 +4,8 @@
  * arrays with the same bytes are not equal (`===` and `Map` keys compare
  * identity), so code ported from pyfuse3 that compares names or keys a
  * dict by them would silently never match. {@link nameKey} gives the
- * supported way: a string standing for exactly those bytes.
+ * supported way: a string standing for exactly those bytes, and
+ * {@link nameBytes} turns such a key back into the bytes.
  *
  * @module
  */
@@ -38,4 +39,37 @@ export function nameKey(name: Uint8Array | string): string {
     key += String.fromCharCode.apply(null, bytes.subarray(at, at + SLICE) as unknown as number[]);
   }
   return key;
+}
+
+/**
+ * The bytes a {@link nameKey} key stands for: the inverse of `nameKey`, so
+ * `nameBytes(nameKey(bytes))` equals `bytes` for any name, UTF-8 or not.
+ * Use it to turn a key back into a name for the kernel or for libc (the
+ * posix calls and `cstr` take a string as UTF-8, which would re-encode a
+ * key's characters U+0080 to U+00FF as two bytes each).
+ *
+ * @param key a string made by {@link nameKey} (every character U+0000 to U+00FF)
+ * @returns a new array with the name's bytes
+ * @throws {TypeError} if a character is above U+00FF (the string is not a key)
+ * @example
+ * ```ts
+ * import { nameBytes, nameKey } from "../mod.ts";
+ * const raw = new Uint8Array([0x66, 0xff]); // "f" and a byte that is not UTF-8
+ * const key = nameKey(raw);
+ * console.log(nameBytes(key)); // Uint8Array(2) [ 102, 255 ]
+ * ```
+ */
+export function nameBytes(key: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(key.length);
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 0xff) {
+      throw new TypeError(
+        `nameBytes: ${JSON.stringify(key)} is not a nameKey() key (character ${i} is ` +
+          `U+${c.toString(16).toUpperCase().padStart(4, "0")}): encode a text with TextEncoder`,
+      );
+    }
+    bytes[i] = c;
+  }
+  return bytes;
 }
