@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The portability run (`deno task test:portability`): the real-mount test
-# suite inside Debian 11 (libfuse 3.10), 12 (3.14) and 13 (3.17, soname
-# libfuse3.so.4) root filesystems, with the host's own Deno binary, and
-# inside a Debian 12 arm64 one under qemu-user emulation with Deno's arm64
+# suite inside Debian 11 (libfuse 3.10), 12 (3.14), 13 (3.17, soname
+# libfuse3.so.4) and forky (testing, 3.18) root filesystems, with the host's
+# own Deno binary, and inside a Debian 12 arm64 one under qemu-user emulation with Deno's arm64
 # build of the same version.
 #
 #   bash scripts/portability.sh [--rebuild] [--build-only] [--live] [SUITE...]
 #   bash scripts/portability.sh [--live | --source DIR] --exec SUITE -- COMMAND [ARG...]
 #
-# SUITE defaults to "bullseye bookworm trixie bookworm-arm64". A suite is a
+# SUITE defaults to "bullseye bookworm trixie forky bookworm-arm64". A suite is a
 # Debian release, optionally with "-arm64" for that architecture run under
 # qemu-user (see Emulation below). --exec runs one command
 # (e.g. `deno test --allow-all tests/options_test.ts`, or `bash` for a shell)
@@ -381,7 +381,14 @@ build_rootfs() {
   rm -rf "$partial" "$root"
   mkdir -p "$ROOTFS_DIR"
   log "$suite: debootstrap $release ($arch) from $mirror into $partial (a few minutes)"
-  if ! for_arch "$arch" debootstrap --variant=minbase --arch="$arch" "$release" "$partial" "$mirror" \
+  # A release newer than the host's debootstrap (forky on Debian 12's) is
+  # bootstrapped with the script of sid, which every release since buster
+  # links to.
+  local script=()
+  if [ ! -e "/usr/share/debootstrap/scripts/$release" ] && [ -e /usr/share/debootstrap/scripts/sid ]; then
+    script=(/usr/share/debootstrap/scripts/sid)
+  fi
+  if ! for_arch "$arch" debootstrap --variant=minbase --arch="$arch" "$release" "$partial" "$mirror" "${script[@]}" \
     >"$LOG_DIR/$suite.debootstrap.log" 2>&1; then
     unmount_under "$partial" || true
     tail -20 "$LOG_DIR/$suite.debootstrap.log" >&2
@@ -437,8 +444,10 @@ provision() {
   mount --make-rslave "$root/dev"
   mount -t proc proc "$root/proc"
   cat /etc/resolv.conf >"$root/etc/resolv.conf" 2>/dev/null || true
+  # Testing's Release file (forky) is valid for a week only, which a mirror
+  # snapshot outlives: apt is told not to check that date.
   chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $packages && apt-get clean"
+    sh -c "apt-get update -q -o Acquire::Check-Valid-Until=false && apt-get install -y -q --no-install-recommends $packages && apt-get clean"
   unmount_under "$root"
   trap - EXIT
 }
@@ -657,7 +666,7 @@ main() {
     return
   fi
 
-  [ "${#suites[@]}" -gt 0 ] || suites=(bullseye bookworm trixie bookworm-arm64)
+  [ "${#suites[@]}" -gt 0 ] || suites=(bullseye bookworm trixie forky bookworm-arm64)
   local suite
   for suite in "${suites[@]}"; do
     [ "$rebuild" -eq 0 ] || rm -f "$ROOTFS_DIR/$suite/$STAMP"
