@@ -134,6 +134,13 @@ export const FUSE_SYMBOLS = {
   fuse_pollhandle_destroy: { parameters: [/* ph */ "pointer"], result: "void" },
   // int fuse_reply_lseek(fuse_req_t req, off_t off)
   fuse_reply_lseek: { parameters: [/* req */ "pointer", /* off */ "i64"], result: "i32" },
+  // int fuse_reply_statx(fuse_req_t req, int flags, struct statx *statx,
+  //                      double attr_timeout)                             (3.18+)
+  fuse_reply_statx: {
+    parameters: [/* req */ "pointer", /* flags */ "i32", /* statx */ "buffer", /* attr_timeout */ "f64"],
+    result: "i32",
+    optional: true,
+  },
   // int fuse_passthrough_open(fuse_req_t req, int fd)                   (3.17+)
   fuse_passthrough_open: {
     parameters: [/* req */ "pointer", /* fd */ "i32"],
@@ -254,6 +261,14 @@ export const FUSE_SYMBOLS = {
     // run it off the JS thread so the loop can answer that request.
     nonblocking: true,
   },
+  // int fuse_lowlevel_notify_increment_epoch(struct fuse_session *se)   (3.18+)
+  fuse_lowlevel_notify_increment_epoch: {
+    parameters: [/* se */ "pointer"],
+    result: "i32",
+    // Like the others: off the JS thread.
+    nonblocking: true,
+    optional: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The libc functions the request loop and the session need. */
@@ -369,6 +384,10 @@ export const POSIX_SYMBOLS = {
   dup: { parameters: [/* oldfd */ "i32"], result: "i32" },
   // off_t lseek(int fd, off_t offset, int whence)
   lseek: { parameters: [/* fd */ "i32", /* offset */ "i64", /* whence */ "i32"], result: "i64" },
+  // ssize_t read(int fd, void *buf, size_t count)
+  read: { parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize"], result: "isize" },
+  // ssize_t write(int fd, const void *buf, size_t count)
+  write: { parameters: [/* fd */ "i32", /* buf */ "buffer", /* count */ "usize"], result: "isize" },
 
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
   pread: {
@@ -461,6 +480,13 @@ export const POSIX_SYMBOLS = {
   fstatfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
   // int fstatvfs(int fd, struct statvfs *buf)
   fstatvfs: { parameters: [/* fd */ "i32", /* buf */ "buffer"], result: "i32" },
+  // int statvfs(const char *path, struct statvfs *buf)
+  statvfs: { parameters: [/* path */ "buffer", /* buf */ "buffer"], result: "i32" },
+  // int faccessat(int dirfd, const char *pathname, int mode, int flags)
+  faccessat: {
+    parameters: [/* dirfd */ "i32", /* pathname */ "buffer", /* mode */ "i32", /* flags */ "i32"],
+    result: "i32",
+  },
   // ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)
   readlinkat: {
     parameters: [
@@ -546,6 +572,8 @@ export const POSIX_SYMBOLS = {
     ],
     result: "i32",
   },
+  // int futimens(int fd, const struct timespec times[2])
+  futimens: { parameters: [/* fd */ "i32", /* times */ "buffer"], result: "i32" },
   // int truncate(const char *path, off_t length)
   truncate: { parameters: [/* path */ "buffer", /* length */ "i64"], result: "i32" },
   // int ftruncate(int fd, off_t length)
@@ -579,6 +607,58 @@ export const POSIX_SYMBOLS = {
   },
   // int removexattr(const char *path, const char *name)
   removexattr: { parameters: [/* path */ "buffer", /* name */ "buffer"], result: "i32" },
+  // The same four without following a final symlink (l*) and on a descriptor (f*).
+  // ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size)
+  lgetxattr: {
+    parameters: [
+      /* path */ "buffer",
+      /* name */ "buffer",
+      /* value */ "buffer",
+      /* size */ "usize",
+    ],
+    result: "isize",
+  },
+  // int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)
+  lsetxattr: {
+    parameters: [
+      /* path */ "buffer",
+      /* name */ "buffer",
+      /* value */ "buffer",
+      /* size */ "usize",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+  },
+  // ssize_t llistxattr(const char *path, char *list, size_t size)
+  llistxattr: {
+    parameters: [/* path */ "buffer", /* list */ "buffer", /* size */ "usize"],
+    result: "isize",
+  },
+  // int lremovexattr(const char *path, const char *name)
+  lremovexattr: { parameters: [/* path */ "buffer", /* name */ "buffer"], result: "i32" },
+  // ssize_t fgetxattr(int fd, const char *name, void *value, size_t size)
+  fgetxattr: {
+    parameters: [/* fd */ "i32", /* name */ "buffer", /* value */ "buffer", /* size */ "usize"],
+    result: "isize",
+  },
+  // int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
+  fsetxattr: {
+    parameters: [
+      /* fd */ "i32",
+      /* name */ "buffer",
+      /* value */ "buffer",
+      /* size */ "usize",
+      /* flags */ "i32",
+    ],
+    result: "i32",
+  },
+  // ssize_t flistxattr(int fd, char *list, size_t size)
+  flistxattr: {
+    parameters: [/* fd */ "i32", /* list */ "buffer", /* size */ "usize"],
+    result: "isize",
+  },
+  // int fremovexattr(int fd, const char *name)
+  fremovexattr: { parameters: [/* fd */ "i32", /* name */ "buffer"], result: "i32" },
 
   // int name_to_handle_at(int dirfd, const char *pathname, struct file_handle *handle,
   //                       int *mount_id, int flags)

@@ -31,6 +31,8 @@ export const AT = {
   FDCWD: -100,
   SYMLINK_NOFOLLOW: 0x100,
   REMOVEDIR: 0x200,
+  /** faccessat(2): check with the effective ids (the same bit as `REMOVEDIR`). */
+  EACCESS: 0x200,
   SYMLINK_FOLLOW: 0x400,
   EMPTY_PATH: 0x1000,
 } as const;
@@ -44,9 +46,16 @@ export const S = {
   IFDIR: 0o040000,
   IFREG: 0o100000,
   IFLNK: 0o120000,
+  IFCHR: 0o020000,
+  IFBLK: 0o060000,
+  IFIFO: 0o010000,
+  IFSOCK: 0o140000,
   ISUID: 0o4000,
   ISGID: 0o2000,
 } as const;
+
+/** access(2) modes: `F_OK` (exists), or any of `R_OK`, `W_OK`, `X_OK`. */
+export const ACCESS = { F_OK: 0, X_OK: 1, W_OK: 2, R_OK: 4 } as const;
 
 /** `uid_t`/`gid_t` -1: "leave unchanged" for fchownat. */
 export const NO_ID = 0xffff_ffff;

@@ -195,16 +195,127 @@ export async function offThread(
 const encoder = new TextEncoder();
 
 /**
- * A NUL-terminated copy of a name or path.
+ * A path or name argument of the posix calls: bytes as they are (Linux
+ * names need not be UTF-8), or a string, encoded as UTF-8. A `nameKey()`
+ * key is not a path: turn it back with `nameBytes(key)` first.
+ */
+export type PathLike = Uint8Array | string;
+
+/**
+ * A NUL-terminated copy of a name or path, for the raw calls of {@link sym}.
+ *
+ * A `Uint8Array` is taken byte for byte; a string is encoded as UTF-8. So a
+ * string made by `nameKey()` (one character per byte) must not be passed
+ * here: its characters U+0080 to U+00FF would each become two bytes, and a
+ * non-UTF-8 name would silently name another file. Pass the kernel's bytes,
+ * or `nameBytes(key)`.
  *
  * @param value raw bytes, or a string encoded as UTF-8
  * @returns the bytes plus a trailing NUL
  * @throws {FUSEError} EINVAL if the value contains a NUL byte
+ * @example
+ * ```ts
+ * import { nameBytes, nameKey } from "../mod.ts";
+ * import { cstr } from "../posix.ts";
+ * const raw = new Uint8Array([0x61, 0xe9]); // "a" and Latin-1 "é": not UTF-8
+ * console.log(cstr(raw)); // Uint8Array(3) [ 97, 233, 0 ]
+ * console.log(cstr(nameBytes(nameKey(raw)))); // the same bytes
+ * console.log(cstr(nameKey(raw))); // wrong: [ 97, 195, 169, 0 ], another name
+ * ```
  */
-export function cstr(value: Uint8Array | string): Uint8Array<ArrayBuffer> {
+export function cstr(value: PathLike): Uint8Array<ArrayBuffer> {
   const bytes = typeof value === "string" ? encoder.encode(value) : value;
   if (bytes.includes(0)) throw new FUSEError(errno.EINVAL);
   return nulTerminated(bytes);
+}
+
+/**
+ * A path argument as a C string: like {@link cstr}, except that bytes
+ * already ending in their only NUL ({@link cstr}'s output, {@link EMPTY})
+ * are used as they are, so the calls take both.
+ *
+ * @param value a path, a name, or a C string
+ * @returns a NUL-terminated array
+ * @throws {FUSEError} EINVAL if the value contains a NUL byte before its end
+ */
+export function cpath(value: PathLike): Uint8Array<ArrayBuffer> {
+  if (
+    typeof value !== "string" && value.length > 0 && value[value.length - 1] === 0 &&
+    value.indexOf(0) === value.length - 1 && value.buffer instanceof ArrayBuffer
+  ) {
+    return value as Uint8Array<ArrayBuffer>;
+  }
+  return cstr(value);
+}
+
+/**
+ * Bytes as FFI takes them: the array itself when it is on an `ArrayBuffer`,
+ * else (a `SharedArrayBuffer`) a copy.
+ *
+ * @param data any byte array
+ * @returns an array on an `ArrayBuffer` with the same bytes
+ */
+export function ffiBytes(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  return data.buffer instanceof ArrayBuffer ? data as Uint8Array<ArrayBuffer> : data.slice();
+}
+
+/**
+ * A libc return value that is a count or an offset (`ssize_t`, `off_t`),
+ * as a number.
+ *
+ * @param rc the raw result
+ * @returns `rc` as a number
+ * @throws {FUSEError} with errno when `rc < 0`, EOVERFLOW above 2^53 - 1
+ */
+export function checkSize(rc: number | bigint): number {
+  if (typeof rc === "bigint") {
+    if (rc < 0n) throw lastError();
+    if (rc > BigInt(Number.MAX_SAFE_INTEGER)) throw new FUSEError(errno.EOVERFLOW);
+    return Number(rc);
+  }
+  if (rc < 0) throw lastError();
+  return rc;
+}
+
+/**
+ * An offset or a length (`off_t`): a safe integer, or a `bigint` for values
+ * beyond 2^53 - 1 (files may be up to 2^63 - 1 bytes).
+ */
+export type Offset = number | bigint;
+
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/**
+ * An {@link Offset} as FFI takes an `i64`, checked.
+ *
+ * @param value the offset or length
+ * @param what the argument's name, for the error
+ * @returns the value as a `bigint` (what FFI's `i64` parameters are typed as)
+ * @throws {RangeError} if it is not a safe integer nor a `bigint` in `off_t`'s range
+ */
+export function int64(value: Offset, what: string): bigint {
+  if (
+    typeof value === "bigint" ? value < I64_MIN || value > I64_MAX : !Number.isSafeInteger(value)
+  ) {
+    throw new RangeError(`${what} must be a safe integer or a 64-bit bigint, got ${value}`);
+  }
+  return BigInt(value);
+}
+
+/**
+ * A byte count argument (`size_t`), checked.
+ *
+ * @param value the count
+ * @param what the argument's name, for the error
+ * @returns the value as a `bigint` (what FFI's `usize` parameters are typed as)
+ * @throws {RangeError} if it is not a non-negative safe integer
+ */
+export function count(value: number, what: string): bigint {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a non-negative safe integer, got ${value}`);
+  }
+  return BigInt(value);
 }
 
 /** The empty C string, for `AT_EMPTY_PATH` calls. */

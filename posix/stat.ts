@@ -1,6 +1,12 @@
 /**
  * `struct stat` and `struct statvfs` at nanosecond and 64-bit precision
- * (`Deno.lstat` rounds times to milliseconds), and utimensat's timespecs.
+ * (`Deno.lstat` rounds times to milliseconds): stat, lstat, fstat, fstatat,
+ * statvfs and fstatvfs; and utimensat's timespecs.
+ *
+ * Identities that can exceed 2^53 (`dev`, `ino`) and times in nanoseconds
+ * are `bigint`s; sizes and counts are numbers, and a value a number cannot
+ * hold exactly fails with EOVERFLOW (as a 32-bit `stat` does in C) rather
+ * than being rounded.
  *
  * @module
  */
@@ -10,7 +16,8 @@ import { FUSEError } from "../core/errors.ts";
 import { type Field, LAYOUT } from "../ffi/layout.ts";
 import { UTIME } from "./constants.ts";
 import { joinNs, splitNs } from "../core/time.ts";
-import { check, sym } from "./libc.ts";
+import { AT } from "./constants.ts";
+import { check, cpath, EMPTY, type PathLike, sym } from "./libc.ts";
 
 /** The members of `struct stat` the passthrough uses, exactly. */
 export interface Stat {
@@ -71,14 +78,29 @@ function num(field: Field): number {
 /**
  * fstatat(2) into a shared buffer (calls are synchronous, so one suffices).
  *
- * @param dirfd a directory fd, or the object's own fd with `AT.EMPTY_PATH`
- * @param path a C string from {@link cstr}, or {@link EMPTY}
- * @param flags `AT.*` flags
+ * C: `int fstatat(int dirfd, const char *pathname, struct stat *statbuf, int flags)`
+ *
+ * @param dirfd a directory fd (`AT.FDCWD` for the working directory), or
+ *   the object's own fd with `AT.EMPTY_PATH`
+ * @param path the object (bytes or a UTF-8 string; a C string from
+ *   {@link cstr} and {@link EMPTY} are taken as they are)
+ * @param flags `AT.*` flags (`AT.SYMLINK_NOFOLLOW`, `AT.EMPTY_PATH`)
  * @returns the decoded members
- * @throws {FUSEError} with errno
+ * @throws {FUSEError} with errno (ENOENT, ENOTDIR, EACCES, ...)
+ * @example
+ * ```ts
+ * import { acquireLibc, AT, fstatat, releaseLibc } from "../posix.ts";
+ * acquireLibc();
+ * console.log(fstatat(AT.FDCWD, "/", 0).ino); // 2n on most filesystems
+ * releaseLibc();
+ * ```
  */
-export function fstatat(dirfd: number, path: Uint8Array<ArrayBuffer>, flags: number): Stat {
-  check(sym().fstatat(dirfd, path, statBuf, flags));
+export function fstatat(dirfd: number, path: PathLike, flags: number): Stat {
+  check(sym().fstatat(dirfd, cpath(path), statBuf, flags));
+  return decodeStat();
+}
+
+function decodeStat(): Stat {
   return {
     dev: big(STAT.st_dev),
     ino: big(STAT.st_ino),
@@ -94,6 +116,70 @@ export function fstatat(dirfd: number, path: Uint8Array<ArrayBuffer>, flags: num
     mtimeNs: joinNs(big(STAT.st_mtime), big(STAT.st_mtime_nsec)),
     ctimeNs: joinNs(big(STAT.st_ctime), big(STAT.st_ctime_nsec)),
   };
+}
+
+/** Where a path starts and whether its last component is followed if a symlink. */
+export interface PathOptions {
+  /** The directory a relative path starts from (default: the working directory). */
+  dirFd?: number;
+  /** Whether a final symlink is followed (default true). */
+  followSymlinks?: boolean;
+}
+
+/**
+ * stat(2), like Python's `os.stat`: follows a final symlink unless
+ * `followSymlinks` is false.
+ *
+ * C: `int fstatat(int dirfd, const char *pathname, struct stat *statbuf, int flags)`
+ *
+ * @param path the object
+ * @param options `dirFd` and `followSymlinks`
+ * @returns its attributes
+ * @throws {FUSEError} with errno (ENOENT for a missing path, ...)
+ * @example
+ * ```ts
+ * import { FUSEError } from "../mod.ts";
+ * import { acquireLibc, releaseLibc, stat } from "../posix.ts";
+ * acquireLibc();
+ * console.log(stat("/tmp").mode.toString(8)); // "41777"
+ * try {
+ *   stat("/no/such/path");
+ * } catch (e) {
+ *   console.log((e as FUSEError).errno); // 2 (ENOENT): rethrow it from a handler
+ * }
+ * releaseLibc();
+ * ```
+ */
+export function stat(path: PathLike, options: PathOptions = {}): Stat {
+  const flags = options.followSymlinks === false ? AT.SYMLINK_NOFOLLOW : 0;
+  return fstatat(options.dirFd ?? AT.FDCWD, path, flags);
+}
+
+/**
+ * lstat(2): {@link stat} of a symlink itself.
+ *
+ * C: `int lstat(const char *pathname, struct stat *statbuf)`
+ *
+ * @param path the object
+ * @param options `dirFd`: the directory a relative path starts from
+ * @returns its attributes
+ * @throws {FUSEError} with errno
+ */
+export function lstat(path: PathLike, options: { dirFd?: number } = {}): Stat {
+  return fstatat(options.dirFd ?? AT.FDCWD, path, AT.SYMLINK_NOFOLLOW);
+}
+
+/**
+ * fstat(2) (any descriptor, `O_PATH` ones included).
+ *
+ * C: `int fstat(int fd, struct stat *statbuf)`
+ *
+ * @param fd an open descriptor
+ * @returns the attributes of the object it refers to
+ * @throws {FUSEError} with errno (EBADF)
+ */
+export function fstat(fd: number): Stat {
+  return fstatat(fd, EMPTY, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW);
 }
 
 /** The members of `struct statvfs` that statfs replies carry. */
@@ -142,13 +228,42 @@ export function isMemoryBacked(fd: number): boolean {
 /**
  * fstatvfs(3).
  *
+ * C: `int fstatvfs(int fd, struct statvfs *buf)`
+ *
  * @param fd any fd on the filesystem (O_PATH is fine)
  * @returns the statistics
- * @throws {FUSEError} with errno
+ * @throws {FUSEError} with errno (EOVERFLOW for a count beyond 2^53 - 1)
  */
 export function fstatvfs(fd: number): Statvfs {
   const buf = new Uint8Array(LAYOUT.statvfs.size);
   check(sym().fstatvfs(fd, buf));
+  return decodeStatvfs(buf);
+}
+
+/**
+ * statvfs(3) by path, like Python's `os.statvfs`.
+ *
+ * C: `int statvfs(const char *path, struct statvfs *buf)`
+ *
+ * @param path any object on the filesystem
+ * @returns the statistics
+ * @throws {FUSEError} with errno (ENOENT, ...; EOVERFLOW for a count beyond 2^53 - 1)
+ * @example
+ * ```ts
+ * import { acquireLibc, releaseLibc, statvfs } from "../posix.ts";
+ * acquireLibc();
+ * const v = statvfs("/");
+ * console.log(v.bavail * v.frsize, "bytes available");
+ * releaseLibc();
+ * ```
+ */
+export function statvfs(path: PathLike): Statvfs {
+  const buf = new Uint8Array(LAYOUT.statvfs.size);
+  check(sym().statvfs(cpath(path), buf));
+  return decodeStatvfs(buf);
+}
+
+function decodeStatvfs(buf: Uint8Array<ArrayBuffer>): Statvfs {
   const view = new DataView(buf.buffer);
   const F = LAYOUT.statvfs.fields;
   const get = (name: string) => {
@@ -170,17 +285,25 @@ export function fstatvfs(fd: number): Statvfs {
 }
 
 /**
+ * A time for utimensat(2) and the calls built on it: nanoseconds since the
+ * epoch, `null` to leave the time as it is (`UTIME_OMIT`), or `"now"` for
+ * the current time (`UTIME_NOW`, which the kernel allows to anyone who may
+ * write the file, unlike an explicit time).
+ */
+export type TimeNs = bigint | null | "now";
+
+/**
  * A `struct timespec[2]` for utimensat(2).
  *
- * @param atimeNs access time in ns, or null to leave it (UTIME_OMIT)
- * @param mtimeNs modification time in ns, or null to leave it
+ * @param atimeNs access time in ns, null to leave it (UTIME_OMIT) or "now"
+ * @param mtimeNs modification time, the same way
  * @returns the array, as `{ tv_sec, tv_nsec }` pairs of 64-bit integers
  */
-export function timespecs(atimeNs: bigint | null, mtimeNs: bigint | null): BigInt64Array {
+export function timespecs(atimeNs: TimeNs, mtimeNs: TimeNs): BigInt64Array<ArrayBuffer> {
   const out = new BigInt64Array(4);
-  const put = (at: number, ns: bigint | null) => {
-    if (ns === null) {
-      out[at + 1] = BigInt(UTIME.OMIT);
+  const put = (at: number, ns: TimeNs) => {
+    if (ns === null || ns === "now") {
+      out[at + 1] = BigInt(ns === null ? UTIME.OMIT : UTIME.NOW);
       return;
     }
     const [sec, nsec] = splitNs(ns);
