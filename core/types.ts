@@ -28,6 +28,11 @@ export const ROOT_INODE: Inode = 1;
  * name lookup and the attributes. Returned by `lookup`, `getattr`, `setattr`,
  * `mknod`, `mkdir`, `symlink`, `link`, `create` and passed to `readdirReply`.
  *
+ * A new value starts as pyfuse3's does: a regular file (`stMode`
+ * `S_IFREG`, no permission bits) with one link, `stBlksize` 4096, both
+ * timeouts 300 s, everything else 0. `stIno` 0 in a lookup's answer is a
+ * negative entry: make one with {@link EntryAttributes.negative}.
+ *
  * @example
  * ```ts
  * import { EntryAttributes } from "../mod.ts";
@@ -44,10 +49,10 @@ export class EntryAttributes {
   entryTimeout = 300;
   /** Seconds the kernel may cache these attributes. */
   attrTimeout = 300;
-  /** File type and permission bits, e.g. `0o100644`. */
-  stMode = 0;
-  /** Number of hard links. */
-  stNlink = 0;
+  /** File type and permission bits, e.g. `0o100644`; `S_IFREG` (0o100000) until set. */
+  stMode = 0o100000;
+  /** Number of hard links (1 until set). */
+  stNlink = 1;
   /** Owner user id. */
   stUid = 0;
   /** Owner group id. */
@@ -56,8 +61,8 @@ export class EntryAttributes {
   stRdev = 0;
   /** Size in bytes. */
   stSize = 0;
-  /** Preferred I/O block size. */
-  stBlksize = 0;
+  /** Preferred I/O block size (4096 until set). */
+  stBlksize = 4096;
   /** Allocated 512-byte blocks. */
   stBlocks = 0;
   /** Last access, nanoseconds since the epoch. */
@@ -70,7 +75,8 @@ export class EntryAttributes {
   /**
    * Creates the value; members not in `init` keep their defaults.
    *
-   * @param init members to set; the rest keep their defaults (zero, timeouts 300 s)
+   * @param init members to set; the rest keep pyfuse3's defaults (`S_IFREG`,
+   *   one link, `stBlksize` 4096, timeouts 300 s, the rest 0)
    */
   constructor(init?: Partial<EntryAttributes>) {
     if (!init) return;
@@ -92,19 +98,78 @@ export class EntryAttributes {
     if (init.stMtimeNs !== undefined) this.stMtimeNs = init.stMtimeNs;
     if (init.stCtimeNs !== undefined) this.stCtimeNs = init.stCtimeNs;
   }
+
+  /**
+   * A negative entry, for `lookup` to answer "no such name" and let the
+   * kernel cache that answer for `entryTimeout` seconds (`stIno` 0 in
+   * FUSE's entry reply). Throwing `FUSEError(ENOENT)` answers the same
+   * but is not cached. A lookup that returns `stIno` 0 on an entry not made
+   * here is also sent as negative, but logged once, since that is mostly a
+   * forgotten `stIno`. Only `lookup` may return it.
+   *
+   * @param entryTimeout seconds the kernel may remember that the name is absent
+   * @returns the negative entry
+   * @example
+   * ```ts
+   * import { EntryAttributes, type Operations } from "../mod.ts";
+   * const ops: Operations = {
+   *   lookup: () => EntryAttributes.negative(60), // nothing here, ask again in a minute
+   * };
+   * ```
+   */
+  static negative(entryTimeout: number): EntryAttributes {
+    const entry = new EntryAttributes({
+      entryTimeout,
+      attrTimeout: 0,
+      stMode: 0,
+      stNlink: 0,
+      stBlksize: 0,
+    });
+    negativeEntries.add(entry);
+    return entry;
+  }
+}
+
+const negativeEntries = new WeakSet<EntryAttributes>();
+
+/**
+ * Whether `entry` was made by {@link EntryAttributes.negative} (a lookup
+ * that returns any other `stIno` 0 entry is logged).
+ *
+ * @param entry a lookup's answer
+ * @returns true for a deliberate negative entry
+ */
+export function isNegativeEntry(entry: EntryAttributes): boolean {
+  return negativeEntries.has(entry);
 }
 
 /**
  * What an `open` or `create` handler tells the kernel about the new open
- * file.
+ * file. Defaults are pyfuse3's: `keepCache` true, the rest false.
+ *
+ * @example
+ * ```ts
+ * import { FileInfo } from "../mod.ts";
+ * const info = new FileInfo({ fh: 7 }); // keepCache: true, as pyfuse3's FileInfo(fh=7)
+ * const fresh = new FileInfo({ fh: 8, keepCache: false }); // drop cached pages at open
+ * ```
  */
 export class FileInfo {
   /** The handle passed back to read, write, flush, release, fsync. */
   fh: FileHandle = 0;
   /** Bypass the page cache for this open file. */
   directIo = false;
-  /** Keep cached data from previous opens (the file did not change). */
-  keepCache = false;
+  /**
+   * Keep the page cache from previous opens (true by default, as in
+   * pyfuse3). Set it false when the file may have changed behind the
+   * kernel's back since it was last open (data from a network or another
+   * process): the kernel then drops the file's cached pages at open.
+   * With the writeback cache, dropped pages also mean that an appending
+   * or partial write first reads its page through this very open file, so
+   * a write-only open must be able to read (open the backing file O_RDWR,
+   * as libfuse's passthrough_ll does).
+   */
+  keepCache = true;
   /** The file is not seekable (pipes, sockets, streams). */
   nonseekable = false;
   /**

@@ -338,10 +338,13 @@ function processUmask(): number {
  * and copy_file_range still arrive with this handle. O_DIRECT opens pass
  * it too, as the kernel requires of every open of an inode in passthrough
  * mode; with `directIo` their reads and writes still come to us, the way
- * O_DIRECT always worked here.
+ * O_DIRECT always worked here. Cached pages are dropped at each open
+ * (`keepCache` false, as libfuse's passthrough_ll does by default): the
+ * source directory may change behind the mount's back.
  */
 function openFile(fh: fuse.FileHandle, fd: number, flags: number): fuse.FileInfo {
-  return new fuse.FileInfo({ fh, backingFd: fd, directIo: (flags & O.O_DIRECT) !== 0 });
+  const directIo = (flags & O.O_DIRECT) !== 0;
+  return new fuse.FileInfo({ fh, backingFd: fd, directIo, keepCache: false });
 }
 
 /**

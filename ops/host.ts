@@ -48,4 +48,6 @@ export interface DispatchHost extends PollHost {
   logHandlerError(op: string, error: unknown): void;
   /** Reports a reply to `op` that libfuse could not deliver, with the errno it got. */
   logReplyRefused(op: string, err: number): void;
+  /** Logs a warning about how the filesystem answers, once per mount and `key`. */
+  warnOnce(key: string, message: string): void;
 }

@@ -52,11 +52,12 @@ export function lifecycleImpls(ops: Operations, host: DispatchHost): LowLevelImp
   if (typeof ops.destroy === "function") {
     impls.destroy = () => guard(host, "destroy", () => ops.destroy!());
   }
-  if (typeof ops.forget === "function") {
+  // Without a handler libfuse drops forgets itself, unless the debug log is to show them.
+  if (typeof ops.forget === "function" || host.tracer) {
     impls.forget = (req: RequestPointer, inode: bigint, nlookup: bigint) =>
-      forget(ops, host, req, [[Number(inode), Number(nlookup)]]);
+      forget(ops, host, req, "forget", [[Number(inode), Number(nlookup)]]);
     impls.forget_multi = (req: RequestPointer, n: number | bigint, data: Deno.PointerValue) =>
-      forget(ops, host, req, decodeForgets(data, Number(n)));
+      forget(ops, host, req, "forget_multi", decodeForgets(data, Number(n)));
   }
   return impls;
 }
@@ -69,25 +70,41 @@ function guard(host: DispatchHost, op: string, fn: () => void): void {
   }
 }
 
-/** Runs the forget handler; the request takes no reply but must be freed after it ran. */
+/**
+ * Runs the forget handler, if any; the request takes no reply but must be
+ * freed after it ran. `op` names FORGET or BATCH_FORGET in the debug log.
+ */
 function forget(
   ops: Operations,
   host: DispatchHost,
   req: RequestPointer,
+  op: "forget" | "forget_multi",
   list: Array<[number, number]>,
 ): void {
+  const startMs = performance.now();
+  host.tracer?.request(req, op, showForgets(list));
+  const freed = () => {
+    if (host.alive) host.replier.none(req);
+    host.tracer?.noReply(req, op, startMs);
+  };
   let value: MaybePromise<void> = undefined;
   try {
-    value = ops.forget!(list);
+    value = ops.forget?.(list);
   } catch (error) {
     host.logHandlerError("forget", error);
   }
-  if (!(value instanceof Promise)) return host.replier.none(req);
+  if (!(value instanceof Promise)) return freed();
   host.requestStarted();
   value
     .catch((error) => host.logHandlerError("forget", error))
     .finally(() => {
-      if (host.alive) host.replier.none(req);
+      freed();
       host.requestFinished();
     });
+}
+
+/** `inode=5, nlookup=1` for one forget, `count=2, [5:1, 6:3]` for a batch. */
+function showForgets(list: Array<[number, number]>): string {
+  if (list.length === 1) return `inode=${list[0][0]}, nlookup=${list[0][1]}`;
+  return `count=${list.length}, [${list.map(([i, n]) => `${i}:${n}`).join(", ")}]`;
 }

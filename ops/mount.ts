@@ -116,6 +116,7 @@ export class FuseMount implements DispatchHost, NotificationOwner {
   #destroyWhenIdle = false;
   #connection: NegotiatedConn | undefined;
   readonly #pollHandles = new Set<PollHandle>();
+  readonly #warned = new Set<string>();
   /** Kernel passthrough's backing ids, when the filesystem enabled it. @internal */
   readonly passthrough: KernelPassthrough | null;
 
@@ -267,6 +268,13 @@ export class FuseMount implements DispatchHost, NotificationOwner {
     } else {
       console.error(`denofuse: the ${op} handler failed; replying EIO:`, error);
     }
+  }
+
+  /** @internal */
+  warnOnce(key: string, message: string): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    console.error(`denofuse: ${message}`);
   }
 
   /** @internal */

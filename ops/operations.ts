@@ -9,9 +9,10 @@
  * a string where bytes are expected, which is sent as UTF-8.
  *
  * Lookup counts work as in pyfuse3: every successful `lookup`, `mknod`,
- * `mkdir`, `symlink`, `link` and `create`, and every entry `readdirReply`
- * accepts, adds one to the inode's count — except entries named "." and
- * "..", for which the kernel takes no reference; `forget` subtracts.
+ * `mkdir`, `symlink`, `link`, `create` and `tmpfile`, and every entry
+ * `readdirReply` accepts in a READDIRPLUS listing, adds one to the inode's
+ * count — except entries named "." and "..", for which the kernel takes no
+ * reference; `forget` subtracts. Each of those handlers' docs says so.
  *
  * @module
  */
@@ -103,12 +104,37 @@ export interface Operations {
    */
   destroy?(): void;
 
-  /** Look up `name` in directory `parentInode`; ENOENT if absent. */
+  /**
+   * Look up `name` in directory `parentInode`: throw ENOENT if absent, or
+   * return {@link EntryAttributes.negative} to let the kernel cache the
+   * absence. A successful answer (any `stIno` but 0) counts as one lookup of
+   * that inode, which a later `forget` gives back; so does an answer for
+   * "." or ".." (with `supportsDotLookup`).
+   */
   lookup?(parentInode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<EntryAttributes>;
-  /** Decrease the lookup count of each inode by the given amount. */
+  /**
+   * Decrease the lookup count of each inode by the given amount: the kernel
+   * gives back the lookups that `lookup`, `create`, `mknod`, `mkdir`,
+   * `symlink`, `link`, `tmpfile` and READDIRPLUS entries (`readdirReply`
+   * with `token.plus`) counted. Once an inode's count is 0 and it has no
+   * links left, it may be freed. No reply is sent; the debug log shows each
+   * FORGET and BATCH_FORGET.
+   */
   forget?(inodeList: Array<[Inode, number]>): MaybePromise<void>;
-  /** Attributes of `inode`. */
-  getattr?(inode: Inode, ctx: RequestContext): MaybePromise<EntryAttributes>;
+  /**
+   * Attributes of `inode`. `fh` is the open file's handle when the kernel
+   * asks on behalf of one (FUSE_GETATTR_FH: e.g. lseek(2) to SEEK_END, or an
+   * appending write, which refresh the size of an open regular file), else
+   * `null`; it lets a filesystem answer for an open file whose name is gone.
+   * fstat(2) itself comes without it (the kernel asks by inode), so an
+   * unlinked but open inode must stay answerable by its number too.
+   * (pyfuse3's getattr has no `fh`; ported handlers may ignore it.)
+   */
+  getattr?(
+    inode: Inode,
+    ctx: RequestContext,
+    fh?: FileHandle | null,
+  ): MaybePromise<EntryAttributes>;
   /**
    * Change the attributes selected by `fields` to the values in `attr`; `fh`
    * is the open file's handle when called on one (ftruncate, futimens), else
@@ -123,7 +149,11 @@ export interface Operations {
   ): MaybePromise<EntryAttributes>;
   /** The target of symlink `inode`. */
   readlink?(inode: Inode, ctx: RequestContext): MaybePromise<BytesLike>;
-  /** Create a file, FIFO, socket or device node. */
+  /**
+   * Create a file, FIFO, socket or device node.
+   * A successful answer counts as one lookup of the entry's inode, which a
+   * later `forget` gives back.
+   */
   mknod?(
     parentInode: Inode,
     name: Uint8Array,
@@ -131,7 +161,11 @@ export interface Operations {
     rdev: number,
     ctx: RequestContext,
   ): MaybePromise<EntryAttributes>;
-  /** Create a directory. */
+  /**
+   * Create a directory.
+   * A successful answer counts as one lookup of the entry's inode, which a
+   * later `forget` gives back.
+   */
   mkdir?(
     parentInode: Inode,
     name: Uint8Array,
@@ -142,7 +176,11 @@ export interface Operations {
   unlink?(parentInode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<void>;
   /** Remove an empty directory. */
   rmdir?(parentInode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<void>;
-  /** Create symlink `name` pointing at `target`. */
+  /**
+   * Create symlink `name` pointing at `target`.
+   * A successful answer counts as one lookup of the entry's inode, which a
+   * later `forget` gives back.
+   */
   symlink?(
     parentInode: Inode,
     name: Uint8Array,
@@ -161,7 +199,11 @@ export interface Operations {
     flags: number,
     ctx: RequestContext,
   ): MaybePromise<void>;
-  /** Create hard link `newName` in `newParentInode` to `inode`. */
+  /**
+   * Create hard link `newName` in `newParentInode` to `inode`.
+   * A successful answer counts as one lookup of the entry's inode, which a
+   * later `forget` gives back.
+   */
   link?(
     inode: Inode,
     newParentInode: Inode,
@@ -192,7 +234,9 @@ export interface Operations {
    * List directory entries after `startId` (0 for the first call), calling
    * `readdirReply(token, name, attr, nextId)` for each until it returns
    * false. `nextId` is the `startId` of the call that continues after that
-   * entry.
+   * entry. In a READDIRPLUS listing (`token.plus`, always unless
+   * `enableReaddirplusAuto`) each entry `readdirReply` accepts counts as one
+   * lookup of its inode, except "." and "..".
    */
   readdir?(
     fh: FileHandle,
@@ -226,7 +270,11 @@ export interface Operations {
   removexattr?(inode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<void>;
   /** Whether the caller may access `inode` with `mode` (R_OK 4, W_OK 2, X_OK 1, F_OK 0). */
   access?(inode: Inode, mode: number, ctx: RequestContext): MaybePromise<boolean>;
-  /** Create and open a file. */
+  /**
+   * Create and open a file.
+   * A successful answer counts as one lookup of the entry's inode, which a
+   * later `forget` gives back.
+   */
   create?(
     parentInode: Inode,
     name: Uint8Array,
@@ -243,6 +291,8 @@ export interface Operations {
    * yet (`stNlink` 0); linkat(2) may give it one later, which arrives as
    * `link`. Needs libfuse 3.17 and Linux 6.1; with older libfuse the
    * handler is not registered and O_TMPFILE fails with EOPNOTSUPP.
+   * A successful answer counts as one lookup of the entry's inode, which a
+   * later `forget` gives back.
    */
   tmpfile?(
     parentInode: Inode,

@@ -10,12 +10,13 @@
 import { describeValue, InvalidReplyError, toBytes } from "../ffi/codec.ts";
 import type { ReplySink, RequestPointer } from "../ffi/reply.ts";
 import type { BytesLike } from "../core/types.ts";
-import type {
-  EntryAttributes,
-  FileInfo,
-  FileLock,
-  IoctlReply,
-  StatvfsData,
+import {
+  type EntryAttributes,
+  type FileInfo,
+  type FileLock,
+  type IoctlReply,
+  isNegativeEntry,
+  type StatvfsData,
 } from "../core/types.ts";
 import type { ReaddirToken } from "./readdir.ts";
 import type { DispatchHost } from "./host.ts";
@@ -40,9 +41,30 @@ export const ok: Reply<unknown, unknown> = (out, req) => out.err(req, 0);
 /** A new entry (mknod, mkdir, symlink, link). */
 export const entry: Reply<EntryAttributes, unknown> = (out, req, v) => out.entry(req, v);
 
-/** lookup's entry, where `stIno` 0 is a cacheable negative answer. */
-export const lookupEntry: Reply<EntryAttributes, unknown> = (out, req, v) =>
-  out.entry(req, v, true);
+/**
+ * lookup's entry, where `stIno` 0 is a cacheable negative answer; one not
+ * made by `EntryAttributes.negative` is most likely a forgotten `stIno`,
+ * which would make the name vanish without a word: logged once.
+ */
+export const lookupEntry: Reply<EntryAttributes, { parent: number; name: Uint8Array }> = (
+  out,
+  req,
+  v,
+  a,
+  host,
+) => {
+  if (v?.stIno === 0 && !isNegativeEntry(v)) {
+    host.warnOnce(
+      "lookup-ino-0",
+      `the lookup handler answered ${JSON.stringify(textDecoder.decode(a.name))} in inode ` +
+        `${a.parent} with stIno 0, which FUSE takes as a negative entry: the caller gets ENOENT ` +
+        `(cached for entryTimeout ${v.entryTimeout} s). Set stIno, or return ` +
+        `EntryAttributes.negative(timeout) if the name is meant to be absent (logged once)`,
+    );
+  }
+  return out.entry(req, v, true);
+};
+const textDecoder = new TextDecoder();
 
 /** Attributes (getattr, setattr). */
 export const attr: Reply<EntryAttributes, unknown> = (out, req, v) => out.attr(req, v);

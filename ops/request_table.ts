@@ -182,8 +182,8 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
   }),
   getattr: row({
     handler: "getattr",
-    args: { inode: INODE, fi: POINTER },
-    call: (ops, a, ctx) => ops.getattr!(a.inode, ctx),
+    args: { inode: INODE, fh: FH_OR_NULL },
+    call: (ops, a, ctx) => ops.getattr!(a.inode, ctx, a.fh),
     reply: reply.attr,
   }),
   setattr: row({

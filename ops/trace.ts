@@ -81,6 +81,17 @@ export class RequestTracer {
   }
 
   /**
+   * Logs the end of a request that takes no reply (FORGET, BATCH_FORGET).
+   *
+   * @param req the request
+   * @param op the libfuse operation, as in its request line
+   * @param startMs `performance.now()` at arrival
+   */
+  noReply(req: RequestPointer, op: string, startMs: number): void {
+    this.#line(req, op, "no reply", startMs);
+  }
+
+  /**
    * Logs a reply.
    *
    * @param req the request
@@ -89,12 +100,14 @@ export class RequestTracer {
    * @param startMs `performance.now()` at arrival
    */
   replied(req: RequestPointer, op: string, errno: number, startMs: number): void {
+    this.#line(req, op, errno === 0 ? "ok" : errnoName(errno), startMs);
+  }
+
+  #line(req: RequestPointer, op: string, outcome: string, startMs: number): void {
     const key = Deno.UnsafePointer.value(req);
     const seq = this.#seqs.get(key);
     this.#seqs.delete(key);
     const us = ((performance.now() - startMs) * 1000).toFixed(1);
-    this.#sink(
-      `denofuse: #${seq ?? "?"} ${op} -> ${errno === 0 ? "ok" : errnoName(errno)} (${us} us)`,
-    );
+    this.#sink(`denofuse: #${seq ?? "?"} ${op} -> ${outcome} (${us} us)`);
   }
 }

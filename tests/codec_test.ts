@@ -93,8 +93,10 @@ Deno.test("codec: fuse_file_info flags, noflush by default and by choice, raw fu
     const bits = fileInfoBits(version);
     const word = (b: Uint8Array) =>
       view(b).getUint32(LAYOUT.fuse_file_info.fields.bits.offset, true);
-    const plain = encodeFileInfo(new fuse.FileInfo({ fh: 9 }), 0o2, bits, false);
+    const plain = encodeFileInfo(new fuse.FileInfo({ fh: 9, keepCache: false }), 0o2, bits, false);
     assert.equal(word(plain), 0, `${version}: no flags`);
+    const byDefault = encodeFileInfo(new fuse.FileInfo({ fh: 9 }), 0o2, bits, false);
+    assert.equal(word(byDefault), 1 << bits.keep_cache, `${version}: keep_cache, as in pyfuse3`);
     const all = encodeFileInfo(
       new fuse.FileInfo({ fh: 9, directIo: true, keepCache: true, nonseekable: true }),
       0,
@@ -104,7 +106,12 @@ Deno.test("codec: fuse_file_info flags, noflush by default and by choice, raw fu
     const expected = (1 << bits.direct_io) | (1 << bits.keep_cache) | (1 << bits.nonseekable) |
       (1 << bits.noflush);
     assert.equal(word(all), expected >>> 0, `${version}: every flag, noflush by default`);
-    const chosen = encodeFileInfo(new fuse.FileInfo({ fh: 9, noflush: false }), 0, bits, true);
+    const chosen = encodeFileInfo(
+      new fuse.FileInfo({ fh: 9, noflush: false, keepCache: false }),
+      0,
+      bits,
+      true,
+    );
     assert.equal(word(chosen), 0, `${version}: the handler's noflush: false wins`);
     const decoded = decodeFileInfo(ptr(all))!;
     assert.equal(decoded.fh, 9);
@@ -115,7 +122,7 @@ Deno.test("codec: fuse_file_info flags, noflush by default and by choice, raw fu
   // FOPEN_DIRECT_IO = 1, FOPEN_KEEP_CACHE = 2, FOPEN_NOFLUSH = 32 (<linux/fuse.h>)
   const out = encodeOpenOut(new fuse.FileInfo({ fh: 5, directIo: true }), true);
   assert.equal(view(out).getBigUint64(0, true), 5n);
-  assert.equal(view(out).getUint32(8, true), 1 | 32);
+  assert.equal(view(out).getUint32(8, true), 1 | 2 | 32);
 });
 
 Deno.test("codec: struct flock and struct statvfs round-trip", () => {

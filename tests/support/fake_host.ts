@@ -111,6 +111,9 @@ export class FakeHost implements DispatchHost {
   logReplyRefused(op: string, err: number): void {
     this.logs.push(`${op}: refused ${err}`);
   }
+  warnOnce(key: string, message: string): void {
+    if (!this.logs.includes(`${key}: ${message}`)) this.logs.push(`${key}: ${message}`);
+  }
 
   /** Waits until every asynchronous handler has been answered. */
   async settled(): Promise<void> {
