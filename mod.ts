@@ -32,6 +32,7 @@
 export {
   close,
   defaultOptions,
+  incrementEpoch,
   init,
   invalidateEntry,
   invalidateEntryAsync,

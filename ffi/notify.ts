@@ -104,6 +104,26 @@ export class Notifier {
     }
   }
 
+  /** Whether the loaded libfuse has `fuse_lowlevel_notify_increment_epoch` (3.18+). */
+  get hasIncrementEpoch(): boolean {
+    return this.#libs.fuse.fuse_lowlevel_notify_increment_epoch_exists !== null;
+  }
+
+  /** The loaded libfuse's `fuse_pkgversion()`, for error messages. */
+  get libfuseVersion(): string {
+    return this.#libs.pkgVersion;
+  }
+
+  /**
+   * Makes every dentry the kernel has cached for the mount stale
+   * (FUSE_NOTIFY_INC_EPOCH). Check {@link hasIncrementEpoch} first.
+   *
+   * @returns 0 or a positive errno (ENOSYS: the kernel speaks FUSE < 7.44)
+   */
+  async incrementEpoch(): Promise<NotifyResult> {
+    return -(await this.#libs.fuse.fuse_lowlevel_notify_increment_epoch!(this.#se));
+  }
+
   /**
    * @param ino the inode
    * @param offset first byte wanted

@@ -137,7 +137,12 @@ export const FUSE_SYMBOLS = {
   // int fuse_reply_statx(fuse_req_t req, int flags, struct statx *statx,
   //                      double attr_timeout)                             (3.18+)
   fuse_reply_statx: {
-    parameters: [/* req */ "pointer", /* flags */ "i32", /* statx */ "buffer", /* attr_timeout */ "f64"],
+    parameters: [
+      /* req */ "pointer",
+      /* flags */ "i32",
+      /* statx */ "buffer",
+      /* attr_timeout */ "f64",
+    ],
     result: "i32",
     optional: true,
   },
@@ -267,6 +272,15 @@ export const FUSE_SYMBOLS = {
     result: "i32",
     // Like the others: off the JS thread.
     nonblocking: true,
+    optional: true,
+  },
+  // The same symbol, bound only to see whether it exists: a nonblocking
+  // symbol is wrapped even when missing (calling it then throws), so only a
+  // plain binding is null where libfuse (< 3.18) lacks it.
+  fuse_lowlevel_notify_increment_epoch_exists: {
+    name: "fuse_lowlevel_notify_increment_epoch",
+    parameters: [/* se */ "pointer"],
+    result: "i32",
     optional: true,
   },
 } as const satisfies Deno.ForeignLibraryInterface;

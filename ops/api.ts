@@ -235,6 +235,19 @@ export function notifyRetrieve(inode: Inode, offset: number, size: number): Prom
 }
 
 /**
+ * Makes every name the kernel has cached for the mount stale at once
+ * (FUSE_NOTIFY_INC_EPOCH): the next use of each asks `lookup` again.
+ * Needs libfuse 3.18 and Linux 6.16. (Not in pyfuse3.)
+ *
+ * @returns resolves when the kernel has done it
+ * @throws {FuseOperationalError} when libfuse (< 3.18) or the kernel lacks it, naming which
+ * @throws {FuseStateError} before {@link init}
+ */
+export function incrementEpoch(): Promise<void> {
+  return mounted("incrementEpoch()").notifications.incrementEpoch();
+}
+
+/**
  * Request statistics of the filesystem mounted by {@link init}.
  *
  * @returns per handler name: answered requests, errors, latency percentiles (µs)
@@ -317,5 +330,6 @@ export function mount(
     notifyStore: (...a) => fs.notifications.notifyStore(...a),
     notifyDelete: (...a) => fs.notifications.notifyDelete(...a),
     notifyRetrieve: (...a) => fs.notifications.notifyRetrieve(...a),
+    incrementEpoch: () => fs.notifications.incrementEpoch(),
   };
 }

@@ -10,7 +10,7 @@
 
 import { Notifier } from "../ffi/notify.ts";
 import type { Inode } from "../core/types.ts";
-import { ErrnoError, FuseStateError } from "../core/errors.ts";
+import { ErrnoError, FuseOperationalError, FuseStateError } from "../core/errors.ts";
 import { errno } from "../core/errno.ts";
 
 /**
@@ -69,6 +69,19 @@ export interface Notifications {
    * @throws {ErrnoError} e.g. ENOENT if the kernel does not know the inode
    */
   notifyRetrieve(inode: Inode, offset: number, size: number): Promise<Uint8Array>;
+  /**
+   * Makes every name-to-inode entry the kernel has cached for this mount
+   * stale at once (FUSE_NOTIFY_INC_EPOCH): the next use of any cached name
+   * asks `lookup` again, however long its `entryTimeout`. The tool of a
+   * network filesystem that reconnected to a server where anything may have
+   * changed. Cached attributes and data are not touched (see
+   * {@link invalidateInode}). Needs libfuse 3.18 and Linux 6.16 (FUSE
+   * protocol 7.44). (Not in pyfuse3.)
+   *
+   * @throws {FuseOperationalError} when the loaded libfuse (< 3.18) or the
+   *   kernel (FUSE protocol < 7.44) lacks it, naming which and what is needed
+   */
+  incrementEpoch(): Promise<void>;
 }
 
 /** What the notifications need of their mount. */
@@ -177,6 +190,31 @@ export class MountNotifications implements Notifications {
       `notifyDelete(${parentInode}, ${childInode})`,
       (n) => n.delete(parentInode, childInode, name),
     );
+  }
+
+  /** {@inheritDoc Notifications.incrementEpoch} */
+  async incrementEpoch(): Promise<void> {
+    const what = "incrementEpoch()";
+    if (!this.#notifier.hasIncrementEpoch) {
+      if (!this.#owner.alive) throw new FuseStateError(`${what} after close()`);
+      throw new FuseOperationalError(
+        `${what} needs libfuse 3.18 or newer (fuse_lowlevel_notify_increment_epoch); ` +
+          `the loaded libfuse is ${this.#notifier.libfuseVersion}`,
+        { cause: new ErrnoError(errno.ENOSYS, what) },
+      );
+    }
+    try {
+      await this.#notify(what, (n) => n.incrementEpoch());
+    } catch (error) {
+      if (error instanceof ErrnoError && error.errno === errno.ENOSYS) {
+        throw new FuseOperationalError(
+          `${what}: the kernel does not support FUSE_NOTIFY_INC_EPOCH ` +
+            `(it needs Linux 6.16 or newer, FUSE protocol 7.44)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   /** {@inheritDoc Notifications.notifyRetrieve} */

@@ -240,5 +240,6 @@ function workerHandle(
       connection.call("notifyDelete", parentInode, childInode, name),
     notifyRetrieve: (inode: Inode, offset: number, size: number) =>
       connection.call("notifyRetrieve", inode, offset, size),
+    incrementEpoch: () => connection.call("incrementEpoch"),
   };
 }

@@ -50,6 +50,7 @@ export type CallName =
   | "notifyStore"
   | "notifyDelete"
   | "notifyRetrieve"
+  | "incrementEpoch"
   | "unmount";
 
 /** A call from the handle; the answer carries the same `id`. */

@@ -134,6 +134,44 @@ Deno.test("invalidateEntryAsync() from inside a handler neither blocks nor deadl
   });
 });
 
+Deno.test("incrementEpoch() makes every cached entry stale at once (libfuse 3.18; a clear error before)", async () => {
+  const libs = acquireLibraries();
+  const version = libs.version, pkgVersion = libs.pkgVersion;
+  releaseLibraries();
+  await withChangingFs(async (fs, mnt, h) => {
+    fs.files.set("a", { ino: 2, data: enc.encode("a") });
+    fs.files.set("b", { ino: 3, data: enc.encode("b") });
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 2);
+    assert.equal((await Deno.stat(join(mnt, "b"))).ino, 3);
+    // Behind the kernel's back: "a" now names another inode, "b" is gone.
+    fs.files.set("a", { ino: 4, data: enc.encode("A") });
+    fs.files.delete("b");
+    const lookups: string[] = [];
+    fs.lookupHook = (name) => lookups.push(name);
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 2, "the entry is cached (300 s)");
+    assert.equal((await Deno.stat(join(mnt, "b"))).ino, 3, "the entry is cached (300 s)");
+    assert.deepEqual(lookups, []);
+    if (version < 318) {
+      await assert.rejects(
+        h.incrementEpoch(),
+        (e: Error) =>
+          e instanceof fuse.FuseOperationalError &&
+          e.message.includes("needs libfuse 3.18") && e.message.includes(pkgVersion),
+      );
+      return;
+    }
+    await h.incrementEpoch();
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 4, "looked up again");
+    await assert.rejects(Deno.stat(join(mnt, "b")), Deno.errors.NotFound);
+    assert.deepEqual([...new Set(lookups)].sort(), ["a", "b"]);
+    // The new entries are cached again until the next epoch.
+    fs.files.set("a", { ino: 5, data: enc.encode("5") });
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 4);
+    await h.incrementEpoch();
+    assert.equal((await Deno.stat(join(mnt, "a"))).ino, 5);
+  });
+});
+
 Deno.test("notifyStore() fills the page cache and notifyRetrieve() reads it back", async () => {
   await withChangingFs(async (fs, mnt, h) => {
     fs.files.set("f", { ino: 2, data: enc.encode("0123456789") });
@@ -151,6 +189,7 @@ Deno.test("notifyStore() fills the page cache and notifyRetrieve() reads it back
 Deno.test("module-level invalidate functions need init() first", () => {
   assert.throws(() => fuse.invalidateInode(1), fuse.FuseStateError);
   assert.throws(() => fuse.invalidateEntryAsync(1, "x"), /before init\(\)/);
+  assert.throws(() => fuse.incrementEpoch(), fuse.FuseStateError);
 });
 
 /** A one-buffer `fuse_bufvec` of `size` bytes to read from descriptor `fd` (FUSE_BUF_IS_FD). */
