@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 
-deno check mod.ts testing.ts posix.ts examples/ tests/ $([ -d bench ] && echo bench/)
+deno check mod.ts testing.ts posix.ts paths.ts examples/ tests/ $([ -d bench ] && echo bench/)
 deno lint
 deno fmt --check
-deno doc --lint mod.ts testing.ts posix.ts
-deno test --doc --allow-all --quiet mod.ts posix.ts core/ ffi/ ops/ posix/ utils/
+deno doc --lint mod.ts testing.ts posix.ts paths.ts
+deno test --doc --allow-all --quiet mod.ts posix.ts paths.ts core/ ffi/ ops/ paths/ posix/ utils/
 # Mount-free tests first: dispatch rules, codecs, layers, constants. No /dev/fuse needed.
 UNIT=(tests/dispatch_test.ts tests/codec_test.ts tests/dirent_test.ts tests/layers_test.ts tests/constants_test.ts)
 deno test --allow-all --sanitize-ops --sanitize-resources "${UNIT[@]}"
