@@ -58,7 +58,17 @@ export interface Operations {
    * for FUSE_CAP_EXPORT_SUPPORT; set false if your lookup cannot answer them.
    */
   supportsDotLookup?: boolean;
-  /** Ask the kernel for writeback caching; pyfuse3's `enable_writeback_cache`. */
+  /**
+   * Ask the kernel for writeback caching; pyfuse3's `enable_writeback_cache`.
+   * The kernel then keeps written data in its page cache and writes pages
+   * back later, which changes what handlers see: `write` comes at each
+   * page's offset even for an O_APPEND open (the kernel appends itself), and
+   * `read` may come through a handle opened O_WRONLY (to fill a partly
+   * written page). A filesystem that forwards open flags to a backing file
+   * must therefore open it without O_APPEND and with O_RDWR for O_WRONLY,
+   * as libfuse's passthrough_ll does (pyfuse3's passthroughfs.py does not,
+   * and appends written-back pages at the end of the backing file again).
+   */
   enableWritebackCache?: boolean;
   /** Ask the kernel to enforce POSIX ACLs (stored as xattrs); pyfuse3's `enable_acl`. */
   enableAcl?: boolean;

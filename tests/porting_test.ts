@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { forceUnmount, isMounted, sh, withTimeout } from "./support/mount.ts";
+import { PyPassthroughFs } from "./support/pyfuse3_passthroughfs.ts";
 
 const { ENOENT, EBADF, EEXIST } = fuse.errno;
 const O_ACCMODE = 3;
@@ -205,6 +206,34 @@ Deno.test("FileInfo({ fh }) keeps the page cache, so appends through the writeba
     assert.equal(r.stdout, "one\nmore\n");
   });
   assert.equal(decoder.decode(fs.inodes.get(2)!.data), "one\nmore\n");
+});
+
+Deno.test("a line-by-line port of pyfuse3's passthroughfs.py appends through the writeback cache and commits twice with git", async () => {
+  const source = await Deno.makeTempDir({ prefix: "denofuse-port-src-" });
+  try {
+    await withFs(new PyPassthroughFs(source), async (mnt) => {
+      const script = [
+        "set -e",
+        `cd ${mnt}`,
+        "printf 'one\\n' > notes",
+        "printf 'more\\n' >> notes",
+        "cat notes",
+        "git init -q .",
+        "git -c user.name=t -c user.email=t@e add notes",
+        "git -c user.name=t -c user.email=t@e commit -qm first",
+        "echo again >> notes",
+        "git -c user.name=t -c user.email=t@e commit -qam second",
+        "git log --format=%s",
+      ].join("\n");
+      const r = await sh("sh", ["-c", script], { timeoutMs: 30_000 });
+      assert.equal(r.stderr, "");
+      assert.equal(r.code, 0);
+      assert.equal(r.stdout, "one\nmore\nsecond\nfirst\n");
+    });
+    assert.equal(await Deno.readTextFile(join(source, "notes")), "one\nmore\nagain\n");
+  } finally {
+    await Deno.remove(source, { recursive: true });
+  }
 });
 
 Deno.test("getattr gets the open file's handle when the kernel sends one (FUSE_GETATTR_FH), null otherwise", async () => {
