@@ -1,6 +1,7 @@
 /**
  * libc for the POSIX helpers: the symbol table with its C prototypes, the
- * loader, errno, and C strings.
+ * loader, errno, C strings, and the checks of path, count and offset
+ * arguments that the calls share.
  *
  * Deno's own file APIs cannot express a faithful passthrough: `Deno.lstat`
  * rounds times to milliseconds and `ino` to a JS number, paths must be
@@ -196,8 +197,10 @@ const encoder = new TextEncoder();
 
 /**
  * A path or name argument of the posix calls: bytes as they are (Linux
- * names need not be UTF-8), or a string, encoded as UTF-8. A `nameKey()`
- * key is not a path: turn it back with `nameBytes(key)` first.
+ * names need not be UTF-8), or a string, encoded as UTF-8. Bytes ending in
+ * their only NUL ({@link cstr}'s output, {@link EMPTY}) are taken as an
+ * already terminated C string. A `nameKey()` key is not a path: turn it
+ * back with `nameBytes(key)` first.
  */
 export type PathLike = Uint8Array | string;
 
