@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import * as px from "../posix.ts";
+import { PAGE_SIZE } from "../examples/tmpfs.ts";
 import { sh, withMount } from "./support/mount.ts";
 
 const enc = new TextEncoder();
@@ -519,7 +520,7 @@ Deno.test("posix through a FUSE mount (tmpfs.ts in a Worker): the same checks an
     px.acquireLibc();
     try {
       // statvfs answers from the filesystem's statfs handler, not the host's.
-      assert.equal(px.statvfs(mnt).bsize, 4096);
+      assert.equal(px.statvfs(mnt).bsize, PAGE_SIZE);
       assert.equal(px.stat(mnt).ino, 1n);
     } finally {
       px.releaseLibc();
