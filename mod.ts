@@ -76,6 +76,7 @@ export {
   SetattrFields,
   StatvfsData,
 } from "./core/types.ts";
+export { StatxAttributes, type StatxExtras } from "./core/statx.ts";
 export { processIds } from "./ffi/process.ts";
 export { FUSE_CAP, type NegotiatedConn } from "./ffi/conn.ts";
 export {

@@ -62,3 +62,46 @@ export const S_IFDIR = 0o040000;
 export const S_IFCHR = 0o020000;
 /** `st_mode` type: FIFO. */
 export const S_IFIFO = 0o010000;
+
+// statx(2) (`<sys/stat.h>`): the fields a `statx` handler's answer fills
+// (`StatxAttributes.mask`), the file attribute flags, the sync flags.
+/** statx mask: `stx_mode`'s file type. */
+export const STATX_TYPE = 0x1;
+/** statx mask: `stx_mode`'s permission bits. */
+export const STATX_MODE = 0x2;
+/** statx mask: `stx_nlink`. */
+export const STATX_NLINK = 0x4;
+/** statx mask: `stx_uid`. */
+export const STATX_UID = 0x8;
+/** statx mask: `stx_gid`. */
+export const STATX_GID = 0x10;
+/** statx mask: `stx_atime`. */
+export const STATX_ATIME = 0x20;
+/** statx mask: `stx_mtime`. */
+export const STATX_MTIME = 0x40;
+/** statx mask: `stx_ctime`. */
+export const STATX_CTIME = 0x80;
+/** statx mask: `stx_ino`. */
+export const STATX_INO = 0x100;
+/** statx mask: `stx_size`. */
+export const STATX_SIZE = 0x200;
+/** statx mask: `stx_blocks`. */
+export const STATX_BLOCKS = 0x400;
+/** statx mask: everything `struct stat` has (type through blocks). */
+export const STATX_BASIC_STATS = 0x7ff;
+/** statx mask: `stx_btime`, the birth (creation) time. */
+export const STATX_BTIME = 0x800;
+/** statx attribute: the file is compressed by the filesystem. */
+export const STATX_ATTR_COMPRESSED = 0x4;
+/** statx attribute: the file cannot be modified (chattr +i). */
+export const STATX_ATTR_IMMUTABLE = 0x10;
+/** statx attribute: the file can only be appended to (chattr +a). */
+export const STATX_ATTR_APPEND = 0x20;
+/** statx attribute: the file is not a candidate for backup (chattr +d). */
+export const STATX_ATTR_NODUMP = 0x40;
+/** statx flags: do what stat(2) does (the default). */
+export const AT_STATX_SYNC_AS_STAT = 0x0000;
+/** statx flags: the caller wants fresh attributes (a network filesystem should ask its server). */
+export const AT_STATX_FORCE_SYNC = 0x2000;
+/** statx flags: cached attributes are good enough. */
+export const AT_STATX_DONT_SYNC = 0x4000;

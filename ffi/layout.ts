@@ -9,7 +9,7 @@
  */
 
 /** The C type of one struct member, as read or written by {@link StructView}. */
-export type FieldKind = "u8" | "i16" | "i32" | "u32" | "u64" | "i64" | "f64" | "pointer";
+export type FieldKind = "u8" | "i16" | "u16" | "i32" | "u32" | "u64" | "i64" | "f64" | "pointer";
 
 /** One struct member: where it is and what C type it has. */
 export interface Field {
@@ -75,6 +75,41 @@ const STAT: Record<Arch, StructLayout> = {
       st_ctime: f(104, "i64"),
       st_ctime_nsec: f(112, "i64"),
     },
+  },
+};
+
+/**
+ * `struct statx` (`<sys/stat.h>`, glibc 2.28+; identical on both 64-bit
+ * ABIs): what libfuse 3.18's `fuse_reply_statx` copies into the kernel's
+ * `struct fuse_statx` (the same layout, 256 bytes). The timestamps are
+ * `struct statx_timestamp` (`tv_sec` i64, `tv_nsec` u32).
+ */
+const STATX: StructLayout = {
+  size: 256,
+  fields: {
+    stx_mask: f(0, "u32"),
+    stx_blksize: f(4, "u32"),
+    stx_attributes: f(8, "u64"),
+    stx_nlink: f(16, "u32"),
+    stx_uid: f(20, "u32"),
+    stx_gid: f(24, "u32"),
+    stx_mode: f(28, "u16"),
+    stx_ino: f(32, "u64"),
+    stx_size: f(40, "u64"),
+    stx_blocks: f(48, "u64"),
+    stx_attributes_mask: f(56, "u64"),
+    stx_atime: f(64, "i64"),
+    stx_atime_nsec: f(72, "u32"),
+    stx_btime: f(80, "i64"),
+    stx_btime_nsec: f(88, "u32"),
+    stx_ctime: f(96, "i64"),
+    stx_ctime_nsec: f(104, "u32"),
+    stx_mtime: f(112, "i64"),
+    stx_mtime_nsec: f(120, "u32"),
+    stx_rdev_major: f(128, "u32"),
+    stx_rdev_minor: f(132, "u32"),
+    stx_dev_major: f(136, "u32"),
+    stx_dev_minor: f(140, "u32"),
   },
 };
 
@@ -306,15 +341,19 @@ const FLOCK: StructLayout = {
 
 /**
  * The newest libfuse release whose ABI these layouts were checked against
- * (the layout probe on Debian 13's headers, the portability run). It is the
+ * (the layout probe on Debian forky's 3.18.3 headers, the portability run).
+ * 3.18 changed nothing this library declares: `fuse_file_info` gained the
+ * `kill_suidgid` bit after `parallel_direct_writes` (no flag we use moved),
+ * `fuse_conn_info` a `request_timeout` in reserved words, and
+ * `fuse_lowlevel_ops` the `statx` member (slot 45). It is the
  * version denofuse reports to `fuse_session_new_versioned` as the one it was
  * "compiled against" when the loaded library is newer, so that a future
  * libfuse can apply its compatibility handling for this ABI.
  */
 export const NEWEST_VERIFIED_LIBFUSE: Readonly<{ major: number; minor: number; hotfix: number }> = {
   major: 3,
-  minor: 17,
-  hotfix: 2,
+  minor: 18,
+  hotfix: 3,
 };
 
 /** `struct libfuse_version` (3.17+, passed to `fuse_session_new_versioned`). */
@@ -387,6 +426,7 @@ export interface Layouts {
   flock: StructLayout;
   fuse_open_out: StructLayout;
   statfs: StructLayout;
+  statx: StructLayout;
 }
 
 /**
@@ -418,6 +458,7 @@ export function layoutsFor(arch: string): Layouts {
     flock: FLOCK,
     fuse_open_out: OPEN_OUT,
     statfs: STATFS,
+    statx: STATX,
   };
 }
 

@@ -17,7 +17,10 @@ interface OpRow {
   readonly since?: number;
 }
 
-/** `struct fuse_lowlevel_ops`, in declaration order (libfuse 3.10-3.16). */
+/**
+ * `struct fuse_lowlevel_ops`, in declaration order: 44 members in libfuse
+ * 3.10-3.16, `tmpfile` appended by 3.17 and `statx` by 3.18.
+ */
 export const LOWLEVEL_OPS = {
   // void (*init)(void *userdata, struct fuse_conn_info *conn)
   init: { slot: 0, parameters: ["pointer", "pointer"] },
@@ -131,6 +134,9 @@ export const LOWLEVEL_OPS = {
   lseek: { slot: 43, parameters: ["pointer", "u64", "i64", "i32", "pointer"] },
   // void (*tmpfile)(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fuse_file_info *fi)
   tmpfile: { slot: 44, since: 317, parameters: ["pointer", "u64", "u32", "pointer"] },
+  // void (*statx)(fuse_req_t req, fuse_ino_t ino, int flags, int mask,
+  //               struct fuse_file_info *fi)
+  statx: { slot: 45, since: 318, parameters: ["pointer", "u64", "i32", "i32", "pointer"] },
 } as const satisfies Record<string, OpRow>;
 
 /** The name of a libfuse low-level operation. */
@@ -148,7 +154,8 @@ export const LOWLEVEL_OPS_SLOTS = 44;
  *
  * @param name the operation
  * @param version the loaded library's `fuse_version()`
- * @returns false for members newer than that release (tmpfile before 3.17)
+ * @returns false for members newer than that release (tmpfile before 3.17,
+ *   statx before 3.18)
  */
 export function hasLowLevelOp(name: LowLevelOpName, version: number): boolean {
   const row: OpRow = LOWLEVEL_OPS[name];
@@ -157,7 +164,8 @@ export function hasLowLevelOp(name: LowLevelOpName, version: number): boolean {
 
 /**
  * The number of function pointers to pass for a libfuse release: every
- * member that release declares and we know (45 from 3.17, with tmpfile).
+ * member that release declares and we know (45 from 3.17, with tmpfile; 46
+ * from 3.18, with statx).
  *
  * @param version the loaded library's `fuse_version()`
  * @returns the slot count

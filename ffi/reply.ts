@@ -19,6 +19,8 @@ import {
 import { type FileInfoBits, fileInfoBits, fileInfoHasBit } from "./layout.ts";
 import type { LoadedLibraries } from "./library.ts";
 import type { EntryAttributes, FileInfo, FileLock, StatvfsData } from "../core/types.ts";
+import type { StatxAttributes } from "../core/statx.ts";
+import { encodeStatx } from "./statx.ts";
 
 /** An opaque `fuse_req_t`. */
 export type RequestPointer = Deno.PointerObject;
@@ -27,6 +29,7 @@ export type RequestPointer = Deno.PointerObject;
 export type ReplySink = { [K in keyof Replier]: Replier[K] };
 
 const ERANGE = 34;
+const ENOSYS = 38;
 
 /**
  * Sends replies for one session's requests. Every reply method returns
@@ -189,6 +192,21 @@ export class Replier {
    */
   lseek(req: RequestPointer, offset: number): number {
     return this.#libs.fuse.fuse_reply_lseek(req, BigInt(offset));
+  }
+
+  /**
+   * Answers a statx request (libfuse 3.18+: the statx op is registered
+   * only there; a libfuse built without statx support never calls it).
+   *
+   * @param req a statx request
+   * @param sx the result
+   */
+  statx(req: RequestPointer, sx: StatxAttributes): number {
+    const fuse = this.#libs.fuse;
+    const bytes = encodeStatx(sx);
+    // ENOSYS makes the kernel fall back to getattr for good.
+    if (!fuse.fuse_reply_statx) return fuse.fuse_reply_err(req, ENOSYS);
+    return fuse.fuse_reply_statx(req, 0, bytes, sx.attr.attrTimeout);
   }
 
   /**

@@ -31,6 +31,7 @@ import type {
 import type { ReaddirToken } from "./readdir.ts";
 import type { PollHandle } from "./poll.ts";
 import type { FileLock, IoctlReply } from "../core/types.ts";
+import type { StatxAttributes } from "../core/statx.ts";
 
 /**
  * A filesystem's request handlers and capability flags.
@@ -310,6 +311,28 @@ export interface Operations {
     flags: number,
     ctx: RequestContext,
   ): MaybePromise<[FileInfo, EntryAttributes]>;
+
+  /**
+   * statx(2) attributes of `inode`: what `getattr` answers plus the birth
+   * time (`stat -c %W`), the `STATX_ATTR_*` flags and the validity mask,
+   * as a {@link StatxAttributes}. `mask` holds the `STATX_*` fields the
+   * kernel wants (Linux 6.18 always asks for `STATX_BASIC_STATS |
+   * STATX_BTIME`), `flags` the `AT_STATX_*` sync flags (0 from Linux
+   * 6.18), `fh` the open file's handle when asked on behalf of one, else
+   * `null`. The kernel sends STATX only when a caller wants more than
+   * `struct stat` holds (a birth time); plain stat(2) still arrives as
+   * `getattr`, so implement both. Needs libfuse 3.18 (the handler is not
+   * registered before) and Linux 6.6; with older libfuse the kernel falls
+   * back to `getattr` for statx(2) too, which then reports no birth time,
+   * and nothing else changes. (Not in pyfuse3.)
+   */
+  statx?(
+    inode: Inode,
+    mask: number,
+    flags: number,
+    fh: FileHandle | null,
+    ctx: RequestContext,
+  ): MaybePromise<StatxAttributes>;
 
   /**
    * Test for a POSIX record lock: return the first lock held by another

@@ -18,6 +18,7 @@ import {
   isNegativeEntry,
   type StatvfsData,
 } from "../core/types.ts";
+import type { StatxAttributes } from "../core/statx.ts";
 import type { ReaddirToken } from "./readdir.ts";
 import type { DispatchHost } from "./host.ts";
 
@@ -68,6 +69,9 @@ const textDecoder = new TextDecoder();
 
 /** Attributes (getattr, setattr). */
 export const attr: Reply<EntryAttributes, unknown> = (out, req, v) => out.attr(req, v);
+
+/** statx's result (libfuse 3.18+). */
+export const statx: Reply<StatxAttributes, unknown> = (out, req, v) => out.statx(req, v);
 
 /** A symlink's target. */
 export const readlink: Reply<BytesLike, unknown> = (out, req, v) => out.readlink(req, v);

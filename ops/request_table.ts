@@ -468,6 +468,13 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
     call: (ops, a, ctx) => ops.tmpfile!(a.parent, a.mode, a.fi.flags, ctx),
     reply: reply.created,
   }),
+  // Registered for every release; buildLowLevelOps leaves it out before 3.18.
+  statx: row({
+    handler: "statx",
+    args: { inode: INODE, flags: INT, mask: INT, fh: FH_OR_NULL },
+    call: (ops, a, ctx) => ops.statx!(a.inode, a.mask, a.flags, a.fh, ctx),
+    reply: reply.statx,
+  }),
 };
 
 const FUSE_IOCTL_UNRESTRICTED = 1 << 1;

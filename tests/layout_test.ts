@@ -153,8 +153,13 @@ Deno.test("abiVersionFor() reports the loaded libfuse, but no newer ABI than was
     minor: 17,
     hotfix: 1,
   });
-  assert.deepEqual(abiVersionFor({ version: 318, pkgVersion: "3.18.0" }), NEWEST_VERIFIED_LIBFUSE);
-  assert.deepEqual(abiVersionFor({ version: 317, pkgVersion: "3.17.9" }), NEWEST_VERIFIED_LIBFUSE);
+  assert.deepEqual(abiVersionFor({ version: 318, pkgVersion: "3.18.0" }), {
+    major: 3,
+    minor: 18,
+    hotfix: 0,
+  });
+  assert.deepEqual(abiVersionFor({ version: 318, pkgVersion: "3.18.9" }), NEWEST_VERIFIED_LIBFUSE);
+  assert.deepEqual(abiVersionFor({ version: 319, pkgVersion: "3.19.0" }), NEWEST_VERIFIED_LIBFUSE);
   assert.deepEqual(abiVersionFor({ version: 317, pkgVersion: "3.17" }), {
     major: 3,
     minor: 17,

@@ -40,6 +40,15 @@ const C_MEMBER: Record<string, string> = {
   st_mtime_nsec: "st_mtim.tv_nsec",
   st_ctime: "st_ctim.tv_sec",
   st_ctime_nsec: "st_ctim.tv_nsec",
+  // struct statx's timestamps are struct statx_timestamp.
+  stx_atime: "stx_atime.tv_sec",
+  stx_atime_nsec: "stx_atime.tv_nsec",
+  stx_btime: "stx_btime.tv_sec",
+  stx_btime_nsec: "stx_btime.tv_nsec",
+  stx_ctime: "stx_ctime.tv_sec",
+  stx_ctime_nsec: "stx_ctime.tv_nsec",
+  stx_mtime: "stx_mtime.tv_sec",
+  stx_mtime_nsec: "stx_mtime.tv_nsec",
 };
 
 const C_TYPE: Record<keyof Layouts, string> = {
@@ -57,6 +66,7 @@ const C_TYPE: Record<keyof Layouts, string> = {
   flock: "struct flock",
   fuse_open_out: "struct fuse_open_out",
   statfs: "struct statfs",
+  statx: "struct statx",
 };
 
 /** Structs that only newer libfuse releases declare: the first `fuse_version()`. */
@@ -76,7 +86,7 @@ const GROWN: Partial<Record<keyof Layouts, { since: number; size: number }>> = {
 const SKIP = new Set(["fuse_file_info.bits"]);
 
 /** The libfuse versions whose bit positions are spelled out; later ones use the last. */
-const BIT_VERSIONS = [310, 311, 312, 313, 314, 315, 316, 317];
+const BIT_VERSIONS = [310, 311, 312, 313, 314, 315, 316, 317, 318];
 
 /** How the probe checks. */
 export interface ProbeOptions {
@@ -127,7 +137,7 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
       }
       for (const [field, { offset }] of Object.entries(layout.fields)) {
         if (SKIP.has(`${key}.${field}`)) continue;
-        const member = key === "stat" ? (C_MEMBER[field] ?? field) : field;
+        const member = key === "stat" || key === "statx" ? (C_MEMBER[field] ?? field) : field;
         since(FIELD_SINCE[`${key}.${field}`], () => {
           check(`${key}.${field}`, offset, `offsetof(${ctype}, ${member})`);
         });
