@@ -112,6 +112,7 @@ export {
   type Operations,
   type OperationStats,
   PollHandle,
+  processIds,
   ReaddirToken,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,

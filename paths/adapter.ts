@@ -101,6 +101,26 @@ const REQUIRES: [HandlerName, (keyof PathOperations)[]][] = [
   ["copyFileRange", ["copyFileRange"]],
 ];
 
+/** The handlers of {@link PathOperations}, bound to their object once (so classes work). */
+const PATH_HANDLERS: (keyof PathOperations)[] = [
+  "init",
+  "destroy",
+  ...new Set(REQUIRES.flatMap(([, wants]) => wants)),
+  "opendir",
+  "releasedir",
+  "release",
+  "create",
+];
+
+function bindHandlers(ops: PathOperations): PathOperations {
+  const bound: Record<string, unknown> = {};
+  for (const name of new Set(PATH_HANDLERS)) {
+    const f = ops[name];
+    if (typeof f === "function") bound[name] = f.bind(ops);
+  }
+  return bound as PathOperations;
+}
+
 /** Handlers of the inode API the path layer never serves (no path counterpart). */
 const NEVER: HandlerName[] = ["tmpfile", "ioctl", "poll", "bmap"];
 
@@ -138,7 +158,7 @@ export class PathFilesystem implements Operations {
    * @param ops the path filesystem
    */
   constructor(ops: PathOperations) {
-    this.#ops = ops;
+    this.#ops = bindHandlers(ops);
     this.table = new NodeTable(ops.useIno ?? false);
     this.#entryTimeout = ops.entryTimeout ?? 1;
     this.#attrTimeout = ops.attrTimeout ?? 1;
@@ -159,8 +179,8 @@ export class PathFilesystem implements Operations {
       useIno: ops.useIno ?? false,
       entryTimeout: this.#entryTimeout,
       attrTimeout: this.#attrTimeout,
-      list: (path, fh, ctx) => need(ops.readdir)(path, fh, ctx),
-      stat: (path, ctx) => need(ops.getattr)(path, undefined, ctx),
+      list: (path, fh, ctx) => need(this.#ops.readdir)(path, fh, ctx),
+      stat: (path, ctx) => need(this.#ops.getattr)(path, undefined, ctx),
     };
   }
 

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PassthroughFs } from "../examples/passthrough.ts";
+import { PathMemFs } from "../examples/paths_memfs.ts";
+import { pathOperations } from "../paths.ts";
 import { SqliteFs } from "../examples/sqlitefs.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
 import type { Operations } from "../mod.ts";
@@ -93,4 +95,8 @@ Deno.test("sqlitefs example matches the kernel's tmpfs on the conformance run", 
     fs.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("paths_memfs example (path API) matches the kernel's tmpfs on the conformance run", async () => {
+  await conform(pathOperations(new PathMemFs()));
 });
