@@ -53,6 +53,17 @@ export class InterruptHub {
   }
 
   /**
+   * Aborts a request's signal as an interrupt would, with another reason
+   * (its deadline passed).
+   *
+   * @param req the request
+   * @param reason the signal's reason
+   */
+  abort(req: RequestPointer, reason: unknown): void {
+    this.#controllers.get(Deno.UnsafePointer.value(req))?.abort(reason);
+  }
+
+  /**
    * Forgets a request once it has been answered (its pointer may be reused).
    *
    * @param req the request

@@ -13,7 +13,7 @@ import type { RequestContext } from "../core/types.ts";
 const NEVER = new AbortController().signal;
 
 /** What a context needs of the interrupt hub. */
-export type Interrupts = Pick<InterruptHub, "signalFor" | "done">;
+export type Interrupts = Pick<InterruptHub, "signalFor" | "done" | "abort">;
 
 /** One request's context; valid until the request is answered. */
 export class Context implements RequestContext {
@@ -68,6 +68,14 @@ export class Context implements RequestContext {
       this.#signal = this.#req ? this.#interrupts.signalFor(this.#req) : NEVER;
     }
     return this.#signal;
+  }
+
+  /**
+   * Aborts the signal with `reason`, if the handler asked for it (the
+   * request's deadline passed). @internal
+   */
+  abort(reason: unknown): void {
+    if (this.#req !== null && this.#signal) this.#interrupts.abort(this.#req, reason);
   }
 
   /** Called when the request has been answered. @internal */

@@ -15,6 +15,7 @@ import { UnsafeIntegerError } from "../ffi/codec.ts";
 import type { LowLevelImpls, LowLevelOpName } from "../ffi/lowlevel_ops.ts";
 import type { RequestPointer } from "../ffi/reply.ts";
 import { Context } from "./context.ts";
+import type { PendingRequest } from "./deadlines.ts";
 import type { DecodeEnv, Decoder } from "./decoders.ts";
 import type { DispatchHost } from "./host.ts";
 import { lifecycleImpls } from "./lifecycle.ts";
@@ -126,21 +127,44 @@ class RowRunner {
     }
     if (!(value instanceof Promise)) return this.#settle(req, ctx, startMs, value, a);
     host.requestStarted();
+    const deadline = host.deadlines?.watch(() => this.#expire(req, ctx, startMs, a)) ?? null;
     // One reaction, not then().finally(): each promise step costs a few
     // hundred ns on every asynchronous request.
     value.then(
-      (v) => this.#late(() => this.#settle(req, ctx, startMs, v, a)),
-      (error) => this.#late(() => this.#done(req, ctx, startMs, fail(host, this.#op, req, error))),
+      (v) => this.#late(deadline, () => this.#settle(req, ctx, startMs, v, a)),
+      (error) =>
+        this.#late(
+          deadline,
+          () => this.#done(req, ctx, startMs, fail(host, this.#op, req, error)),
+        ),
     );
   }
 
-  /** Runs a settled handler's reply step; whatever it throws is logged, not left unhandled. */
-  #late(reply: () => void): void {
+  /**
+   * Runs a settled handler's reply step, unless its deadline answered the
+   * request already; whatever it throws is logged, not left unhandled.
+   */
+  #late(deadline: PendingRequest | null, reply: () => void): void {
+    if (deadline && !deadline.settle()) return;
     const host = this.#host;
     try {
       if (host.alive) reply();
     } catch (error) {
       host.logHandlerError(this.#op, error);
+    } finally {
+      host.requestFinished();
+    }
+  }
+
+  /** Answers a request whose handler missed the mount's deadline; its late result is dropped. */
+  #expire(req: RequestPointer, ctx: Context, startMs: number, a: Record<string, unknown>): void {
+    const host = this.#host, deadlines = host.deadlines!;
+    try {
+      if (!host.alive) return;
+      host.logDeadline(this.#op, describeTarget(a), deadlines.ms, deadlines.errno);
+      ctx.abort(new DOMException(`no answer within ${deadlines.ms} ms`, "TimeoutError"));
+      delivered(host, this.#op, host.replier.err(req, deadlines.errno));
+      this.#done(req, ctx, startMs, deadlines.errno);
     } finally {
       host.requestFinished();
     }
@@ -199,6 +223,17 @@ export function fail(host: DispatchHost, op: string, req: RequestPointer, error:
   delivered(host, op, host.replier.err(req, err));
   return err;
 }
+
+/** What a request is about, for the deadline's log line: its inode, or its parent and name. */
+function describeTarget(a: Record<string, unknown>): string {
+  const name = a.name instanceof Uint8Array
+    ? ` name ${JSON.stringify(decoder.decode(a.name))}`
+    : "";
+  if (typeof a.inode === "number") return `inode ${a.inode}${name}`;
+  if (typeof a.parent === "number") return `parent inode ${a.parent}${name}`;
+  return typeof a.fh === "number" ? `handle ${a.fh}` : "the filesystem";
+}
+const decoder = new TextDecoder();
 
 /** Reports a reply that libfuse could not deliver (its caller may then wait until interrupted). */
 function delivered(host: DispatchHost, op: string, rc: number): void {

@@ -10,6 +10,7 @@ import type { NegotiatedConn } from "../ffi/conn.ts";
 import type { InterruptHub } from "../ffi/interrupt.ts";
 import type { RequestMemory } from "../ffi/receive_buffer.ts";
 import type { ReplySink } from "../ffi/reply.ts";
+import type { DeadlineWatch } from "./deadlines.ts";
 import type { KernelPassthrough } from "./passthrough.ts";
 import type { PollHandle, PollHost } from "./poll.ts";
 import type { RequestStats } from "./stats.ts";
@@ -20,7 +21,7 @@ export interface DispatchHost extends PollHost {
   /** Sends replies. */
   readonly replier: ReplySink;
   /** Interrupt signals of requests. */
-  readonly interrupts: Pick<InterruptHub, "signalFor" | "done">;
+  readonly interrupts: Pick<InterruptHub, "signalFor" | "done" | "abort">;
   /** Reads what the request's pointers point to (names, a write's data). */
   readonly request: RequestMemory;
   /** Receives each new poll handle (so unmount can free it). */
@@ -48,6 +49,10 @@ export interface DispatchHost extends PollHost {
   logHandlerError(op: string, error: unknown): void;
   /** Reports a reply to `op` that libfuse could not deliver, with the errno it got. */
   logReplyRefused(op: string, err: number): void;
+  /** The mount's request deadline, when it has one. */
+  readonly deadlines?: DeadlineWatch | null;
+  /** Reports a request answered by the deadline in its handler's place. */
+  logDeadline(op: string, target: string, ms: number, err: number): void;
   /** Logs a warning about how the filesystem answers, once per mount and `key`. */
   warnOnce(key: string, message: string): void;
 }

@@ -26,7 +26,8 @@ import { LowLevelSession } from "../ffi/session.ts";
 import type { RequestMemory } from "../ffi/receive_buffer.ts";
 import { buildDispatch, type DispatchHost, hasPosixLocks } from "./dispatch.ts";
 import type { Operations } from "./operations.ts";
-import { FuseMountError, FuseStateError } from "../core/errors.ts";
+import { FuseMountError, FuseStateError, isReplyErrno } from "../core/errors.ts";
+import { DeadlineWatch } from "./deadlines.ts";
 import { errno, errnoName } from "../core/errno.ts";
 import { accessErrno } from "../ffi/process.ts";
 import { checkMountpoint, normalizeOptions } from "./preflight.ts";
@@ -54,6 +55,21 @@ export interface FuseMountOptions {
    * than "0" (read only with `--allow-env`); off costs nothing.
    */
   debug?: boolean;
+  /**
+   * Milliseconds a handler has to settle (default: no deadline). A request
+   * still pending then is answered with {@link deadlineErrno} in the
+   * handler's place, its `ctx.signal` aborts (reason: a `TimeoutError`
+   * DOMException), one line naming the operation and inode is logged, and
+   * whatever the handler settles with later is dropped: the caller gets
+   * an error instead of waiting for a dead backend or a lost callback.
+   * It cannot stop a handler that never yields (a synchronous endless
+   * loop): where libfuse 3.18 and the kernel support it, the kernel's own
+   * request timeout is set as the backstop (see the README's "Request
+   * deadlines"). Requests that take no reply (FORGET) have no deadline.
+   */
+  deadlineMs?: number;
+  /** The errno a request past its deadline is answered with (default EIO). */
+  deadlineErrno?: number;
 }
 
 /** The environment variable that turns debug logging on. */
@@ -66,6 +82,21 @@ function debugFromEnv(): boolean {
   } catch {
     return false;
   }
+}
+
+/** The deadline `options` ask for, checked. */
+function deadlineWatch(options: FuseMountOptions): DeadlineWatch | null {
+  const { deadlineMs, deadlineErrno = errno.EIO } = options;
+  if (deadlineMs === undefined) return null;
+  if (!(deadlineMs > 0) || !Number.isFinite(deadlineMs)) {
+    throw new RangeError(`deadlineMs must be a positive number of milliseconds, got ${deadlineMs}`);
+  }
+  if (!isReplyErrno(deadlineErrno)) {
+    throw new RangeError(
+      `deadlineErrno must be an errno to answer with (e.g. errno.EIO), got ${deadlineErrno}`,
+    );
+  }
+  return new DeadlineWatch(deadlineMs, deadlineErrno);
 }
 
 /** The error for an unusable /dev/fuse, given access(2)'s errno. */
@@ -101,7 +132,11 @@ export class FuseMount implements DispatchHost, NotificationOwner {
   readonly mountpoint: string;
   readonly #session: LowLevelSession;
   readonly #lowlevel: LowLevelOps;
-  readonly #options: Required<Omit<FuseMountOptions, "debug">>;
+  readonly #options: Required<
+    Omit<FuseMountOptions, "debug" | "deadlineMs" | "deadlineErrno">
+  >;
+  /** The request deadline, when the mount has one. @internal */
+  readonly deadlines: DeadlineWatch | null;
   /** Per-operation statistics. @internal */
   readonly stats = new RequestStats();
   /** Request tracing when debug logging is on. @internal */
@@ -143,6 +178,8 @@ export class FuseMount implements DispatchHost, NotificationOwner {
         handleSignals: options.handleSignals ?? true,
         graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
       };
+      this.deadlines = deadlineWatch(options);
+      undo.push(() => this.deadlines?.close());
       this.tracer = (options.debug ?? debugFromEnv())
         ? new RequestTracer((line) => console.error(line))
         : null;
@@ -268,6 +305,14 @@ export class FuseMount implements DispatchHost, NotificationOwner {
     } else {
       console.error(`denofuse: the ${op} handler failed; replying EIO:`, error);
     }
+  }
+
+  /** @internal */
+  logDeadline(op: string, target: string, ms: number, err: number): void {
+    console.error(
+      `denofuse: the ${op} handler (${target}) did not settle within ${ms} ms on ` +
+        `${this.mountpoint}; replied ${errnoName(err)}, its late result will be dropped`,
+    );
   }
 
   /** @internal */
@@ -404,6 +449,7 @@ export class FuseMount implements DispatchHost, NotificationOwner {
 
   #destroy(): void {
     this.#destroyWhenIdle = false;
+    this.deadlines?.close();
     this.#listenForSignals(false);
     for (const handle of [...this.#pollHandles]) handle.release();
     this.#session.destroy();

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as fuse from "../mod.ts";
 import { LOWLEVEL_OPS } from "../ffi/lowlevel_ops.ts";
 import { buildDispatch } from "../ops/dispatch.ts";
+import { DeadlineWatch } from "../ops/deadlines.ts";
 import { REQUESTS } from "../ops/request_table.ts";
 import { bytesAt, cString, FakeHost, fakeReq, fileInfo } from "./support/fake_host.ts";
 
@@ -211,4 +212,36 @@ Deno.test("dispatch: setattr resolves 'now' times and names the fields to change
   assert.equal(seen[1].updateAtime, false);
   assert.equal(seen[0].stMtimeNs, 1_700_000_000_123_456_789n);
   assert.deepEqual(host.sent.map((s) => s.kind), ["attr"]);
+});
+
+Deno.test("dispatch: a request past its deadline is answered once with the deadline's errno; the late result is dropped", async () => {
+  const host = new FakeHost();
+  host.deadlines = new DeadlineWatch(40, fuse.errno.ETIMEDOUT);
+  let settle!: (a: fuse.EntryAttributes) => void;
+  let signal!: AbortSignal;
+  const impls = buildDispatch({
+    getattr: (_ino, ctx) => {
+      signal = ctx.signal;
+      return new Promise((resolve) => settle = resolve);
+    },
+    lookup: () => Promise.resolve(attrs(3)),
+  }, host);
+  const slow = call(impls, "getattr", 7n, null);
+  const fast = call(impls, "lookup", 1n, cString("x"));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(host.sent.map((s) => [s.req, s.kind]), [[fast, "entry"]]);
+  assert.equal(host.deadlines.size, 1, "a settled request is no longer watched");
+  for (let i = 0; i < 50 && host.sent.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(host.sent[1], { req: slow, kind: "err", args: [fuse.errno.ETIMEDOUT] });
+  assert.equal(signal.aborted, true);
+  assert.equal((signal.reason as DOMException).name, "TimeoutError");
+  assert.deepEqual(host.logs, [
+    `getattr: deadline 40 ms (inode 7), replied ${fuse.errno.ETIMEDOUT}`,
+  ]);
+  assert.equal(host.inflight, 0, "the expired request counts as finished");
+  settle(attrs(7));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(host.sent.length, 2, "the late result is dropped");
+  assert.equal(host.inflight, 0);
+  assert.equal(host.deadlines.size, 0);
 });

@@ -9,6 +9,8 @@ import { copyBytes, EntryParamBuffer } from "../../ffi/codec.ts";
 import type { RequestMemory } from "../../ffi/receive_buffer.ts";
 import { fileInfoBits, LAYOUT } from "../../ffi/layout.ts";
 import type { ReplySink, RequestPointer } from "../../ffi/reply.ts";
+import { encodeStatx } from "../../ffi/statx.ts";
+import type { DeadlineWatch } from "../../ops/deadlines.ts";
 import type { DispatchHost } from "../../ops/host.ts";
 import { RequestStats } from "../../ops/stats.ts";
 
@@ -37,6 +39,7 @@ const REPLY_METHODS = [
   "ioctl",
   "poll",
   "xattr",
+  "statx",
 ] as const;
 
 /** A host whose replies land in `sent` and whose logs land in `logs`. */
@@ -52,6 +55,7 @@ export class FakeHost implements DispatchHost {
   readonly interrupts = {
     signalFor: () => this.abort.signal,
     done: () => {},
+    abort: (_req: RequestPointer, reason: unknown) => this.abort.abort(reason),
   };
   /** Abort it to act as the kernel's INTERRUPT. */
   readonly abort = new AbortController();
@@ -75,6 +79,7 @@ export class FakeHost implements DispatchHost {
     methods.entry = encoded("entry", ([a, neg]) => encoder.encode(a as never, neg as boolean));
     methods.attr = encoded("attr", ([a]) => encoder.encodeStatOnly(a as never));
     methods.create = encoded("create", ([, a]) => encoder.encode(a as never));
+    methods.statx = encoded("statx", ([sx]) => encodeStatx(sx as never));
     this.replier = {
       ...methods,
       bits: fileInfoBits(libfuseVersion),
@@ -110,6 +115,10 @@ export class FakeHost implements DispatchHost {
   }
   logReplyRefused(op: string, err: number): void {
     this.logs.push(`${op}: refused ${err}`);
+  }
+  deadlines: DeadlineWatch | null = null;
+  logDeadline(op: string, target: string, ms: number, err: number): void {
+    this.logs.push(`${op}: deadline ${ms} ms (${target}), replied ${err}`);
   }
   warnOnce(key: string, message: string): void {
     if (!this.logs.includes(`${key}: ${message}`)) this.logs.push(`${key}: ${message}`);
