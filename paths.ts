@@ -117,6 +117,7 @@ export {
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
   type RequestContext,
+  ROOT_INODE,
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
