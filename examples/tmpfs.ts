@@ -360,6 +360,8 @@ class TmpNode {
   atimeNs: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
+  /** Birth time: when the inode was made; never changes (statx's `stx_btime`). */
+  readonly btimeNs: bigint;
   /** References the kernel holds (lookups minus forgets). */
   lookups = 0;
   /** Open file and directory handles. */
@@ -383,6 +385,7 @@ class TmpNode {
     this.uid = uid;
     this.gid = gid;
     this.atimeNs = this.mtimeNs = this.ctimeNs = now;
+    this.btimeNs = now;
   }
 
   get isDir(): boolean {
@@ -552,6 +555,15 @@ export class TmpFs implements fuse.Operations {
   /** The attributes of `inode`. */
   getattr(inode: fuse.Inode): fuse.EntryAttributes {
     return this.#attr(this.#node(inode));
+  }
+
+  /**
+   * statx(2): the attributes and the birth time (libfuse 3.18+; the kernel
+   * asks when a caller wants the birth time, e.g. `stat -c %W`).
+   */
+  statx(inode: fuse.Inode): fuse.StatxAttributes {
+    const node = this.#node(inode);
+    return new fuse.StatxAttributes(this.#attr(node), { btimeNs: node.btimeNs });
   }
 
   /** chmod, chown, truncate and utimens. */
