@@ -53,6 +53,12 @@ export interface Negotiation {
    * with the writeback cache, so asking for it drops `writebackCache`.
    */
   passthrough?: boolean;
+  /**
+   * Seconds after which the kernel aborts the connection if a request is
+   * still unanswered (`fuse_conn_info.request_timeout`, libfuse 3.18+ and
+   * Linux 6.14+; ignored before). 0 or absent: none.
+   */
+  requestTimeoutS?: number;
 }
 
 /** Largest write request: 1 MiB, which libfuse 3.10+ turns into max_pages 256. */
@@ -88,6 +94,11 @@ export interface NegotiatedConn {
    * their reads and writes reach the handlers.
    */
   passthroughFallback: string;
+  /**
+   * The kernel's request timeout asked for, in seconds (0: none; only with
+   * libfuse 3.18+, which passes it on when the kernel offers it).
+   */
+  requestTimeout: number;
 }
 
 /**
@@ -156,6 +167,8 @@ export function connInfoNegotiate(
   view.setUint32(F.want.offset, low, true);
   if (get("max_write") > MAX_WRITE) view.setUint32(F.max_write.offset, MAX_WRITE, true);
   view.setUint32(F.time_gran.offset, 1, true);
+  const requestTimeout = version >= 318 ? Math.min(request.requestTimeoutS ?? 0, 0xffff) : 0;
+  if (requestTimeout > 0) view.setUint16(F.request_timeout.offset, requestTimeout, true);
   return {
     protoMajor: get("proto_major"),
     protoMinor: get("proto_minor"),
@@ -166,6 +179,7 @@ export function connInfoNegotiate(
     maxReadahead: get("max_readahead"),
     passthrough: passthrough.on,
     passthroughFallback: passthrough.fallback,
+    requestTimeout,
   };
 }
 

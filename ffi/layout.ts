@@ -261,6 +261,7 @@ const CONN_INFO: StructLayout = {
     max_backing_stack_depth: f(40, "u32"),
     capable_ext: f(48, "u64"),
     want_ext: f(56, "u64"),
+    request_timeout: f(64, "u16"),
   },
 };
 
@@ -274,6 +275,7 @@ export const FIELD_SINCE: Readonly<Record<string, number>> = {
   "fuse_conn_info.max_backing_stack_depth": 317,
   "fuse_conn_info.capable_ext": 317,
   "fuse_conn_info.want_ext": 317,
+  "fuse_conn_info.request_timeout": 318,
 };
 
 /** `struct fuse_args`. */

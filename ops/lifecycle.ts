@@ -32,6 +32,7 @@ export function lifecycleImpls(ops: Operations, host: DispatchHost): LowLevelImp
         handleKillpriv: ops.handleKillpriv ?? false,
         readdirplusAuto: ops.enableReaddirplusAuto ?? false,
         passthrough: ops.enableKernelPassthrough ?? false,
+        requestTimeoutS: backstopSeconds(host.deadlines?.ms),
       }));
       guard(host, "init", () => ops.init?.());
     },
@@ -60,6 +61,19 @@ export function lifecycleImpls(ops: Operations, host: DispatchHost): LowLevelImp
       forget(ops, host, req, "forget_multi", decodeForgets(data, Number(n)));
   }
   return impls;
+}
+
+/**
+ * The kernel's request timeout that backs a request deadline up: above the
+ * deadline (which answers every request whose handler yields), so that it
+ * only fires when the JS thread itself is stuck, and a caller then gets
+ * ECONNABORTED instead of waiting for good.
+ *
+ * @param deadlineMs the mount's deadline, if it has one
+ * @returns seconds for `fuse_conn_info.request_timeout` (0: none)
+ */
+export function backstopSeconds(deadlineMs: number | undefined): number {
+  return deadlineMs === undefined ? 0 : Math.ceil(deadlineMs / 1000) * 2 + 1;
 }
 
 function guard(host: DispatchHost, op: string, fn: () => void): void {

@@ -8,7 +8,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { HelloFs } from "../examples/hello.ts";
-import { forceUnmount, isMounted, sh, withTimeout } from "./support/mount.ts";
+import { forceUnmount, isMounted, sh, withSpawnedFs, withTimeout } from "./support/mount.ts";
+import { acquireLibraries, releaseLibraries } from "../ffi/library.ts";
+import { connInfoNegotiate, FUSE_CAP, type Negotiation } from "../ffi/conn.ts";
+import { LAYOUT } from "../ffi/layout.ts";
+import { backstopSeconds } from "../ops/lifecycle.ts";
 
 /**
  * hello.ts, but reading `message` waits for a backend that answers late
@@ -133,4 +137,61 @@ Deno.test("mount() refuses a deadline that is not a positive number, naming the 
   } finally {
     await Deno.remove(mnt);
   }
+});
+
+Deno.test("connInfoNegotiate(): a deadline's backstop becomes the kernel's request_timeout on libfuse 3.18, nothing before", () => {
+  const ask: Negotiation = {
+    exportSupport: false,
+    writebackCache: false,
+    posixAcl: false,
+    handleKillpriv: false,
+    readdirplusAuto: false,
+    requestTimeoutS: backstopSeconds(2500),
+  };
+  assert.equal(ask.requestTimeoutS, 7, "above the deadline: twice it, plus a second");
+  assert.equal(backstopSeconds(undefined), 0);
+  const F = LAYOUT.fuse_conn_info.fields;
+  for (const [version, expected] of [[318, 7], [317, 0], [314, 0]]) {
+    const bytes = new Uint8Array(LAYOUT.fuse_conn_info.size);
+    const v = new DataView(bytes.buffer);
+    v.setUint32(F.capable.offset, FUSE_CAP.ASYNC_READ, true);
+    if (version >= 317) v.setBigUint64(F.capable_ext.offset, BigInt(FUSE_CAP.ASYNC_READ), true);
+    const conn = connInfoNegotiate(Deno.UnsafePointer.of(bytes), ask, version);
+    assert.equal(conn.requestTimeout, expected, `${version}`);
+    assert.equal(v.getUint16(F.request_timeout.offset, true), expected, `${version}: the field`);
+  }
+});
+
+const libs = acquireLibraries();
+const libfuse318 = libs.version >= 318;
+releaseLibraries();
+
+Deno.test({
+  name:
+    "a JS thread stuck in a synchronous loop cannot hang its callers: the kernel's request timeout aborts the connection (libfuse 3.18)",
+  ignore: !libfuse318,
+  fn: async () => {
+    await withSpawnedFs("../tests/support/spinning_fs.ts", [], async (fs) => {
+      const started = performance.now();
+      // The kernel looks for expired requests every 15 s, so the backstop (3 s for a
+      // 500 ms deadline) fires at the first look after it passed: 15-18 s here, up to
+      // 33 s when a look just missed it.
+      const r = await sh("cat", [join(fs.mnt, "message")], { timeoutMs: 50_000 });
+      const elapsed = performance.now() - started;
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Software caused connection abort|Transport endpoint/);
+      assert.ok(
+        elapsed < 36_000,
+        `the caller waited ${elapsed.toFixed(0)} ms: ${r.stderr} ${fs.stderr()}`,
+      );
+      const stat = await sh("stat", [fs.mnt]);
+      assert.match(stat.stderr, /Transport endpoint is not connected/, "the connection is gone");
+      fs.child.kill("SIGKILL"); // the stuck server; auto_unmount takes its mount away
+      await fs.exited();
+      for (let i = 0; i < 100 && await isMounted(fs.mnt); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(await isMounted(fs.mnt), false, "no dead mount left");
+    }, { timeoutMs: 80_000 });
+  },
 });
