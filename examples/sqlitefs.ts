@@ -293,6 +293,17 @@ export class SqliteFs implements fuse.Operations {
     return attr;
   }
 
+  /**
+   * statx(2): the attributes and the birth time, kept in the database
+   * (libfuse 3.18+; unknown for inodes made by a version 1 database).
+   */
+  statx(inode: fuse.Inode): fuse.StatxAttributes {
+    const node = this.#inodes.get(inode);
+    const sx = new fuse.StatxAttributes(attributes(node), { btimeNs: node.btimeNs });
+    this.#inodes.sweep();
+    return sx;
+  }
+
   /** chmod, chown, truncate and utimens. */
   setattr(
     inode: fuse.Inode,

@@ -13,6 +13,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { forceUnmount, REPO, sh, type SpawnedFs, withSpawnedFs } from "./support/mount.ts";
 import { py, pyJson, statvfs } from "./support/fs_checks.ts";
+import { acquireLibraries, releaseLibraries } from "../ffi/library.ts";
 
 const FLAGS = ["--allow-ffi", "--allow-read", "--allow-write"];
 const BLOCK = 65536;
@@ -447,9 +448,9 @@ Deno.test("sqlitefs refuses a file that is not its database, is damaged or newer
     const newer = join(dir, "newer.db");
     await Deno.copyFile(ours, newer);
     const d = new DatabaseSync(newer);
-    d.exec("PRAGMA user_version = 2");
+    d.exec("PRAGMA user_version = 3");
     d.close();
-    cases.push([newer, /schema version 2; this sqlitefs reads version 1/]);
+    cases.push([newer, /schema version 3; this sqlitefs reads version 2/]);
 
     for (const [path, message] of cases) {
       const before = await snapshot(dir);
@@ -676,5 +677,67 @@ print(json.dumps(out))`,
     } finally {
       await sh("umount", [disk]);
     }
+  });
+});
+
+Deno.test("sqlitefs keeps birth times in the database (stat -c %W with libfuse 3.18) and upgrades a version 1 database", async () => {
+  const libs = acquireLibraries();
+  const statx = libs.version >= 318;
+  releaseLibraries();
+  /** `stat -c %W` of each name: the birth time in seconds, 0 where unknown or without statx. */
+  const births = async (mnt: string, ...names: string[]) => {
+    const r = await sh("stat", ["-c", "%W", ...names.map((n) => join(mnt, n))]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split("\n").map(BigInt);
+  };
+  const stored = (db: string) =>
+    inspect(db, (d) => {
+      const rows = d.prepare(
+        "SELECT d.name AS name, i.btime AS btime FROM dentries d JOIN inodes i ON i.ino = d.ino " +
+          "WHERE d.parent = 1 ORDER BY d.name",
+      );
+      rows.setReadBigInts(true);
+      const version = Number(d.prepare("PRAGMA user_version").get()!.user_version);
+      const btimes = Object.fromEntries(
+        rows.all().map((r) => [new TextDecoder().decode(r.name as Uint8Array), r.btime]),
+      );
+      return { version, btimes };
+    });
+  await withTempDir(async (dir) => {
+    const db = join(dir, "fs.db");
+    const start = BigInt(Math.floor(Date.now() / 1000));
+    let first = 0n;
+    await withSqlitefs(db, async ({ mnt }) => {
+      await Deno.writeTextFile(join(mnt, "a"), "a");
+      [first] = await births(mnt, "a");
+    });
+    const end = BigInt(Math.ceil(Date.now() / 1000));
+    const v2 = stored(db);
+    assert.equal(v2.version, 2);
+    const aNs = v2.btimes.a as bigint;
+    assert.ok(aNs >= start * 1_000_000_000n && aNs <= end * 1_000_000_000n, `btime ${aNs}`);
+    assert.equal(first, statx ? aNs / 1_000_000_000n : 0n);
+    // After a remount, from the database.
+    await withSqlitefs(db, async ({ mnt }) => {
+      await Deno.writeTextFile(join(mnt, "a"), "changed");
+      assert.deepEqual(await births(mnt, "a"), [first]);
+    });
+
+    // What a version 1 sqlitefs left: no btime column.
+    const old = new DatabaseSync(db);
+    old.exec("ALTER TABLE inodes DROP COLUMN btime; PRAGMA user_version = 1");
+    old.close();
+    await withSqlitefs(db, async ({ mnt }) => {
+      assert.equal(await Deno.readTextFile(join(mnt, "a")), "changed");
+      await Deno.writeTextFile(join(mnt, "b"), "b");
+      const [a, b] = await births(mnt, "a", "b");
+      assert.equal(a, 0n, "unknown for an inode of version 1");
+      if (statx) assert.ok(b >= start, `b born at ${b}`);
+      else assert.equal(b, 0n);
+    });
+    const upgraded = stored(db);
+    assert.equal(upgraded.version, 2);
+    assert.equal(upgraded.btimes.a, null);
+    assert.equal(typeof upgraded.btimes.b, "bigint");
   });
 });

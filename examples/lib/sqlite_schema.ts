@@ -5,12 +5,13 @@
  * in it is written.
  *
  * Schema (one SQLite database, `PRAGMA application_id` 0x64665351 "dfSQ",
- * `PRAGMA user_version` 1):
+ * `PRAGMA user_version` 2):
  *
  * - `meta(key, value)`: the format name and the block size.
  * - `inodes(ino INTEGER PRIMARY KEY, mode, nlink, uid, gid, rdev, size,
- *   alloc, atime, mtime, ctime, parent, target)`: one row per inode; the
+ *   alloc, atime, mtime, ctime, parent, target, btime)`: one row per inode; the
  *   rowid is the inode number, times are nanoseconds since the epoch,
+ *   `btime` the birth time (NULL: unknown, for inodes made by version 1),
  *   `alloc` the bytes of file data stored (for `st_blocks`), `parent` a
  *   directory's "..", `target` a symlink's target. Inodes without links
  *   that the kernel or an open file still holds keep their row with
@@ -23,6 +24,10 @@
  *   short), so a small file costs about its size.
  * - `xattrs(ino, name, value)`.
  *
+ * Version 1 had no `btime`; a version 1 database is upgraded when mounted
+ * (one `ALTER TABLE ... ADD COLUMN`, in the open's own transaction), and its
+ * inodes keep an unknown birth time.
+ *
  * @module
  */
 
@@ -31,7 +36,9 @@ import { DatabaseSync } from "node:sqlite";
 /** `PRAGMA application_id` of a sqlitefs database ("dfSQ"). */
 export const APPLICATION_ID = 0x64665351;
 /** `PRAGMA user_version`: the schema this code reads and writes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+/** The older schema versions this code upgrades when it mounts them. */
+const UPGRADABLE = [1];
 /**
  * Bytes per data block. A request costs the blocks it touches: a 1 MiB
  * write is 16 rows, a small write rewrites at most one block.
@@ -58,7 +65,8 @@ CREATE TABLE inodes (
   mtime INTEGER NOT NULL,
   ctime INTEGER NOT NULL,
   parent INTEGER NOT NULL DEFAULT 0,
-  target BLOB
+  target BLOB,
+  btime INTEGER
 );
 CREATE INDEX inodes_unlinked ON inodes (nlink) WHERE nlink = 0;
 CREATE TABLE dentries (
@@ -144,6 +152,7 @@ export function openDatabase(path: string, root: RootAttributes, nowNs: bigint):
     const created = fresh || isEmptyDatabase(db);
     configure(db, path);
     if (created) initialize(db, root, nowNs);
+    else upgrade(db);
     return { db, created };
   } catch (error) {
     db?.close();
@@ -249,7 +258,7 @@ function checkIdentity(db: DatabaseSync, path: string): void {
     );
   }
   const version = Number(db.prepare("PRAGMA user_version").get()!.user_version);
-  if (version !== SCHEMA_VERSION) {
+  if (version !== SCHEMA_VERSION && !UPGRADABLE.includes(version)) {
     throw new DatabaseRefused(
       `${path} is a sqlitefs database of schema version ${version}; this sqlitefs reads version ` +
         `${SCHEMA_VERSION}: mount it with the sqlitefs that wrote it. ${UNCHANGED}`,
@@ -296,10 +305,26 @@ function initialize(db: DatabaseSync, root: RootAttributes, nowNs: bigint): void
     meta.run("block_size", BLOCK_SIZE);
     // The root is its own parent, as ".." of a mount's root shows it.
     db.prepare(
-      `INSERT INTO inodes (ino, mode, nlink, uid, gid, size, atime, mtime, ctime, parent)
-       VALUES (1, ?, 2, ?, ?, 40, ?, ?, ?, 1)`,
-    ).run(0o040000 | (root.mode & 0o7777), root.uid, root.gid, nowNs, nowNs, nowNs);
+      `INSERT INTO inodes (ino, mode, nlink, uid, gid, size, atime, mtime, ctime, parent, btime)
+       VALUES (1, ?, 2, ?, ?, 40, ?, ?, ?, 1, ?)`,
+    ).run(0o040000 | (root.mode & 0o7777), root.uid, root.gid, nowNs, nowNs, nowNs, nowNs);
     db.exec(`PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** Brings a database of an older schema version (checked by examine) to this one. */
+function upgrade(db: DatabaseSync): void {
+  const version = Number(db.prepare("PRAGMA user_version").get()!.user_version);
+  if (version === SCHEMA_VERSION) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    // Version 1 -> 2: birth times, unknown (NULL) for the inodes there are.
+    if (version === 1) db.exec("ALTER TABLE inodes ADD COLUMN btime INTEGER");
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");
   } catch (error) {
     if (db.isTransaction) db.exec("ROLLBACK");

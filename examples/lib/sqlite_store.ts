@@ -55,6 +55,8 @@ export class Node implements Owned {
   atimeNs = 0n;
   mtimeNs = 0n;
   ctimeNs = 0n;
+  /** Birth time; `null` for inodes made before the database had birth times. */
+  btimeNs: bigint | null = null;
   /** A directory's "..". */
   parent = 0;
   /** A symlink's target. */
@@ -174,12 +176,14 @@ export class Store {
       n.nowNs,
       n.parent,
       n.target,
+      n.nowNs,
     );
     this.#inodeCount++;
     const node = new Node(Number(lastInsertRowid));
     Object.assign(node, { mode: n.mode, nlink: n.nlink, uid: n.uid, gid: n.gid, rdev: n.rdev });
     Object.assign(node, { size: n.size, parent: n.parent, target: n.target });
     node.atimeNs = node.mtimeNs = node.ctimeNs = n.nowNs;
+    node.btimeNs = n.nowNs;
     return node;
   }
 
@@ -450,6 +454,7 @@ type InodeRow = [
   parent: bigint,
   target: Uint8Array | null,
   hasXattrs: bigint,
+  btime: bigint | null,
 ];
 
 function fill(node: Node, r: InodeRow): Node {
@@ -466,6 +471,7 @@ function fill(node: Node, r: InodeRow): Node {
   node.parent = Number(r[10]);
   node.target = r[11];
   node.hasXattrs = r[12] !== 0n;
+  node.btimeNs = r[13];
   return node;
 }
 
@@ -477,7 +483,7 @@ function asFuseError(error: unknown): unknown {
 
 function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
   const columns = `i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.alloc, i.atime, i.mtime,
-    i.ctime, i.parent, i.target, EXISTS (SELECT 1 FROM xattrs x WHERE x.ino = i.ino)`;
+    i.ctime, i.parent, i.target, EXISTS (SELECT 1 FROM xattrs x WHERE x.ino = i.ino), i.btime`;
   const load = arrayStatement(db, `SELECT ${columns} FROM inodes i WHERE ino = ?`);
   const fullEntries = arrayStatement(
     db,
@@ -490,8 +496,8 @@ function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
   return {
     load,
     insert: db.prepare(
-      `INSERT INTO inodes (mode, nlink, uid, gid, rdev, size, atime, mtime, ctime, parent, target)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO inodes (mode, nlink, uid, gid, rdev, size, atime, mtime, ctime, parent, target,
+       btime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     save: db.prepare(
       `UPDATE inodes SET mode = ?, nlink = ?, uid = ?, gid = ?, size = ?, alloc = ?, atime = ?,
