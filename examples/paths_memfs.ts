@@ -744,6 +744,22 @@ export class PathMemFs implements PathOperations {
   }
 }
 
+/**
+ * A {@link PathMemFs} as the inode API's `Operations`, for `mount` and
+ * `mountInWorker({ module, export: "memfs" })`.
+ *
+ * @param options capacity and root mode
+ * @returns the filesystem to mount
+ * @example
+ * ```ts ignore
+ * import { mountInWorker } from "../paths.ts";
+ * await using fs = mountInWorker({ module: new URL("./paths_memfs.ts", import.meta.url), export: "memfs" }, "/mnt/m");
+ * ```
+ */
+export function memfs(options: PathMemFsOptions = {}): fuse.PathFilesystem {
+  return fuse.pathOperations(new PathMemFs(options));
+}
+
 function parseSize(option: string, value: string): number {
   const match = /^(\d+)([kmg]?)$/i.exec(value);
   if (!match) throw new Error(`bad option ${option}: expected a number with optional k/m/g`);
@@ -763,7 +779,7 @@ if (import.meta.main) {
         else mount.push(option);
       }
       return {
-        ops: fuse.pathOperations(new PathMemFs(fs)),
+        ops: memfs(fs),
         options: [...fuse.defaultOptions, "fsname=paths_memfs", ...mount],
       };
     },
