@@ -25,6 +25,13 @@ export interface StatxExtras {
  * `attrTimeout` says how long the kernel may cache them) and the birth time,
  * attribute flags and validity mask of `struct statx`.
  *
+ * What reaches the caller is the kernel's choice: Linux 6.18 passes on the
+ * mask (within `STATX_BASIC_STATS | STATX_BTIME`), the basic attributes and
+ * the birth time, and reports its own `stx_attributes` (none of the
+ * filesystem's), `stx_attributes_mask`, mount id and device: FUSE's
+ * `struct fuse_statx` has no mount id, and the kernel ignores the
+ * attribute flags sent (measured with statx(2) on a 3.18 mount).
+ *
  * @example
  * ```ts
  * import { EntryAttributes, StatxAttributes } from "../mod.ts";
