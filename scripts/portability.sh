@@ -2,8 +2,8 @@
 # The portability run (`deno task test:portability`): the real-mount test
 # suite inside Debian 11 (libfuse 3.10), 12 (3.14), 13 (3.17, soname
 # libfuse3.so.4) and forky (testing, 3.18) root filesystems, with the host's
-# own Deno binary, and inside a Debian 12 arm64 one under qemu-user emulation with Deno's arm64
-# build of the same version.
+# own Deno binary, and inside a Debian 12 arm64 one under qemu-user emulation
+# with Deno's arm64 build of the same version.
 #
 #   bash scripts/portability.sh [--rebuild] [--build-only] [--live] [SUITE...]
 #   bash scripts/portability.sh [--live | --source DIR] --exec SUITE -- COMMAND [ARG...]
