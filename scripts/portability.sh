@@ -90,12 +90,14 @@ STAMP=.denofuse-rootfs
 # compiler for the layout probe, python3 and attr for the test clients,
 # setpriv and unshare (util-linux), mount/umount (mount), pkg-config (the
 # benchmark smoke test builds libfuse's C examples), the aarch64 cross
-# compiler (the aarch64 layout probe against this release's headers) and nm
-# (binutils, for the log). Installed with apt inside the chroot: debootstrap's own resolver
-# cannot install libfuse3-dev (it depends on the virtual libselinux-dev).
+# compiler (the aarch64 layout probe against this release's headers), nm
+# (binutils, for the log) and git (a test client: tests/porting_test.ts
+# commits in a repository on the mount). Installed with apt inside the
+# chroot: debootstrap's own resolver cannot install libfuse3-dev (it depends
+# on the virtual libselinux-dev).
 # A cached root filesystem gets packages added here installed on next use.
 # The arm64 suites need no cross compiler: their own cc probes aarch64.
-BASE_PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils pkg-config"
+BASE_PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils pkg-config git"
 CROSS_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 TEST_COMMAND="deno test --allow-all --sanitize-ops --sanitize-resources tests/"
 # Emulated suites skip the type check: it does not depend on the
