@@ -25,11 +25,12 @@
 import * as fuse from "../paths.ts";
 import type { Path, PathName, PathOperations, RequestContext } from "../paths.ts";
 import { runFromCommandLine } from "./lib/cli.ts";
-import { FileData } from "./lib/file_data.ts";
+import { copyRange, fallocateData, FileData, MAX_FILE_SIZE, seekData } from "./lib/file_data.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
 import { PAGE_SIZE, PageStore } from "./lib/page_store.ts";
 import {
   BOGO_DIRENT_SIZE,
+  checkRenameFlags,
   checkSticky,
   checkXattrName,
   Clock,
@@ -40,16 +41,13 @@ import {
   newInodeMode,
   PERMISSION_BITS,
   relatimeDue,
+  renameRules,
   visibleXattrs,
   XATTR_SIZE_MAX,
 } from "./lib/posix_rules.ts";
 
 const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, errno, FUSEError } = fuse;
 const O_ACCMODE = 0o3, O_RDONLY = 0o0, O_WRONLY = 0o1, O_TRUNC = 0o1000;
-const FALLOC_FL_KEEP_SIZE = 0x01, FALLOC_FL_PUNCH_HOLE = 0x02, FALLOC_FL_ZERO_RANGE = 0x10;
-const SEEK_DATA = 3, SEEK_HOLE = 4;
-const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
-const COPY_STEP = 1 << 20;
 
 const NO_ENTRY = new FUSEError(errno.ENOENT);
 const NO_ATTRIBUTE = new FUSEError(errno.ENODATA);
@@ -315,9 +313,7 @@ export class PathMemFs implements PathOperations {
 
   /** rename(2) and renameat2(2)'s RENAME_NOREPLACE and RENAME_EXCHANGE. */
   rename(from: Path, to: Path, flags: number, ctx: RequestContext): void {
-    if ((flags & ~(fuse.RENAME_NOREPLACE | fuse.RENAME_EXCHANGE)) !== 0 || flags === 3) {
-      throw new FUSEError(errno.EINVAL);
-    }
+    checkRenameFlags(flags);
     const [oldDir, oldKey] = this.#parent(from);
     const [newDir, newKey, newName] = this.#parent(to);
     const oldEntry = oldDir.entries!.get(oldKey);
@@ -325,19 +321,20 @@ export class PathMemFs implements PathOperations {
     const src = oldEntry.node;
     const newEntry = newDir.entries!.get(newKey);
     const dst = newEntry?.node;
-
-    if (flags & fuse.RENAME_EXCHANGE) {
-      if (!newEntry || !dst) throw NO_ENTRY;
-      if (newEntry === oldEntry) return;
-      if (src.isDir && this.#isWithin(newDir, src)) throw new FUSEError(errno.EINVAL);
-      if (dst.isDir && this.#isWithin(oldDir, dst)) throw new FUSEError(errno.EINVAL);
-      checkSticky(oldDir, src, ctx);
-      checkSticky(newDir, dst, ctx);
-      oldEntry.node = dst;
-      newEntry.node = src;
+    const plan = renameRules(flags, oldDir, newDir, src, dst, {
+      sameEntry: newEntry === oldEntry,
+      dstEmpty: () => dst!.entries!.size === 0,
+      srcAboveNewDir: () => this.#isWithin(newDir, src),
+      dstAboveOldDir: () => this.#isWithin(oldDir, dst!),
+    }, ctx);
+    if (plan === "noop") return;
+    if (plan === "exchange") {
+      // The names stay; the files behind them swap.
+      oldEntry.node = dst!;
+      newEntry!.node = src;
       if (oldDir !== newDir) {
         if (src.isDir) this.#reparent(src, oldDir, newDir);
-        if (dst.isDir) this.#reparent(dst, newDir, oldDir);
+        if (dst!.isDir) this.#reparent(dst!, newDir, oldDir);
       }
       const now = this.#clock.now();
       oldDir.mtimeNs =
@@ -345,22 +342,9 @@ export class PathMemFs implements PathOperations {
         newDir.mtimeNs =
         newDir.ctimeNs =
           now;
-      src.ctimeNs = dst.ctimeNs = now;
+      src.ctimeNs = dst!.ctimeNs = now;
       return;
     }
-    if (dst) {
-      if (flags & fuse.RENAME_NOREPLACE) throw new FUSEError(errno.EEXIST);
-      if (dst === src) return; // two names of one file: nothing to do
-      if (src.isDir) {
-        if (!dst.isDir) throw new FUSEError(errno.ENOTDIR);
-        if (dst.entries!.size > 0) throw new FUSEError(errno.ENOTEMPTY);
-      } else if (dst.isDir) {
-        throw new FUSEError(errno.EISDIR);
-      }
-    }
-    if (src.isDir && this.#isWithin(newDir, src)) throw new FUSEError(errno.EINVAL);
-    checkSticky(oldDir, src, ctx);
-    if (dst) checkSticky(newDir, dst, ctx);
     const now = this.#clock.now();
     if (dst) {
       newDir.entries!.delete(newKey);
@@ -546,45 +530,14 @@ export class PathMemFs implements PathOperations {
   fallocate(_path: Path | null, fh: number, mode: number, offset: number, length: number): void {
     const file = this.#file(fh);
     if ((file.flags & O_ACCMODE) === O_RDONLY) throw new FUSEError(errno.EBADF);
-    if (length <= 0 || offset < 0) throw new FUSEError(errno.EINVAL);
-    const end = offset + length;
-    if (end > MAX_FILE_SIZE) throw new FUSEError(errno.EFBIG);
-    const node = file.node, data = node.data!;
-    const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
-    switch (mode & ~FALLOC_FL_KEEP_SIZE) {
-      case 0:
-        if (!data.allocate(offset, length)) throw new FUSEError(errno.ENOSPC);
-        if (!keepSize && end > data.size) {
-          data.size = end;
-          node.mtimeNs = node.ctimeNs = this.#clock.now();
-        }
-        return;
-      case FALLOC_FL_PUNCH_HOLE:
-        if (!keepSize) throw new FUSEError(errno.EOPNOTSUPP);
-        data.punch(offset, length);
-        break;
-      case FALLOC_FL_ZERO_RANGE:
-        data.punch(offset, length);
-        if (!data.allocate(offset, length)) throw new FUSEError(errno.ENOSPC);
-        if (!keepSize && end > data.size) data.size = end;
-        break;
-      default:
-        throw new FUSEError(errno.EOPNOTSUPP);
+    if (fallocateData(file.node.data!, mode, offset, length)) {
+      file.node.mtimeNs = file.node.ctimeNs = this.#clock.now();
     }
-    node.mtimeNs = node.ctimeNs = this.#clock.now();
   }
 
   /** SEEK_DATA / SEEK_HOLE at page granularity. */
   lseek(_path: Path | null, fh: number, offset: number, whence: number): number {
-    const data = this.#file(fh).node.data!;
-    const at = whence === SEEK_DATA
-      ? data.seekData(offset)
-      : whence === SEEK_HOLE
-      ? data.seekHole(offset)
-      : -2;
-    if (at === -2) throw new FUSEError(errno.EINVAL);
-    if (at < 0) throw new FUSEError(errno.ENXIO);
-    return at;
+    return seekData(this.#file(fh).node.data!, offset, whence);
   }
 
   /** copy_file_range in steps of 1 MiB; short if the filesystem fills up part way. */
@@ -600,22 +553,14 @@ export class PathMemFs implements PathOperations {
     const src = this.#file(fhIn);
     if ((src.flags & O_ACCMODE) === O_WRONLY) throw new FUSEError(errno.EBADF);
     const sameFile = src.node === this.#files.get(fhOut)?.node;
-    let copied = 0;
-    while (copied < length) {
-      let part = src.node.data!.read(offIn + copied, Math.min(COPY_STEP, length - copied));
-      if (part.length === 0) break;
-      if (sameFile) part = part.slice();
-      let written: number;
-      try {
-        written = this.write(pathOut, fhOut, part, offOut + copied);
-      } catch (error) {
-        if (copied > 0 && error instanceof FUSEError && error.errno === errno.ENOSPC) break;
-        throw error;
-      }
-      copied += written;
-      if (written < part.length) break;
-    }
-    return copied;
+    return copyRange(
+      src.node.data!,
+      offIn,
+      offOut,
+      length,
+      sameFile,
+      (part, at) => this.write(pathOut, fhOut, part, at),
+    );
   }
 
   // ---- internals ----

@@ -47,22 +47,26 @@
 import * as fuse from "../mod.ts";
 import { runFromCommandLine } from "./lib/cli.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
+import { copyRange, fallocateData, FileData, MAX_FILE_SIZE, seekData } from "./lib/file_data.ts";
 import { PAGE_SIZE, PageStore } from "./lib/page_store.ts";
 import {
   BOGO_DIRENT_SIZE,
   checkName,
+  checkRenameFlags,
   checkSticky,
   checkXattrName,
   Clock,
+  killPriv,
+  mayAccess,
   mknodType,
-  S_ISGID,
+  newInodeMode,
+  relatimeDue,
+  renameRules,
   visibleXattrs,
   XATTR_SIZE_MAX,
 } from "./lib/posix_rules.ts";
 
 const { S_IFMT, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR } = fuse;
-const S_ISUID = 0o4000;
-const S_IXGRP = 0o010;
 const PERMISSION_BITS = 0o7777;
 
 const O_ACCMODE = 0o3;
@@ -71,14 +75,6 @@ const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
 const O_WRONLY = 0o1;
 
-const FALLOC_FL_KEEP_SIZE = 0x01;
-const FALLOC_FL_PUNCH_HOLE = 0x02;
-const FALLOC_FL_ZERO_RANGE = 0x10;
-const SEEK_DATA = 3;
-const SEEK_HOLE = 4;
-
-const RENAME_NOREPLACE = 1;
-const RENAME_EXCHANGE = 2;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 
@@ -88,207 +84,9 @@ export const NAME_MAX = 255;
 export { PAGE_SIZE };
 /** Block size reported by stat and statfs, like the kernel's tmpfs (PAGE_SIZE). */
 const BLOCK_SIZE = PAGE_SIZE;
-/** copy_file_range moves data in steps of this size. */
-const COPY_STEP = 1 << 20;
-/** Largest file size: offsets beyond it could not be represented exactly. */
-const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
-/** relatime refreshes an access time at least once a day. */
-const RELATIME_INTERVAL_NS = 24n * 3600n * 1_000_000_000n;
 
 /** Readdir cookies 1 and 2 are "." and ".."; entries count up from here. */
 const FIRST_ENTRY_ID = 3;
-
-const EMPTY = new Uint8Array(0);
-const NO_PAGES: ReadonlyMap<number, number> = new Map();
-
-/** The file's bytes, in pages of the filesystem's {@link PageStore}; missing pages are holes. */
-class FileData {
-  size = 0;
-  /** Page index within the file → page number in the store; none while empty. */
-  #pages: Map<number, number> | null = null;
-
-  constructor(readonly store: PageStore) {}
-
-  /** The allocated pages, by page index within the file. */
-  get pages(): ReadonlyMap<number, number> {
-    return this.#pages ?? NO_PAGES;
-  }
-
-  /**
-   * The bytes of `[off, off + length)` within the size. A range whose pages
-   * lie one after the other in the store (as sequential writes leave them)
-   * is a view of the store; any other is assembled in the store's scratch
-   * buffer. Either way the result is only valid until the next call: the
-   * read handler returns it synchronously, so it is replied from before
-   * anything can change it.
-   */
-  read(off: number, length: number): Uint8Array {
-    const end = Math.min(this.size, off + length);
-    if (off >= end) return EMPTY;
-    const store = this.store, pages = this.pages;
-    let out: Uint8Array | undefined;
-    for (let pos = off; pos < end;) {
-      const index = Math.floor(pos / PAGE_SIZE);
-      const first = pages.get(index);
-      if (first === undefined) {
-        const holeEnd = Math.min((index + 1) * PAGE_SIZE, end);
-        out ??= store.scratch(end - off);
-        out.fill(0, pos - off, holeEnd - off);
-        pos = holeEnd;
-        continue;
-      }
-      const lastIndex = Math.floor((end - 1) / PAGE_SIZE);
-      let i = index, page = first;
-      while (i < lastIndex && store.follows(page) && pages.get(i + 1) === page + 1) {
-        i++;
-        page++;
-      }
-      const runEnd = Math.min((i + 1) * PAGE_SIZE, end);
-      const at = store.offset(first) + pos - index * PAGE_SIZE;
-      const run = store.slab(first).subarray(at, at + runEnd - pos);
-      if (pos === off && runEnd === end) return run;
-      out ??= store.scratch(end - off);
-      out.set(run, pos - off);
-      pos = runEnd;
-    }
-    return out!.subarray(0, end - off);
-  }
-
-  /**
-   * Writes `buf` at `off`, allocating pages as it goes; returns how many
-   * bytes were written, fewer than asked (possibly 0) when the store ran
-   * out of pages, as a write to the kernel's tmpfs stops at the first page
-   * it cannot allocate.
-   */
-  write(off: number, buf: Uint8Array): number {
-    const end = off + buf.length;
-    const store = this.store;
-    const lastIndex = Math.floor((end - 1) / PAGE_SIZE);
-    let pos = off;
-    while (pos < end) {
-      const index = Math.floor(pos / PAGE_SIZE);
-      const first = this.#page(index);
-      if (first < 0) break;
-      // Copy as many pages at once as lie one after the other in the store.
-      let i = index, page = first;
-      while (i < lastIndex && store.follows(page) && this.#page(i + 1) === page + 1) {
-        i++;
-        page++;
-      }
-      const runEnd = Math.min((i + 1) * PAGE_SIZE, end);
-      store.slab(first).set(
-        buf.subarray(pos - off, runEnd - off),
-        store.offset(first) + pos - index * PAGE_SIZE,
-      );
-      pos = runEnd;
-    }
-    if (pos > this.size) this.size = pos;
-    return pos - off;
-  }
-
-  /** Allocates the missing pages of `[off, off + length)`, all or none; false if they do not fit. */
-  allocate(off: number, length: number): boolean {
-    const first = Math.floor(off / PAGE_SIZE);
-    const last = Math.floor((off + length - 1) / PAGE_SIZE);
-    const available = this.store.available;
-    // Checked before counting: a huge range must not be walked page by page.
-    if (last - first + 1 - this.pages.size > available) return false;
-    let missing = 0;
-    for (let i = first; i <= last; i++) if (!this.pages.has(i)) missing++;
-    if (missing > available) return false;
-    for (let i = first; i <= last; i++) this.#page(i);
-    return true;
-  }
-
-  /**
-   * Zeroes `[off, off + length)`, freeing the pages it covers whole, also
-   * beyond the size (fallocate with FALLOC_FL_KEEP_SIZE leaves pages there).
-   */
-  punch(off: number, length: number): void {
-    const end = off + length;
-    const firstWhole = Math.ceil(off / PAGE_SIZE);
-    const endWhole = Math.floor(end / PAGE_SIZE);
-    this.#zero(off, Math.min(end, firstWhole * PAGE_SIZE));
-    if (endWhole >= firstWhole) this.#zero(Math.max(off, endWhole * PAGE_SIZE), end);
-    this.#freeFrom(firstWhole, endWhole);
-  }
-
-  /** SEEK_DATA: the first offset >= `off` in an allocated page, or -1. */
-  seekData(off: number): number {
-    if (off >= this.size) return -1;
-    const index = Math.floor(off / PAGE_SIZE);
-    if (this.pages.has(index)) return off;
-    let best = -1;
-    for (const i of this.pages.keys()) if (i > index && (best < 0 || i < best)) best = i;
-    return best >= 0 && best * PAGE_SIZE < this.size ? best * PAGE_SIZE : -1;
-  }
-
-  /** SEEK_HOLE: the first offset >= `off` in a hole, or the size (the implicit hole at EOF). */
-  seekHole(off: number): number {
-    if (off >= this.size) return -1;
-    let index = Math.floor(off / PAGE_SIZE);
-    while (this.pages.has(index)) index++;
-    return Math.min(Math.max(index * PAGE_SIZE, off), this.size);
-  }
-
-  /**
-   * Sets the size. Like the kernel's tmpfs, a truncation that does not grow
-   * the file frees every page past the new size, preallocated ones too.
-   */
-  truncate(size: number): void {
-    if (size <= this.size && this.pages.size > 0) {
-      this.#freeFrom(Math.ceil(size / PAGE_SIZE), Infinity);
-      // Bytes past the end must read as zeros if the file grows again.
-      this.#zero(size, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
-    }
-    this.size = size;
-  }
-
-  /** The page for index `index`, allocated if missing; -1 if the store is full. */
-  #page(index: number): number {
-    let page = this.#pages?.get(index);
-    if (page === undefined) {
-      page = this.store.allocate();
-      if (page >= 0) (this.#pages ??= new Map()).set(index, page);
-    }
-    return page;
-  }
-
-  /** Zeroes `[from, to)`, which lies within one page. */
-  #zero(from: number, to: number): void {
-    if (from >= to) return;
-    const index = Math.floor(from / PAGE_SIZE);
-    const page = this.pages.get(index);
-    if (page === undefined) return;
-    const at = this.store.offset(page) + from - index * PAGE_SIZE;
-    this.store.slab(page).fill(0, at, at + to - from);
-  }
-
-  /** Frees the pages with indices in `[first, end)`. */
-  #freeFrom(first: number, end: number): void {
-    const pages = this.#pages;
-    if (!pages) return;
-    const freed: number[] = [];
-    if (end - first > pages.size) {
-      for (const [index, page] of pages) {
-        if (index >= first && index < end) {
-          freed.push(page);
-          pages.delete(index);
-        }
-      }
-    } else {
-      for (let index = first; index < end; index++) {
-        const page = pages.get(index);
-        if (page !== undefined) {
-          freed.push(page);
-          pages.delete(index);
-        }
-      }
-    }
-    if (pages.size === 0) this.#pages = null;
-    this.store.free(freed);
-  }
-}
 
 /** One name in a directory. */
 interface DirEntry {
@@ -416,14 +214,7 @@ class TmpNode {
    * caller's primary group is known.
    */
   killPriv(caller: { uid: number; gid: number }): void {
-    if (!this.isRegular) return;
-    let mode = this.mode & ~S_ISUID;
-    if (
-      (mode & S_ISGID) && ((mode & S_IXGRP) || (caller.uid !== 0 && caller.gid !== this.gid))
-    ) {
-      mode &= ~S_ISGID;
-    }
-    this.mode = mode;
+    this.mode = killPriv(this, caller);
   }
 }
 
@@ -605,20 +396,7 @@ export class TmpFs implements fuse.Operations {
 
   /** Whether `ctx` may access `inode` with `mode`; only asked when mounted without `default_permissions`. */
   access(inode: fuse.Inode, mode: number, ctx: fuse.RequestContext): boolean {
-    const node = this.#node(inode);
-    const want = mode & 7;
-    if (want === 0) return true;
-    if (ctx.uid === 0) {
-      // Root may read and write anything, but execute only what someone may.
-      return (want & 1) === 0 || node.isDir || (node.mode & 0o111) !== 0;
-    }
-    // Only the primary group is known: the request carries no supplementary groups.
-    const granted = ctx.uid === node.uid
-      ? (node.mode >> 6) & 7
-      : ctx.gid === node.gid
-      ? (node.mode >> 3) & 7
-      : node.mode & 7;
-    return (granted & want) === want;
+    return mayAccess(this.#node(inode), mode, ctx);
   }
 
   /** Filesystem usage; a block is a page. */
@@ -781,9 +559,7 @@ export class TmpFs implements fuse.Operations {
     flags: number,
     ctx: fuse.RequestContext,
   ): void {
-    if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) !== 0 || flags === 3) {
-      throw new fuse.FUSEError(fuse.errno.EINVAL);
-    }
+    checkRenameFlags(flags);
     checkName(nameOld);
     checkName(nameNew);
     const oldDir = this.#dirNode(parentInodeOld);
@@ -796,43 +572,28 @@ export class TmpFs implements fuse.Operations {
     const newEntry = newDir.dir!.entries.get(newKey);
     const dst = newEntry ? this.#node(newEntry.ino) : undefined;
 
-    if (flags & RENAME_EXCHANGE) {
-      if (!newEntry || !dst) throw new fuse.FUSEError(fuse.errno.ENOENT);
-      if (newEntry === oldEntry) return;
-      if (src.isDir && this.#isWithin(newDir, src)) throw new fuse.FUSEError(fuse.errno.EINVAL);
-      if (dst.isDir && this.#isWithin(oldDir, dst)) throw new fuse.FUSEError(fuse.errno.EINVAL);
-      checkSticky(oldDir, src, ctx);
-      checkSticky(newDir, dst, ctx);
+    const plan = renameRules(flags, oldDir, newDir, src, dst, {
+      sameEntry: newEntry === oldEntry,
+      dstEmpty: () => dst!.dir!.entries.size === 0,
+      srcAboveNewDir: () => this.#isWithin(newDir, src),
+      dstAboveOldDir: () => this.#isWithin(oldDir, dst!),
+    }, ctx);
+    if (plan === "noop") return;
+    if (plan === "exchange") {
       // The names stay where they are (and keep their readdir cookies);
       // only the inodes behind them swap.
-      oldEntry.ino = dst.ino;
-      newEntry.ino = src.ino;
+      oldEntry.ino = dst!.ino;
+      newEntry!.ino = src.ino;
       if (oldDir !== newDir) {
         if (src.isDir) this.#reparent(src, oldDir, newDir);
-        if (dst.isDir) this.#reparent(dst, newDir, oldDir);
+        if (dst!.isDir) this.#reparent(dst!, newDir, oldDir);
       }
       const now = this.#clock.now();
       oldDir.touchContent(now);
       newDir.touchContent(now);
-      src.ctimeNs = dst.ctimeNs = now;
+      src.ctimeNs = dst!.ctimeNs = now;
       return;
     }
-
-    if (dst) {
-      if (flags & RENAME_NOREPLACE) throw new fuse.FUSEError(fuse.errno.EEXIST);
-      // Two names of one inode: POSIX says do nothing and succeed.
-      if (dst === src) return;
-      if (src.isDir) {
-        if (!dst.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
-        if (dst.dir!.entries.size > 0) throw new fuse.FUSEError(fuse.errno.ENOTEMPTY);
-      } else if (dst.isDir) {
-        throw new fuse.FUSEError(fuse.errno.EISDIR);
-      }
-    }
-    if (src.isDir && this.#isWithin(newDir, src)) throw new fuse.FUSEError(fuse.errno.EINVAL);
-    checkSticky(oldDir, src, ctx);
-    if (dst) checkSticky(newDir, dst, ctx);
-
     const now = this.#clock.now();
     if (newEntry && dst) {
       newDir.dir!.remove(newKey, newEntry);
@@ -1065,47 +826,14 @@ export class TmpFs implements fuse.Operations {
   fallocate(fh: fuse.FileHandle, mode: number, offset: number, length: number): void {
     const file = this.#file(fh);
     if ((file.flags & O_ACCMODE) === O_RDONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
-    if (length <= 0 || offset < 0) throw new fuse.FUSEError(fuse.errno.EINVAL);
-    const end = offset + length;
-    if (end > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
-    const node = file.node, data = node.data!;
-    const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
-    switch (mode & ~FALLOC_FL_KEEP_SIZE) {
-      case 0: {
-        if (!data.allocate(offset, length)) throw new fuse.FUSEError(fuse.errno.ENOSPC);
-        if (!keepSize && end > data.size) {
-          data.size = end;
-          node.touchContent(this.#clock.now());
-        }
-        return;
-      }
-      case FALLOC_FL_PUNCH_HOLE:
-        if (!keepSize) throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
-        data.punch(offset, length);
-        break;
-      case FALLOC_FL_ZERO_RANGE: {
-        data.punch(offset, length);
-        if (!data.allocate(offset, length)) throw new fuse.FUSEError(fuse.errno.ENOSPC);
-        if (!keepSize && end > data.size) data.size = end;
-        break;
-      }
-      default:
-        throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
+    if (fallocateData(file.node.data!, mode, offset, length)) {
+      file.node.touchContent(this.#clock.now());
     }
-    node.touchContent(this.#clock.now());
   }
 
   /** SEEK_DATA / SEEK_HOLE, at page granularity (as on the kernel's tmpfs). */
   lseek(fh: fuse.FileHandle, offset: number, whence: number): number {
-    const data = this.#file(fh).node.data!;
-    const at = whence === SEEK_DATA
-      ? data.seekData(offset)
-      : whence === SEEK_HOLE
-      ? data.seekHole(offset)
-      : -2;
-    if (at === -2) throw new fuse.FUSEError(fuse.errno.EINVAL);
-    if (at < 0) throw new fuse.FUSEError(fuse.errno.ENXIO);
-    return at;
+    return seekData(this.#file(fh).node.data!, offset, whence);
   }
 
   /**
@@ -1122,26 +850,14 @@ export class TmpFs implements fuse.Operations {
     const src = this.#file(fhIn);
     if ((src.flags & O_ACCMODE) === O_WRONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
     const sameFile = src.node === this.#files.get(fhOut)?.node;
-    let copied = 0;
-    while (copied < length) {
-      let part = src.node.data!.read(offIn + copied, Math.min(COPY_STEP, length - copied));
-      if (part.length === 0) break;
-      // A view of the file's own pages must not change under the write
-      // (the kernel refuses overlapping ranges; direct callers might not).
-      if (sameFile) part = part.slice();
-      let written: number;
-      try {
-        written = this.write(fhOut, offOut + copied, part);
-      } catch (error) {
-        if (copied > 0 && error instanceof fuse.FUSEError && error.errno === fuse.errno.ENOSPC) {
-          break;
-        }
-        throw error;
-      }
-      copied += written;
-      if (written < part.length) break;
-    }
-    return copied;
+    return copyRange(
+      src.node.data!,
+      offIn,
+      offOut,
+      length,
+      sameFile,
+      (part, at) => this.write(fhOut, at, part),
+    );
   }
 
   // ---- internals ----
@@ -1209,16 +925,9 @@ export class TmpFs implements fuse.Operations {
   #newNode(parent: TmpNode, mode: number, ctx: fuse.RequestContext, target?: Uint8Array): TmpNode {
     if (this.#nodes.size >= this.#maxInodes) throw new fuse.FUSEError(fuse.errno.ENOSPC);
     const type = mode & S_IFMT;
-    // The kernel has usually applied the umask already (the connection does
-    // not ask for FUSE_CAP_DONT_MASK); masking is idempotent, so applying it
-    // again cannot clear a bit twice and covers kernels that leave it to us.
-    if (type !== S_IFLNK) mode &= ~(ctx.umask & 0o777);
-    let gid = ctx.gid;
-    if (parent.mode & S_ISGID) {
-      gid = parent.gid;
-      if (type === S_IFDIR) mode |= S_ISGID;
-    }
-    const node = new TmpNode(this.#nextIno++, mode, ctx.uid, gid, this.#clock.now());
+    // The umask again (idempotent) and set-group-ID inheritance.
+    const made = newInodeMode(parent, mode, ctx);
+    const node = new TmpNode(this.#nextIno++, made.mode, ctx.uid, made.gid, this.#clock.now());
     if (type === S_IFDIR) {
       node.dir = new DirData(parent.ino);
       node.nlink = 2;
@@ -1267,12 +976,7 @@ export class TmpFs implements fuse.Operations {
   /** relatime: refresh atime only if it is older than mtime or ctime, or a day old. */
   #touchAtime(node: TmpNode): void {
     const now = this.#clock.now();
-    if (
-      node.atimeNs <= node.mtimeNs || node.atimeNs <= node.ctimeNs ||
-      now - node.atimeNs >= RELATIME_INTERVAL_NS
-    ) {
-      node.atimeNs = now;
-    }
+    if (relatimeDue(node, now)) node.atimeNs = now;
   }
 
   #attr(node: TmpNode): fuse.EntryAttributes {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { errno, FUSEError } from "../../mod.ts";
 import { PAGE_SIZE, type PageStore } from "./page_store.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -200,4 +201,117 @@ export class FileData {
     if (pages.size === 0) this.#pages = null;
     this.store.free(freed);
   }
+}
+
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+const FALLOC_FL_ZERO_RANGE = 0x10;
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
+/** Largest file size: offsets beyond it could not be represented exactly. */
+export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
+/** copy_file_range moves data in steps of this size. */
+const COPY_STEP = 1 << 20;
+
+/**
+ * fallocate(2) on file contents, as the kernel's tmpfs does it:
+ * preallocation (optionally keeping the size), punching holes and zeroing
+ * ranges; collapsing and inserting ranges are not supported.
+ *
+ * @param data the file's contents
+ * @param mode fallocate's mode
+ * @param offset where the range starts
+ * @param length its length
+ * @returns whether the contents changed (the caller then updates mtime and ctime)
+ * @throws {FUSEError} EINVAL, EFBIG, ENOSPC or EOPNOTSUPP
+ */
+export function fallocateData(
+  data: FileData,
+  mode: number,
+  offset: number,
+  length: number,
+): boolean {
+  if (length <= 0 || offset < 0) throw new FUSEError(errno.EINVAL);
+  const end = offset + length;
+  if (end > MAX_FILE_SIZE) throw new FUSEError(errno.EFBIG);
+  const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
+  switch (mode & ~FALLOC_FL_KEEP_SIZE) {
+    case 0: {
+      if (!data.allocate(offset, length)) throw new FUSEError(errno.ENOSPC);
+      if (keepSize || end <= data.size) return false;
+      data.size = end;
+      return true;
+    }
+    case FALLOC_FL_PUNCH_HOLE:
+      if (!keepSize) throw new FUSEError(errno.EOPNOTSUPP);
+      data.punch(offset, length);
+      return true;
+    case FALLOC_FL_ZERO_RANGE:
+      data.punch(offset, length);
+      if (!data.allocate(offset, length)) throw new FUSEError(errno.ENOSPC);
+      if (!keepSize && end > data.size) data.size = end;
+      return true;
+    default:
+      throw new FUSEError(errno.EOPNOTSUPP);
+  }
+}
+
+/**
+ * lseek(2)'s SEEK_DATA and SEEK_HOLE at page granularity (as on the
+ * kernel's tmpfs); the kernel handles the other `whence` values itself.
+ *
+ * @param data the file's contents
+ * @param offset where to start looking
+ * @param whence SEEK_DATA (3) or SEEK_HOLE (4)
+ * @returns the offset found
+ * @throws {FUSEError} EINVAL for another whence, ENXIO past the end
+ */
+export function seekData(data: FileData, offset: number, whence: number): number {
+  if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw new FUSEError(errno.EINVAL);
+  const at = whence === SEEK_DATA ? data.seekData(offset) : data.seekHole(offset);
+  if (at < 0) throw new FUSEError(errno.ENXIO);
+  return at;
+}
+
+/**
+ * copy_file_range(2) without a round trip through the caller, in steps of
+ * 1 MiB through the destination's own write (so its rules, such as set-id
+ * clearing and ENOSPC, apply); a short count if the filesystem fills up
+ * part way.
+ *
+ * @param src the source's contents
+ * @param offIn where reading starts
+ * @param offOut where writing starts
+ * @param length bytes wanted
+ * @param sameFile whether source and destination are one file
+ * @param write writes `part` at `at` in the destination, returning the bytes written
+ * @returns the bytes copied
+ * @throws {FUSEError} what the first write throws
+ */
+export function copyRange(
+  src: FileData,
+  offIn: number,
+  offOut: number,
+  length: number,
+  sameFile: boolean,
+  write: (part: Uint8Array, at: number) => number,
+): number {
+  let copied = 0;
+  while (copied < length) {
+    let part = src.read(offIn + copied, Math.min(COPY_STEP, length - copied));
+    if (part.length === 0) break;
+    // A view of the file's own pages must not change under the write
+    // (the kernel refuses overlapping ranges; direct callers might not).
+    if (sameFile) part = part.slice();
+    let written: number;
+    try {
+      written = write(part, offOut + copied);
+    } catch (error) {
+      if (copied > 0 && error instanceof FUSEError && error.errno === errno.ENOSPC) break;
+      throw error;
+    }
+    copied += written;
+    if (written < part.length) break;
+  }
+  return copied;
 }

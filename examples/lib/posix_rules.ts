@@ -243,3 +243,80 @@ export function mknodType(mode: number): number {
   }
   return type;
 }
+
+/** A file taking part in a rename: its owner and mode, and whether it is a directory. */
+export interface RenameNode extends Owned {
+  readonly isDir: boolean;
+}
+
+/**
+ * renameat2(2)'s flags: RENAME_NOREPLACE (1) or RENAME_EXCHANGE (2), not
+ * both, nothing else (RENAME_WHITEOUT is for overlay filesystems).
+ *
+ * @param flags renameat2's flags
+ * @throws {fuse.FUSEError} EINVAL for any other combination
+ */
+export function checkRenameFlags(flags: number): void {
+  if ((flags & ~(fuse.RENAME_NOREPLACE | fuse.RENAME_EXCHANGE)) !== 0 || flags === 3) {
+    throw new fuse.FUSEError(fuse.errno.EINVAL);
+  }
+}
+
+/**
+ * renameat2(2)'s rules once both names are looked up (after
+ * {@link checkRenameFlags}), checked before anything moves: what may
+ * replace what, no directory moved below itself, sticky directories.
+ *
+ * @param flags renameat2's flags
+ * @param oldDir the source's directory
+ * @param newDir the target's directory
+ * @param src the file renamed
+ * @param dst the file the new name holds, if any
+ * @param facts `sameEntry`: both names are one entry; `dstEmpty()`: the
+ *   target directory has no entries; `srcAboveNewDir()`: the source is the
+ *   new directory or one of its ancestors; `dstAboveOldDir()`: likewise for
+ *   the target and the old directory
+ * @param ctx the caller
+ * @returns "noop" when there is nothing to do (an entry exchanged with
+ *   itself, or two names of one file), else "exchange" or "move"
+ * @throws {fuse.FUSEError} EINVAL, ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY or EPERM
+ */
+export function renameRules(
+  flags: number,
+  oldDir: Owned,
+  newDir: Owned,
+  src: RenameNode,
+  dst: RenameNode | undefined,
+  facts: {
+    sameEntry: boolean;
+    dstEmpty(): boolean;
+    srcAboveNewDir(): boolean;
+    dstAboveOldDir(): boolean;
+  },
+  ctx: fuse.RequestContext,
+): "noop" | "exchange" | "move" {
+  if (flags & fuse.RENAME_EXCHANGE) {
+    if (!dst) throw new fuse.FUSEError(fuse.errno.ENOENT);
+    if (facts.sameEntry) return "noop";
+    if (src.isDir && facts.srcAboveNewDir()) throw new fuse.FUSEError(fuse.errno.EINVAL);
+    if (dst.isDir && facts.dstAboveOldDir()) throw new fuse.FUSEError(fuse.errno.EINVAL);
+    checkSticky(oldDir, src, ctx);
+    checkSticky(newDir, dst, ctx);
+    return "exchange";
+  }
+  if (dst) {
+    if (flags & fuse.RENAME_NOREPLACE) throw new fuse.FUSEError(fuse.errno.EEXIST);
+    // Two names of one inode: POSIX says do nothing and succeed.
+    if (dst === src) return "noop";
+    if (src.isDir) {
+      if (!dst.isDir) throw new fuse.FUSEError(fuse.errno.ENOTDIR);
+      if (!facts.dstEmpty()) throw new fuse.FUSEError(fuse.errno.ENOTEMPTY);
+    } else if (dst.isDir) {
+      throw new fuse.FUSEError(fuse.errno.EISDIR);
+    }
+  }
+  if (src.isDir && facts.srcAboveNewDir()) throw new fuse.FUSEError(fuse.errno.EINVAL);
+  checkSticky(oldDir, src, ctx);
+  if (dst) checkSticky(newDir, dst, ctx);
+  return "move";
+}
