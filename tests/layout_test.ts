@@ -11,6 +11,7 @@ import {
 import { connInfoNegotiate, FUSE_CAP, type Negotiation } from "../ffi/conn.ts";
 import { abiVersionFor, encodeLibfuseVersion } from "../ffi/session.ts";
 import { probeSource } from "./support/layout_probe.ts";
+import { acquireLibraries, releaseLibraries } from "../ffi/library.ts";
 
 /** The libfuse headers to check against; DENOFUSE_FUSE_INCLUDE points elsewhere (e.g. a chroot's). */
 const INCLUDE = Deno.env.get("DENOFUSE_FUSE_INCLUDE") || "/usr/include/fuse3";
@@ -222,4 +223,26 @@ Deno.test("connInfoNegotiate(): want and 3.17's want_ext never disagree", () => 
   assert.equal(c314.v.getBigUint64(F.capable_ext.offset, true), 0n);
   assert.equal(got314.want, expectedLow);
   assert.equal(c314.v.getUint32(F.time_gran.offset, true), 1);
+});
+
+Deno.test("optional libfuse symbols are bound exactly from the release that added them", () => {
+  // A misspelt optional symbol would be null everywhere and silently turn
+  // a feature off: each one must be there from its release on.
+  const since: Record<string, number> = {
+    fuse_session_new_versioned: 317,
+    fuse_passthrough_open: 317,
+    fuse_passthrough_close: 317,
+    fuse_reply_statx: 318,
+    fuse_lowlevel_notify_increment_epoch_exists: 318,
+  };
+  const libs = acquireLibraries();
+  try {
+    const bound = libs.fuse as unknown as Record<string, unknown>;
+    const wrong = Object.entries(since).filter(([name, v]) =>
+      (bound[name] !== null) !== (libs.version >= v)
+    );
+    assert.deepEqual(wrong, [], `libfuse ${libs.pkgVersion} (${libs.path})`);
+  } finally {
+    releaseLibraries();
+  }
 });
