@@ -4,8 +4,9 @@
  * (`meta.json`, `<version>_meta.json` with each file's size and sha256, the
  * files under `<version>/`); Deno is pointed at it with `JSR_URL`, and a
  * fresh project with its own `DENO_DIR` runs `deno add jsr:@denofuse/fuse`,
- * a filesystem importing `@denofuse/fuse` and a test importing
- * `@denofuse/fuse/testing`, each mounting and reading through the kernel
+ * a filesystem importing `@denofuse/fuse` and tests importing
+ * `@denofuse/fuse/testing` (one of them mounting a path filesystem from
+ * `@denofuse/fuse/paths`), each mounting and reading through the kernel
  * under the permission flags the README documents. Offline: nothing but
  * the local registry is contacted.
  */
@@ -102,8 +103,30 @@ if (import.meta.main) {
 }
 `;
 
+const PATHS_SOURCE = `import * as paths from "@denofuse/fuse/paths";
+
+const TEXT = new TextEncoder().encode("hello by path\\n");
+export function pathsFs(): paths.Operations {
+  return paths.pathOperations({
+    getattr(path) {
+      if (path === "/") return { mode: paths.S_IFDIR | 0o755, nlink: 2 };
+      if (path === "/by-path") return { mode: paths.S_IFREG | 0o444, size: TEXT.length };
+      throw new paths.FUSEError(paths.errno.ENOENT);
+    },
+    readdir: () => ["by-path"],
+    read: (_path, _fh, length, position) => TEXT.subarray(position, position + length),
+  });
+}
+`;
+
 const TEST_SOURCE = `import assert from "node:assert/strict";
 import { testMount } from "@denofuse/fuse/testing";
+
+Deno.test("the package's path API serves a path filesystem", async () => {
+  await using fs = await testMount({ module: new URL("./paths_fs.ts", import.meta.url), export: "pathsFs" });
+  assert.equal(Deno.readTextFileSync(fs.mountpoint + "/by-path"), "hello by path\\n");
+  assert.deepEqual([...Deno.readDirSync(fs.mountpoint)].map((e) => e.name), ["by-path"]);
+});
 
 Deno.test("the package's testMount serves a user's filesystem", async () => {
   await using fs = await testMount({ module: new URL("./fs.ts", import.meta.url), export: "ops" });
@@ -130,7 +153,17 @@ async function output(cmd: Deno.Command, what: string) {
 
 Deno.test("the published file list holds only what a user needs", async () => {
   const files = await publishedFiles();
-  for (const needed of ["mod.ts", "testing.ts", "posix.ts", "README.md", "LICENSE", "deno.json"]) {
+  for (
+    const needed of [
+      "mod.ts",
+      "testing.ts",
+      "posix.ts",
+      "paths.ts",
+      "README.md",
+      "LICENSE",
+      "deno.json",
+    ]
+  ) {
     assert.ok(files.includes(needed), `${needed} is published`);
   }
   const junk = files.filter((f) =>
@@ -153,6 +186,7 @@ Deno.test("jsr:@denofuse/fuse from a local registry: deno add, a filesystem, a t
     assert.equal(imports[`@${SCOPE}/${NAME}`], `jsr:@${SCOPE}/${NAME}@^${VERSION}`);
 
     await Deno.writeTextFile(join(project, "fs.ts"), FS_SOURCE);
+    await Deno.writeTextFile(join(project, "paths_fs.ts"), PATHS_SOURCE);
     await Deno.writeTextFile(join(project, "fs_test.ts"), TEST_SOURCE);
     await Deno.mkdir(mnt);
     // The server as the README runs one; a subprocess reads through the kernel.
@@ -184,9 +218,11 @@ Deno.test("jsr:@denofuse/fuse from a local registry: deno add, a filesystem, a t
       "deno test",
     );
     assert.equal(test.code, 0, test.stdout + test.stderr);
-    assert.match(test.stdout, /1 passed/);
+    assert.match(test.stdout, /2 passed/);
     // Everything came from the registry, the Worker's entry module included.
-    for (const file of ["mod.ts", "testing.ts", "ops/worker_entry.ts", "ffi/session.ts"]) {
+    for (
+      const file of ["mod.ts", "testing.ts", "paths.ts", "paths/adapter.ts", "ops/worker_entry.ts"]
+    ) {
       assert.ok(served.has(file), `${file} was fetched from the registry`);
     }
   } finally {
