@@ -18,13 +18,12 @@
 
 import {
   type BytesLike,
-  type EntryAttributes,
+  EntryAttributes,
   errno,
   type FileHandle,
   FileInfo,
   type FileLock,
   FUSEError,
-  type HandlerName,
   type Inode,
   type MaybePromise,
   nameKey,
@@ -38,91 +37,18 @@ import { HandleTable, type Slot } from "./handles.ts";
 import { type ListingEnv, serveListing } from "./listing.ts";
 import { NodeTable, type PathNode } from "./node_table.ts";
 import type { OpenResult, PathOperations } from "./operations.ts";
-import { decodeName, joinPath, type Path, type PathName } from "./path.ts";
+import { decodeName, type Path, type PathName } from "./path.ts";
+import { bindHandlers, hideUnbacked, need } from "./handlers.ts";
+import { PathCalls } from "./path_calls.ts";
 import { isNoEntry, settle } from "./settle.ts";
 import { handlerIno, type PathStat, toEntryAttributes, toStatvfs } from "./stat.ts";
 
 const NO_ENTRY = new FUSEError(errno.ENOENT);
-const NOT_IMPLEMENTED = new FUSEError(errno.ENOSYS);
 const BAD_HANDLE = new FUSEError(errno.EBADF);
-/** Attempts of a path call that keeps failing with ENOENT while paths change under it. */
-const ATTEMPTS = 3;
 
 function keyOf(name: PathName): string {
   return typeof name === "string" ? name : "\0" + nameKey(name);
 }
-
-function samePath(a: Path | null, b: Path | null): boolean {
-  if (typeof a === "string" || typeof b === "string" || a === null || b === null) return a === b;
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function need<F>(handler: F | undefined): F {
-  if (handler === undefined) throw NOT_IMPLEMENTED;
-  return handler;
-}
-
-/** Inode API handlers served only when the path filesystem has what they need. */
-const REQUIRES: [HandlerName, (keyof PathOperations)[]][] = [
-  ["lookup", ["getattr"]],
-  ["forget", ["getattr"]],
-  ["getattr", ["getattr"]],
-  ["setattr", ["truncate", "chmod", "chown", "utimens"]],
-  ["readlink", ["readlink"]],
-  ["mknod", ["mknod"]],
-  ["mkdir", ["mkdir"]],
-  ["unlink", ["unlink"]],
-  ["rmdir", ["rmdir"]],
-  ["symlink", ["symlink"]],
-  ["rename", ["rename"]],
-  ["link", ["link"]],
-  ["open", ["open", "read", "write"]],
-  ["release", ["open", "read", "write", "create"]],
-  ["read", ["read"]],
-  ["write", ["write"]],
-  ["flush", ["flush"]],
-  ["fsync", ["fsync"]],
-  ["opendir", ["readdir"]],
-  ["readdir", ["readdir"]],
-  ["releasedir", ["readdir"]],
-  ["fsyncdir", ["fsyncdir"]],
-  ["statfs", ["statfs"]],
-  ["setxattr", ["setxattr"]],
-  ["getxattr", ["getxattr"]],
-  ["listxattr", ["listxattr"]],
-  ["removexattr", ["removexattr"]],
-  ["access", ["access"]],
-  ["create", ["create"]],
-  ["getlk", ["getlk"]],
-  ["setlk", ["setlk"]],
-  ["flock", ["flock"]],
-  ["fallocate", ["fallocate"]],
-  ["lseek", ["lseek"]],
-  ["copyFileRange", ["copyFileRange"]],
-];
-
-/** The handlers of {@link PathOperations}, bound to their object once (so classes work). */
-const PATH_HANDLERS: (keyof PathOperations)[] = [
-  "init",
-  "destroy",
-  ...new Set(REQUIRES.flatMap(([, wants]) => wants)),
-  "opendir",
-  "releasedir",
-  "release",
-  "create",
-];
-
-function bindHandlers(ops: PathOperations): PathOperations {
-  const bound: Record<string, unknown> = {};
-  for (const name of new Set(PATH_HANDLERS)) {
-    const f = ops[name];
-    if (typeof f === "function") bound[name] = f.bind(ops);
-  }
-  return bound as PathOperations;
-}
-
-/** Handlers of the inode API the path layer never serves (no path counterpart). */
-const NEVER: HandlerName[] = ["tmpfile", "ioctl", "poll", "bmap"];
 
 /**
  * The inode-API filesystem that serves a {@link PathOperations}. Made by
@@ -149,7 +75,8 @@ export class PathFilesystem implements Operations {
   readonly #ops: PathOperations;
   readonly #entryTimeout: number;
   readonly #attrTimeout: number;
-  readonly #renames = new Set<Promise<unknown>>();
+  readonly #negativeTimeout: number;
+  readonly #calls: PathCalls;
   readonly #listing: ListingEnv;
 
   /**
@@ -162,18 +89,13 @@ export class PathFilesystem implements Operations {
     this.table = new NodeTable(ops.useIno ?? false);
     this.#entryTimeout = ops.entryTimeout ?? 1;
     this.#attrTimeout = ops.attrTimeout ?? 1;
+    this.#negativeTimeout = ops.negativeTimeout ?? 0;
     this.enableWritebackCache = ops.enableWritebackCache ?? false;
     this.enableAcl = ops.enableAcl ?? false;
     this.handleKillpriv = ops.handleKillpriv ?? false;
     this.enableKernelPassthrough = ops.enableKernelPassthrough ?? false;
-    // The inode API serves a handler when it is a function: hide the ones
-    // the path filesystem cannot back, so the kernel hears ENOSYS.
-    const hide = (name: HandlerName) =>
-      Object.defineProperty(this, name, { value: undefined, enumerable: false });
-    for (const [name, wants] of REQUIRES) {
-      if (!wants.some((w) => typeof ops[w] === "function")) hide(name);
-    }
-    for (const name of NEVER) hide(name);
+    hideUnbacked(this, ops);
+    this.#calls = new PathCalls(this.table);
     this.#listing = {
       table: this.table,
       useIno: ops.useIno ?? false,
@@ -268,7 +190,7 @@ export class PathFilesystem implements Operations {
   /** The target of a symlink. */
   readlink(inode: Inode, ctx: RequestContext): MaybePromise<BytesLike> {
     const readlink = need(this.#ops.readlink);
-    return this.#call(this.#node(inode), undefined, (p) => readlink(p, ctx));
+    return this.#calls.call(this.#node(inode), undefined, (p) => readlink(p, ctx));
   }
 
   /** mknod of the path. */
@@ -311,7 +233,7 @@ export class PathFilesystem implements Operations {
     const unlink = need(this.#ops.unlink);
     const parent = this.#node(parentInode), n = decodeName(name);
     return settle(
-      this.#call(parent, n, (p) => unlink(p, ctx)),
+      this.#calls.call(parent, n, (p) => unlink(p, ctx)),
       () => this.table.remove(parent, keyOf(n)),
     );
   }
@@ -321,7 +243,7 @@ export class PathFilesystem implements Operations {
     const rmdir = need(this.#ops.rmdir);
     const parent = this.#node(parentInode), n = decodeName(name);
     return settle(
-      this.#call(parent, n, (p) => rmdir(p, ctx)),
+      this.#calls.call(parent, n, (p) => rmdir(p, ctx)),
       () => this.table.remove(parent, keyOf(n)),
     );
   }
@@ -339,13 +261,9 @@ export class PathFilesystem implements Operations {
     const from = this.#node(parentInodeOld), to = this.#node(parentInodeNew);
     const a = decodeName(nameOld), b = decodeName(nameNew);
     const done = () => this.table.rename(from, keyOf(a), to, keyOf(b), a, b, flags);
-    const r = this.#call2(from, a, to, b, (pa, pb) => rename(pa, pb, flags, ctx));
+    const r = this.#calls.call2(from, a, to, b, (pa, pb) => rename(pa, pb, flags, ctx));
     if (!(r instanceof Promise)) return done();
-    const tracked = r.then(done);
-    this.#renames.add(tracked);
-    const untrack = () => void this.#renames.delete(tracked);
-    tracked.then(untrack, untrack);
-    return tracked;
+    return this.#calls.track(r.then(done));
   }
 
   /** link of the node's path to the new path; both names are then the same node. */
@@ -358,7 +276,7 @@ export class PathFilesystem implements Operations {
     const link = need(this.#ops.link);
     const node = this.#node(inode), dir = this.#node(newParentInode), n = decodeName(newName);
     return settle(
-      this.#call2(node, undefined, dir, n, (pa, pb) => link(pa, pb, ctx)),
+      this.#calls.call2(node, undefined, dir, n, (pa, pb) => link(pa, pb, ctx)),
       (stat) =>
         settle(stat ? stat : this.#stat(dir, undefined, ctx, n), (s) => {
           this.table.addLink(node, dir, keyOf(n), n);
@@ -375,7 +293,7 @@ export class PathFilesystem implements Operations {
     const open = this.#ops.open;
     if (open === undefined) return this.#opened(node, undefined);
     return settle(
-      this.#call(node, undefined, (p) => open(p, flags, ctx)),
+      this.#calls.call(node, undefined, (p) => open(p, flags, ctx)),
       (r) => this.#opened(node, r),
     );
   }
@@ -390,7 +308,7 @@ export class PathFilesystem implements Operations {
   ): MaybePromise<[FileInfo, EntryAttributes]> {
     const create = need(this.#ops.create);
     const parent = this.#node(parentInode), n = decodeName(name);
-    return settle(this.#call(parent, n, (p) => create(p, mode, flags, ctx)), (r) => {
+    return settle(this.#calls.call(parent, n, (p) => create(p, mode, flags, ctx)), (r) => {
       const [res, stat] = Array.isArray(r) ? r : [r, undefined];
       const finish = (s: PathStat): [FileInfo, EntryAttributes] => {
         const node = this.table.attach(parent, keyOf(n), n, handlerIno(s));
@@ -398,7 +316,24 @@ export class PathFilesystem implements Operations {
       };
       if (stat !== undefined) return finish(stat);
       const ufh = res instanceof FileInfo ? res.fh : res ?? 0;
-      return settle(this.#call(parent, n, (p) => need(this.#ops.getattr)(p, ufh, ctx)), finish);
+      // Without attributes the create fails: give the handler its handle back.
+      const undo = (e: unknown): never => {
+        try {
+          const released = this.#ops.release?.(null, ufh, ctx);
+          if (released instanceof Promise) released.catch(() => {});
+        } catch { /* the create's own error is the one to answer */ }
+        throw e;
+      };
+      let stated: MaybePromise<[FileInfo, EntryAttributes]>;
+      try {
+        stated = settle(
+          this.#calls.call(parent, n, (p) => need(this.#ops.getattr)(p, ufh, ctx)),
+          finish,
+        );
+      } catch (e) {
+        return undo(e);
+      }
+      return stated instanceof Promise ? stated.catch(undo) : stated;
     });
   }
 
@@ -444,7 +379,7 @@ export class PathFilesystem implements Operations {
       return this.handles.add(node, ufh ?? 0, true);
     };
     if (opendir === undefined) return opened(0);
-    return settle(this.#call(node, undefined, (p) => opendir(p, ctx)), opened);
+    return settle(this.#calls.call(node, undefined, (p) => opendir(p, ctx)), opened);
   }
 
   /** Serves the listing (see paths/listing.ts). */
@@ -479,7 +414,7 @@ export class PathFilesystem implements Operations {
   access(inode: Inode, mode: number, ctx: RequestContext): MaybePromise<boolean> {
     const access = this.#ops.access!;
     return settle(
-      this.#call(this.#node(inode), undefined, (p) => access(p, mode, ctx)),
+      this.#calls.call(this.#node(inode), undefined, (p) => access(p, mode, ctx)),
       (r) => r !== false,
     );
   }
@@ -493,25 +428,29 @@ export class PathFilesystem implements Operations {
     flags: number,
   ): MaybePromise<void> {
     const setxattr = this.#ops.setxattr!;
-    return this.#call(this.#node(inode), undefined, (p) => setxattr(p, name, value, flags, ctx));
+    return this.#calls.call(
+      this.#node(inode),
+      undefined,
+      (p) => setxattr(p, name, value, flags, ctx),
+    );
   }
 
   /** getxattr of the path. */
   getxattr(inode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<BytesLike> {
     const getxattr = this.#ops.getxattr!;
-    return this.#call(this.#node(inode), undefined, (p) => getxattr(p, name, ctx));
+    return this.#calls.call(this.#node(inode), undefined, (p) => getxattr(p, name, ctx));
   }
 
   /** listxattr of the path. */
   listxattr(inode: Inode, ctx: RequestContext): MaybePromise<BytesLike[]> {
     const listxattr = this.#ops.listxattr!;
-    return this.#call(this.#node(inode), undefined, (p) => listxattr(p, ctx));
+    return this.#calls.call(this.#node(inode), undefined, (p) => listxattr(p, ctx));
   }
 
   /** removexattr of the path. */
   removexattr(inode: Inode, name: Uint8Array, ctx: RequestContext): MaybePromise<void> {
     const removexattr = this.#ops.removexattr!;
-    return this.#call(this.#node(inode), undefined, (p) => removexattr(p, name, ctx));
+    return this.#calls.call(this.#node(inode), undefined, (p) => removexattr(p, name, ctx));
   }
 
   /** F_GETLK on the open file. */
@@ -612,12 +551,6 @@ export class PathFilesystem implements Operations {
     return this.table.path(node) === null ? this.handles.anyOf(node) : undefined;
   }
 
-  #pathOf(node: PathNode, name: PathName | undefined): Path {
-    const path = this.table.path(node);
-    if (path === null) throw NO_ENTRY;
-    return name === undefined ? path : joinPath(path, name);
-  }
-
   #attrs(node: PathNode, stat: PathStat): EntryAttributes {
     if (node === this.table.root) this.table.setRootIno(handlerIno(stat));
     return toEntryAttributes(stat, node.ino, this.#entryTimeout, this.#attrTimeout);
@@ -640,14 +573,29 @@ export class PathFilesystem implements Operations {
       return getattr(null, slot.fh, ctx);
     }
     const ufh = slot?.fh;
-    return this.#call(node, name, (p) => getattr(p, ufh, ctx));
+    return this.#calls.call(node, name, (p) => getattr(p, ufh, ctx));
   }
 
   #lookup(parent: PathNode, name: PathName, ctx: RequestContext): MaybePromise<EntryAttributes> {
-    return settle(this.#stat(parent, undefined, ctx, name), (stat) => {
-      const node = this.table.attach(parent, keyOf(name), name, handlerIno(stat));
-      return toEntryAttributes(stat, node.ino, this.#entryTimeout, this.#attrTimeout);
-    });
+    const found = () =>
+      settle(this.#stat(parent, undefined, ctx, name), (stat) => {
+        const node = this.table.attach(parent, keyOf(name), name, handlerIno(stat));
+        return toEntryAttributes(stat, node.ino, this.#entryTimeout, this.#attrTimeout);
+      });
+    const timeout = this.#negativeTimeout;
+    if (timeout <= 0) return found();
+    // libfuse's negative_timeout: the kernel may remember the absence.
+    const absent = (e: unknown) => {
+      if (isNoEntry(e)) return EntryAttributes.negative(timeout);
+      throw e;
+    };
+    let r: MaybePromise<EntryAttributes>;
+    try {
+      r = found();
+    } catch (e) {
+      return absent(e);
+    }
+    return r instanceof Promise ? r.catch(absent) : r;
   }
 
   /** Creates entry `name` of `parentInode` with `fn`, then records it (with one lookup). */
@@ -659,7 +607,7 @@ export class PathFilesystem implements Operations {
   ): MaybePromise<EntryAttributes> {
     const parent = this.#node(parentInode), n = decodeName(name);
     return settle(
-      this.#call(parent, n, fn),
+      this.#calls.call(parent, n, fn),
       (stat) =>
         stat
           ? this.#recorded(parent, n, stat)
@@ -713,80 +661,7 @@ export class PathFilesystem implements Operations {
 
   /** `fn` on the node's path, or on null (with the node's handle in the step) once it has none. */
   #onFile<T>(node: PathNode, fn: (path: Path | null) => MaybePromise<T>): MaybePromise<T> {
-    return this.table.path(node) === null ? fn(null) : this.#call(node, undefined, fn);
-  }
-
-  /** `fn` on the path of `node` (or of its entry `name`), retried on ENOENT when that path moves. */
-  #call<T>(
-    node: PathNode,
-    name: PathName | undefined,
-    fn: (path: Path) => MaybePromise<T>,
-  ): MaybePromise<T> {
-    const path = this.#pathOf(node, name);
-    const again = () => [this.#pathOf(node, name)];
-    const retry = (e: unknown) => this.#retry(e, [path], again, (p) => fn(p[0]), 1);
-    let r: MaybePromise<T>;
-    try {
-      r = fn(path);
-    } catch (e) {
-      return retry(e);
-    }
-    return r instanceof Promise ? r.catch(retry) : r;
-  }
-
-  /** {@link #call} for two paths (rename, link). */
-  #call2<T>(
-    a: PathNode,
-    an: PathName | undefined,
-    b: PathNode,
-    bn: PathName | undefined,
-    fn: (pa: Path, pb: Path) => MaybePromise<T>,
-  ): MaybePromise<T> {
-    const paths = [this.#pathOf(a, an), this.#pathOf(b, bn)];
-    const again = () => [this.#pathOf(a, an), this.#pathOf(b, bn)];
-    const retry = (e: unknown) => this.#retry(e, paths, again, (p) => fn(p[0], p[1]), 1);
-    let r: MaybePromise<T>;
-    try {
-      r = fn(paths[0], paths[1]);
-    } catch (e) {
-      return retry(e);
-    }
-    return r instanceof Promise ? r.catch(retry) : r;
-  }
-
-  #retry<T>(
-    error: unknown,
-    tried: Path[],
-    again: () => Path[],
-    fn: (paths: Path[]) => MaybePromise<T>,
-    attempt: number,
-  ): MaybePromise<T> {
-    if (!isNoEntry(error) || attempt >= ATTEMPTS) throw error;
-    const moved = (paths: Path[]) => paths.some((p, i) => !samePath(p, tried[i]));
-    let now: Path[];
-    try {
-      now = again();
-    } catch {
-      throw error;
-    }
-    if (this.#renames.size === 0 && !moved(now)) throw error;
-    return (async () => {
-      for (let i = 0; i < ATTEMPTS && this.#renames.size > 0; i++) {
-        await Promise.allSettled([...this.#renames]);
-      }
-      let next: Path[];
-      try {
-        next = again();
-      } catch {
-        throw error;
-      }
-      if (!moved(next)) throw error;
-      try {
-        return await fn(next);
-      } catch (e) {
-        return this.#retry(e, next, again, fn, attempt + 1);
-      }
-    })();
+    return this.table.path(node) === null ? fn(null) : this.#calls.call(node, undefined, fn);
   }
 }
 

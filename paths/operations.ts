@@ -86,6 +86,14 @@ export interface PathOperations {
   entryTimeout?: number;
   /** Seconds the kernel may cache attributes (default 1, as libfuse's `attr_timeout`). */
   attrTimeout?: number;
+  /**
+   * Seconds the kernel may remember that a name does not exist, when
+   * getattr of it throws ENOENT during a lookup (libfuse's
+   * `negative_timeout`; default 0: not remembered). Names created through
+   * the mount replace such an entry at once; names created behind its back
+   * appear only after the timeout.
+   */
+  negativeTimeout?: number;
   /** Ask for the writeback cache (`Operations.enableWritebackCache`). */
   enableWritebackCache?: boolean;
   /** Ask the kernel to enforce POSIX ACLs (`Operations.enableAcl`). */

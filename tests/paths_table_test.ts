@@ -396,3 +396,41 @@ Deno.test("paths table: handlers left out answer ENOSYS (they are not served at 
     assert.equal(ops[name], undefined, name);
   }
 });
+
+Deno.test("paths table: negativeTimeout answers a missing name with a cacheable negative entry", async () => {
+  const ops: PathOperations = {
+    negativeTimeout: 30,
+    getattr(path) {
+      if (path === "/") return { mode: 0o40755 };
+      throw new FUSEError(errno.ENOENT);
+    },
+  };
+  const negative = await run(() => pathOperations(ops).lookup(ROOT_INODE, b("none"), ctx));
+  assert.equal(negative.stIno, 0);
+  assert.equal(negative.entryTimeout, 30);
+  // Without the option ENOENT is thrown as it is (not cached).
+  const plain = pathOperations({ ...ops, negativeTimeout: 0 });
+  await assert.rejects(
+    run(() => plain.lookup(ROOT_INODE, b("none"), ctx)),
+    (e: FUSEError) => e.errno === errno.ENOENT,
+  );
+});
+
+Deno.test("paths table: a create whose getattr fails releases the handler's handle", async () => {
+  const released: number[] = [];
+  const fs = pathOperations({
+    getattr(path) {
+      if (path === "/") return { mode: 0o40755 };
+      throw new FUSEError(errno.EIO);
+    },
+    create: () => 9,
+    release: (_path, fh) => void released.push(fh),
+  });
+  await assert.rejects(
+    run(() => fs.create(ROOT_INODE, b("f"), 0o644, O_RDWR, ctx)),
+    (e: FUSEError) => e.errno === errno.EIO,
+  );
+  assert.deepEqual(released, [9]);
+  assert.equal(fs.handles.size, 0);
+  assert.equal(fs.table.size, 1);
+});
