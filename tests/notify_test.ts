@@ -3,7 +3,9 @@ import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { withTimeout } from "./support/mount.ts";
 import { acquireLibraries, releaseLibraries } from "../ffi/library.ts";
-import { decodeRetrieveReply } from "../ffi/notify.ts";
+import { decodeRetrieveReply, type Notifier } from "../ffi/notify.ts";
+import { MountNotifications } from "../ops/notifications.ts";
+import { testMount } from "../testing.ts";
 import { encodeBufvec } from "../ffi/codec.ts";
 import { LAYOUT } from "../ffi/layout.ts";
 
@@ -170,6 +172,60 @@ Deno.test("incrementEpoch() makes every cached entry stale at once (libfuse 3.18
     await h.incrementEpoch();
     assert.equal((await Deno.stat(join(mnt, "a"))).ino, 5);
   });
+});
+
+Deno.test("incrementEpoch() names what is missing: libfuse < 3.18, a kernel without FUSE 7.44; other errors pass", async () => {
+  const owner = { alive: true, notificationFinished: () => {} };
+  const notifications = (n: Partial<Notifier>) =>
+    new MountNotifications(n as unknown as Notifier, owner);
+  await assert.rejects(
+    notifications({ hasIncrementEpoch: false, libfuseVersion: "3.14.0" }).incrementEpoch(),
+    (e: Error) =>
+      e instanceof fuse.FuseOperationalError &&
+      /needs libfuse 3\.18 or newer .*the loaded libfuse is 3\.14\.0/.test(e.message) &&
+      e.cause instanceof fuse.ErrnoError && e.cause.code === "ENOSYS",
+  );
+  // libfuse 3.18 answers ENOSYS itself when the kernel negotiated FUSE < 7.44.
+  const old = notifications({ hasIncrementEpoch: true, incrementEpoch: () => Promise.resolve(38) });
+  await assert.rejects(
+    old.incrementEpoch(),
+    (e: Error) =>
+      e instanceof fuse.FuseOperationalError &&
+      /kernel does not support FUSE_NOTIFY_INC_EPOCH \(it needs Linux 6\.16/.test(e.message),
+  );
+  const gone = notifications({
+    hasIncrementEpoch: true,
+    incrementEpoch: () => Promise.resolve(19),
+  });
+  await assert.rejects(
+    gone.incrementEpoch(),
+    (e: Error) => e instanceof fuse.ErrnoError && e.code === "ENODEV",
+  );
+  owner.alive = false;
+  await assert.rejects(
+    notifications({ hasIncrementEpoch: false }).incrementEpoch(),
+    fuse.FuseStateError,
+  );
+});
+
+Deno.test("incrementEpoch() on a Worker mount: done there, or its FuseOperationalError crosses intact", async () => {
+  const libs = acquireLibraries();
+  const version = libs.version;
+  releaseLibraries();
+  await using fs = await testMount({
+    module: new URL("../examples/tmpfs.ts", import.meta.url),
+    export: "TmpFs",
+  });
+  await Deno.writeTextFile(join(fs.mountpoint, "x"), "x");
+  if (version >= 318) {
+    await fs.handle.incrementEpoch();
+    assert.equal(await Deno.readTextFile(join(fs.mountpoint, "x")), "x");
+  } else {
+    await assert.rejects(
+      fs.handle.incrementEpoch(),
+      (e: Error) => e instanceof fuse.FuseOperationalError && /needs libfuse 3\.18/.test(e.message),
+    );
+  }
 });
 
 Deno.test("notifyStore() fills the page cache and notifyRetrieve() reads it back", async () => {
