@@ -2,7 +2,8 @@
 # Installs what denofuse's demo and tests need on Debian/Ubuntu, as root:
 # fuse3 + libfuse3 (apt), a C compiler and headers (the layout probe; on
 # x86_64 also the aarch64 cross compiler for the aarch64 layout probe),
-# attr and python3 (test clients), and Deno 2 from the npm registry when no
+# attr and python3 (test clients), PostgreSQL (the server examples/pgfs.ts
+# is tested against; tests/support/postgres.ts runs it), and Deno 2 from the npm registry when no
 # deno is on PATH. Safe to run again: it skips what is already there.
 set -euo pipefail
 
@@ -13,6 +14,10 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v setfattr >/dev/null 2>&1 || need_apt+=(attr)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+# Debian keeps initdb and pg_ctl in /usr/lib/postgresql/N/bin, off PATH.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ||
+  need_apt+=(postgresql)
+command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 # The aarch64 layout probe (tests/layout_test.ts) cross-compiles with it;
 # without it that one test is skipped.
 if [ "$(uname -m)" = x86_64 ] && ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
@@ -24,8 +29,13 @@ fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "install_deps: apt-get install ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  if [[ " ${need_apt[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    # The tests start servers of their own: no system cluster left running.
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+  fi
   apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  apt-get install -y -qq -o Dpkg::Options::=--force-confold "${need_apt[@]}" >/dev/null
 fi
 
 if ! command -v deno >/dev/null 2>&1; then
