@@ -60,6 +60,8 @@ export class StatxAttributes {
   mask: number | null = null;
 
   /**
+   * Creates the value from the basic attributes and what statx adds.
+   *
    * @param attr the basic attributes
    * @param extras the birth time, attribute flags, mask
    */
