@@ -1,7 +1,8 @@
 /**
  * The import graph, read from the sources: imports run downward only
  * (core/ <- ffi/ <- ops/, posix/ <- utils/ <- the public entry points), no
- * module is part of a cycle, and the examples use only public exports.
+ * module is part of a cycle, the path layer (paths/) stands on the inode
+ * API's public exports alone, and the examples use only public exports.
  */
 
 import assert from "node:assert/strict";
@@ -16,9 +17,21 @@ const LAYERS: Record<string, number> = {
   "posix": 2,
   "utils": 3,
   ".": 4,
+  "paths": 4,
 };
-const PUBLIC = new Set(["mod.ts", "testing.ts", "posix.ts"]);
-const LIBRARY_ROOTS = ["core", "ffi", "ops", "posix", "utils", "mod.ts", "testing.ts", "posix.ts"];
+const PUBLIC = new Set(["mod.ts", "testing.ts", "posix.ts", "paths.ts"]);
+const LIBRARY_ROOTS = [
+  "core",
+  "ffi",
+  "ops",
+  "posix",
+  "utils",
+  "paths",
+  "mod.ts",
+  "testing.ts",
+  "posix.ts",
+  "paths.ts",
+];
 
 async function* tsFiles(path: string): AsyncGenerator<string> {
   const info = await Deno.stat(join(REPO, path)).catch(() => null);
@@ -99,4 +112,21 @@ Deno.test("the examples import only the public entry points and each other", asy
     }
   }
   assert.deepEqual(private_, []);
+});
+
+Deno.test("the path layer is built only on the inode API's public exports", async () => {
+  const edges = await graph(["paths"]);
+  assert.ok(edges.size > 5, `read only ${edges.size} modules`);
+  const inner: string[] = [];
+  for (const [from, targets] of edges) {
+    for (const to of targets) {
+      if (!to.startsWith("paths/") && to !== "mod.ts") inner.push(`${from} -> ${to}`);
+    }
+  }
+  assert.deepEqual(inner, []);
+  const below = await graph(["core", "ffi", "ops", "posix", "utils", "mod.ts"]);
+  const intoPaths = [...below].flatMap(([from, targets]) =>
+    targets.filter((t) => t.startsWith("paths")).map((t) => `${from} -> ${t}`)
+  );
+  assert.deepEqual(intoPaths, [], "nothing below the path layer imports it");
 });
