@@ -34,6 +34,11 @@ export const FUSE_CAP = {
   EXPLICIT_INVAL_DATA: 1 << 25,
   /** libfuse 3.17+ (kernel FUSE_PASSTHROUGH, Linux 6.9+): backing files for open files. */
   PASSTHROUGH: 1 << 29,
+  /**
+   * libfuse 3.18+ built with liburing (kernel FUSE over io_uring): requests on
+   * libfuse's ring threads. Never wanted: see connInfoNegotiate.
+   */
+  OVER_IO_URING: 2 ** 31,
 } as const;
 
 /** The optional capabilities a filesystem can ask for. */
@@ -162,6 +167,12 @@ export function connInfoNegotiate(
   // Requests are read into and replies sent from JS-visible memory: no splicing
   // (with a writeBuf-style splice path, 1 MiB writes used no less CPU; bench/README.md).
   ask(FUSE_CAP.SPLICE_READ | FUSE_CAP.SPLICE_WRITE | FUSE_CAP.SPLICE_MOVE, false);
+  // libfuse 3.18 wants FUSE over io_uring by default where it was built with
+  // liburing and the kernel offers it (-o io_uring, FUSE_URING_ENABLE=1); its
+  // ring threads would then call handlers while holding the ring's lock, which
+  // the JS thread's reply needs: the first request hangs (bench/README.md,
+  // "FUSE over io_uring"). Requests keep coming through /dev/fuse.
+  want &= ~BigInt(FUSE_CAP.OVER_IO_URING);
   const low = Number(want & 0xffffffffn);
   if (ext) view.setBigUint64(F.want_ext.offset, want, true);
   view.setUint32(F.want.offset, low, true);

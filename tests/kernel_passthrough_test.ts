@@ -514,3 +514,21 @@ Deno.test("kernel passthrough: a filesystem that does not enable it gets none, a
     await Deno.remove(src, { recursive: true });
   }
 });
+
+Deno.test("connInfoNegotiate(): FUSE over io_uring is never wanted, even where libfuse 3.18 wants it by default", () => {
+  const ask: Negotiation = {
+    exportSupport: false,
+    writebackCache: false,
+    posixAcl: false,
+    handleKillpriv: false,
+    readdirplusAuto: false,
+  };
+  const c318 = connInfo(318, FUSE_CAP.ASYNC_READ);
+  const ring = BigInt(FUSE_CAP.OVER_IO_URING);
+  c318.v.setBigUint64(c318.F.capable_ext.offset, BigInt(FUSE_CAP.ASYNC_READ) | ring, true);
+  c318.v.setBigUint64(c318.F.want_ext.offset, BigInt(FUSE_CAP.ASYNC_READ) | ring, true);
+  const conn = connInfoNegotiate(c318.ptr, ask, 318);
+  assert.equal(c318.v.getBigUint64(c318.F.want_ext.offset, true) & ring, 0n);
+  assert.equal(conn.want & FUSE_CAP.OVER_IO_URING, 0);
+  assert.notEqual(conn.want & FUSE_CAP.ASYNC_READ, 0, "the rest stays");
+});
