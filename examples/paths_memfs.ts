@@ -53,10 +53,19 @@ const NO_ENTRY = new FUSEError(errno.ENOENT);
 const NO_ATTRIBUTE = new FUSEError(errno.ENODATA);
 const enc = new TextEncoder();
 
-/** A name in a directory. */
-interface Entry {
-  name: PathName;
-  node: MemNode;
+/**
+ * A name in a directory. It is also the listing's entry (`{ name, stat }`):
+ * readdir hands the directory's entries over as they are, the name as bytes
+ * encoded once and the live node as the stat.
+ */
+class Entry {
+  readonly name: Uint8Array;
+  constructor(name: PathName, public node: MemNode) {
+    this.name = fuse.toBytes(name);
+  }
+  get stat(): MemNode {
+    return this.node;
+  }
 }
 
 /** A file, directory, symlink or device node. */
@@ -89,6 +98,11 @@ class MemNode {
 
   get isDir(): boolean {
     return (this.mode & S_IFMT) === S_IFDIR;
+  }
+
+  /** 512-byte blocks: whole pages, as on the kernel's tmpfs. */
+  get blocks(): number {
+    return this.data ? this.data.pages.size * (PAGE_SIZE / 512) : 0;
   }
 
   get size(): number {
@@ -178,7 +192,7 @@ export class PathMemFs implements PathOperations {
   // ---- attributes ----
 
   /** The attributes of a path, or of an open file (also one without a name). */
-  getattr(path: Path | null, fh: number | undefined): fuse.EntryAttributes {
+  getattr(path: Path | null, fh: number | undefined): fuse.PathStat {
     return this.#attr(fh !== undefined ? this.#file(fh).node : this.#resolve(path));
   }
 
@@ -255,7 +269,7 @@ export class PathMemFs implements PathOperations {
   // ---- names ----
 
   /** Creates a regular file, FIFO, socket or device node. */
-  mknod(path: Path, mode: number, rdev: number, ctx: RequestContext): fuse.EntryAttributes {
+  mknod(path: Path, mode: number, rdev: number, ctx: RequestContext): fuse.PathStat {
     const type = mknodType(mode);
     const node = this.#create(path, type | (mode & PERMISSION_BITS), ctx);
     if (type === S_IFCHR || type === S_IFBLK) node.rdev = rdev;
@@ -263,12 +277,12 @@ export class PathMemFs implements PathOperations {
   }
 
   /** Creates a directory (permission and sticky bits; set-group-ID comes from the parent). */
-  mkdir(path: Path, mode: number, ctx: RequestContext): fuse.EntryAttributes {
+  mkdir(path: Path, mode: number, ctx: RequestContext): fuse.PathStat {
     return this.#attr(this.#create(path, S_IFDIR | (mode & 0o1777), ctx));
   }
 
   /** Creates symlink `path` to `target`. */
-  symlink(target: Path, path: Path, ctx: RequestContext): fuse.EntryAttributes {
+  symlink(target: Path, path: Path, ctx: RequestContext): fuse.PathStat {
     return this.#attr(this.#create(path, S_IFLNK | 0o777, ctx, target));
   }
 
@@ -358,7 +372,7 @@ export class PathMemFs implements PathOperations {
       }
     }
     oldDir.entries!.delete(oldKey);
-    newDir.entries!.set(newKey, { name: newName, node: src });
+    newDir.entries!.set(newKey, new Entry(newName, src));
     if (src.isDir && oldDir !== newDir) this.#reparent(src, oldDir, newDir);
     oldDir.mtimeNs =
       oldDir.ctimeNs =
@@ -369,13 +383,13 @@ export class PathMemFs implements PathOperations {
   }
 
   /** Hard link `to` of `from`. */
-  link(from: Path, to: Path): fuse.EntryAttributes {
+  link(from: Path, to: Path): fuse.PathStat {
     const node = this.#resolve(from);
     if (node.isDir) throw new FUSEError(errno.EPERM);
     const [dir, key, name] = this.#parent(to);
     if (dir.entries!.has(key)) throw new FUSEError(errno.EEXIST);
     const now = this.#clock.now();
-    dir.entries!.set(key, { name, node });
+    dir.entries!.set(key, new Entry(name, node));
     dir.mtimeNs = dir.ctimeNs = now;
     node.nlink++;
     node.ctimeNs = now;
@@ -390,7 +404,7 @@ export class PathMemFs implements PathOperations {
     mode: number,
     flags: number,
     ctx: RequestContext,
-  ): [number, fuse.EntryAttributes] {
+  ): [number, fuse.PathStat] {
     const node = this.#create(path, S_IFREG | (mode & PERMISSION_BITS), ctx);
     return [this.#open(node, flags, ctx), this.#attr(node)];
   }
@@ -446,13 +460,11 @@ export class PathMemFs implements PathOperations {
   // ---- directories ----
 
   /** The entries with their attributes (relatime applies to the directory). */
-  readdir(path: Path): fuse.DirEntry[] {
+  readdir(path: Path): Iterable<fuse.DirEntry> {
     const dir = this.#resolve(path);
     if (!dir.entries) throw new FUSEError(errno.ENOTDIR);
     this.#touchAtime(dir);
-    const out: fuse.DirEntry[] = [];
-    for (const e of dir.entries.values()) out.push({ name: e.name, stat: this.#attr(e.node) });
-    return out;
+    return dir.entries.values();
   }
 
   // ---- extended attributes ----
@@ -636,7 +648,7 @@ export class PathMemFs implements PathOperations {
     } else if (type === S_IFLNK) {
       node.target = target;
     }
-    dir.entries!.set(key, { name, node });
+    dir.entries!.set(key, new Entry(name, node));
     dir.mtimeNs = dir.ctimeNs = node.ctimeNs;
     return node;
   }
@@ -671,21 +683,9 @@ export class PathMemFs implements PathOperations {
     if (relatimeDue(node, now)) node.atimeNs = now;
   }
 
-  #attr(node: MemNode): fuse.EntryAttributes {
-    return new fuse.EntryAttributes({
-      stIno: node.ino,
-      stMode: node.mode,
-      stNlink: node.nlink,
-      stUid: node.uid,
-      stGid: node.gid,
-      stRdev: node.rdev,
-      stSize: node.size,
-      stBlksize: PAGE_SIZE,
-      stBlocks: node.data ? node.data.pages.size * (PAGE_SIZE / 512) : 0,
-      stAtimeNs: node.atimeNs,
-      stMtimeNs: node.mtimeNs,
-      stCtimeNs: node.ctimeNs,
-    });
+  /** A node is its own stat answer (a {@link fuse.StatLike}): no copy per request. */
+  #attr(node: MemNode): fuse.PathStat {
+    return node;
   }
 }
 

@@ -100,6 +100,7 @@ export function fsFuse(fs: FsLike, root = ""): PathOperations {
     if (flags !== 0) throw new fuse.FUSEError(fuse.errno.EINVAL); // Node has no renameat2
   };
   return {
+    useIno: true, // the source's inode numbers: hard links made there are recognized
     getattr: (path, fh) =>
       fd(fh)
         ? call<StatLike>(fs, "fstat", fh, { bigint: true })

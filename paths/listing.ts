@@ -13,6 +13,10 @@
  * (the known node's, else with `useIno` the handler's, else libfuse's
  * FUSE_UNKNOWN_INO) and the type when the listing gave one.
  *
+ * The handler's entries are kept as it returned them (no copy per entry),
+ * so a filesystem can hand over objects it already has, e.g. its directory
+ * entries with `{ name, stat }` where `stat` is its live inode object.
+ *
  * @module
  */
 
@@ -28,19 +32,12 @@ import {
 import type { NodeTable, PathNode } from "./node_table.ts";
 import type { Slot } from "./handles.ts";
 import type { DirEntry } from "./operations.ts";
-import { componentKey, joinPath, type Path, type PathName } from "./path.ts";
+import { componentKey, decodeName, joinPath, type Path, type PathName } from "./path.ts";
 import { isNoEntry } from "./settle.ts";
 import { handlerIno, type PathStat, toEntryAttributes } from "./stat.ts";
 
 /** libfuse's inode number for a listing entry whose node is unknown. */
 export const UNKNOWN_INO = 0xffffffff;
-
-/** One entry of a listing, its key computed once. */
-interface Listed {
-  name: PathName;
-  key: string;
-  stat: PathStat | undefined;
-}
 
 /** What a listing needs from the layer. */
 export interface ListingEnv {
@@ -60,24 +57,33 @@ export interface ListingEnv {
 
 const typeOnly = new EntryAttributes();
 
+function nameOf(e: DirEntry): PathName {
+  return typeof e === "string" || e instanceof Uint8Array ? e : e.name;
+}
+
+function statOf(e: DirEntry): PathStat | undefined {
+  return typeof e === "string" || e instanceof Uint8Array ? undefined : e.stat;
+}
+
 function modeOf(stat: PathStat | undefined): number {
   if (stat === undefined) return 0;
   return stat instanceof EntryAttributes ? stat.stMode : Number(stat.mode ?? 0);
 }
 
-function normalize(entries: Iterable<DirEntry>): Listed[] {
-  const out: Listed[] = [];
-  for (const e of entries) {
-    const name = typeof e === "string" || e instanceof Uint8Array ? e : e.name;
-    const key = componentKey(name);
-    if (key === "." || key === "..") continue;
-    out.push({
-      name,
-      key,
-      stat: typeof e === "object" && !(e instanceof Uint8Array) ? e.stat : undefined,
-    });
+/** Whether a listed name is "." or "..", which the layer answers itself. */
+function isDot(name: PathName): boolean {
+  if (typeof name === "string") return name === "." || name === "..";
+  return name.length > 0 && name.length <= 2 && name[0] === 0x2e &&
+    (name.length === 1 || name[1] === 0x2e);
+}
+
+/** The handler's answer as an array, without "." and "..". */
+function listingOf(entries: Iterable<DirEntry>): DirEntry[] {
+  const list = Array.isArray(entries) ? entries : Array.from(entries);
+  for (let i = 0; i < list.length; i++) {
+    if (isDot(nameOf(list[i]))) return list.filter((e) => !isDot(nameOf(e)));
   }
-  return out;
+  return list;
 }
 
 /**
@@ -105,13 +111,13 @@ export function serveListing(
     const listed = env.list(path, slot.fh, ctx);
     if (listed instanceof Promise) {
       return listed.then((entries) => {
-        slot.listing = normalize(entries);
-        return fill(env, slot, dir, path, startId, token, ctx);
+        slot.listing = listingOf(entries);
+        return fill(env, slot.listing, dir, path, startId, token, ctx);
       });
     }
-    slot.listing = normalize(listed);
+    slot.listing = listingOf(listed);
   }
-  return fill(env, slot, dir, path, startId, token, ctx);
+  return fill(env, slot.listing, dir, path, startId, token, ctx);
 }
 
 function dotAttr(node: PathNode): EntryAttributes {
@@ -120,7 +126,7 @@ function dotAttr(node: PathNode): EntryAttributes {
 
 function fill(
   env: ListingEnv,
-  slot: Slot,
+  entries: DirEntry[],
   dir: PathNode,
   path: Path,
   startId: number,
@@ -129,39 +135,38 @@ function fill(
 ): MaybePromise<void> {
   if (startId < 1 && !readdirReply(token, ".", dotAttr(dir), 1)) return;
   if (startId < 2 && !readdirReply(token, "..", dotAttr(env.table.parentOf(dir)), 2)) return;
-  const entries = slot.listing as Listed[];
   const from = Math.max(0, startId - 2);
   if (!token.plus) {
     const table = env.table;
     for (let i = from; i < entries.length; i++) {
       const e = entries[i];
-      const known = table.child(dir, e.key);
-      const ino = known
-        ? known.ino
-        : env.useIno && e.stat
-        ? table.kernelIno(handlerIno(e.stat))
-        : 0;
+      const name = nameOf(e), stat = statOf(e);
+      // With useIno the listing's own number is the kernel's: no key, no table lookup.
+      let ino = env.useIno && stat !== undefined ? table.kernelIno(handlerIno(stat)) : 0;
+      if (ino <= 0) ino = table.child(dir, componentKey(name))?.ino ?? 0;
       typeOnly.stIno = ino > 0 ? ino : UNKNOWN_INO;
-      typeOnly.stMode = modeOf(e.stat);
-      if (!readdirReply(token, e.name, typeOnly, i + 3)) return;
+      typeOnly.stMode = modeOf(stat);
+      if (!readdirReply(token, name, typeOnly, i + 3)) return;
     }
     return;
   }
   return plus(env, dir, path, entries, from, token, ctx);
 }
 
-/** Adds one READDIRPLUS entry; false when the reply is full. */
+/** Adds one READDIRPLUS entry (a lookup of its node); false when the reply is full. */
 function emit(
   env: ListingEnv,
   dir: PathNode,
-  e: Listed,
+  name: PathName,
   stat: PathStat,
   off: number,
   token: ReaddirToken,
 ): boolean {
-  const node = env.table.attach(dir, e.key, e.name, handlerIno(stat));
+  // Handlers see names as the kernel's bytes decode: UTF-8 bytes become a string.
+  const shown = typeof name === "string" ? name : decodeName(name);
+  const node = env.table.attach(dir, componentKey(shown), shown, handlerIno(stat));
   const attr = toEntryAttributes(stat, node.ino, env.entryTimeout, env.attrTimeout);
-  if (readdirReply(token, e.name, attr, off)) return true;
+  if (readdirReply(token, name, attr, off)) return true;
   env.table.forget(node.ino, 1); // not sent: the kernel took no reference
   return false;
 }
@@ -170,20 +175,20 @@ function plus(
   env: ListingEnv,
   dir: PathNode,
   path: Path,
-  entries: Listed[],
+  entries: DirEntry[],
   from: number,
   token: ReaddirToken,
   ctx: RequestContext,
 ): MaybePromise<void> {
   for (let i = from; i < entries.length; i++) {
-    const e = entries[i];
-    if (e.stat !== undefined) {
-      if (!emit(env, dir, e, e.stat, i + 3, token)) return;
+    const name = nameOf(entries[i]), listed = statOf(entries[i]);
+    if (listed !== undefined) {
+      if (!emit(env, dir, name, listed, i + 3, token)) return;
       continue;
     }
     let stat: MaybePromise<PathStat>;
     try {
-      stat = env.stat(joinPath(path, e.name), ctx);
+      stat = env.stat(joinPath(path, name), ctx);
     } catch (error) {
       if (isNoEntry(error)) continue; // removed since it was listed
       throw error;
@@ -191,7 +196,7 @@ function plus(
     if (stat instanceof Promise) {
       return stat.then(
         (s) => {
-          if (emit(env, dir, e, s, i + 3, token)) {
+          if (emit(env, dir, name, s, i + 3, token)) {
             return plus(env, dir, path, entries, i + 1, token, ctx);
           }
         },
@@ -201,6 +206,6 @@ function plus(
         },
       );
     }
-    if (!emit(env, dir, e, stat, i + 3, token)) return;
+    if (!emit(env, dir, name, stat, i + 3, token)) return;
   }
 }

@@ -93,14 +93,23 @@ export class PathCalls {
   ): MaybePromise<T> {
     const path = this.pathOf(node, name);
     let r: MaybePromise<T>;
-    const retry = (e: unknown) =>
-      this.#retry(e, [path], () => [this.pathOf(node, name)], (p) => fn(p[0]), 1);
     try {
       r = fn(path);
     } catch (e) {
-      return retry(e);
+      return this.#again(e, node, name, path, fn);
     }
-    return r instanceof Promise ? r.catch(retry) : r;
+    return r instanceof Promise ? r.catch((e) => this.#again(e, node, name, path, fn)) : r;
+  }
+
+  /** The retry of {@link call}, its closures made only when a call failed. */
+  #again<T>(
+    e: unknown,
+    node: PathNode,
+    name: PathName | undefined,
+    path: Path,
+    fn: (path: Path) => MaybePromise<T>,
+  ): MaybePromise<T> {
+    return this.#retry(e, [path], () => [this.pathOf(node, name)], (p) => fn(p[0]), 1);
   }
 
   /**

@@ -266,6 +266,7 @@ Deno.test("paths: piranna/fs-fuse ported (examples/paths_mirror.ts) mirrors a di
   const src = await Deno.makeTempDir({ prefix: "denofuse-mirror-src-" });
   try {
     await Deno.writeTextFile(join(src, "kept"), "from the source\n");
+    await Deno.link(join(src, "kept"), join(src, "twin")); // a hard link made behind the mount
     const fs = pathOperations(fsFuse(nodeFs as unknown as FsLike, src));
     await withMount(fs, async (mnt) => {
       const r = await sh("sh", [
@@ -285,7 +286,13 @@ Deno.test("paths: piranna/fs-fuse ported (examples/paths_mirror.ts) mirrors a di
         "e/f",
         "ne",
         "kept",
+        "twin",
       ]);
+      // useIno: the source's numbers, so its hard links are one file to the kernel.
+      const inos = await sh("stat", ["-c", "%i", join(mnt, "kept"), join(mnt, "twin")]);
+      const [i1, i2] = inos.stdout.trim().split("\n");
+      assert.equal(i1, i2);
+      assert.equal(Number(i1), Deno.statSync(join(src, "kept")).ino);
       // The unlinked-open case on a real backing filesystem: fstat goes to fstat(fd).
       const out = await py(
         "import os,sys\nfd=os.open(sys.argv[1]+'/t',os.O_CREAT|os.O_RDWR)\nos.write(fd,b'xyz')\n" +
@@ -295,7 +302,7 @@ Deno.test("paths: piranna/fs-fuse ported (examples/paths_mirror.ts) mirrors a di
       assert.equal(out, "3 0");
     }, { options: OPTIONS });
     const left = [...nodeFs.readdirSync(src)];
-    assert.deepEqual(left, ["kept"]);
+    assert.deepEqual(left.sort(), ["kept", "twin"]);
   } finally {
     await Deno.remove(src, { recursive: true });
   }
