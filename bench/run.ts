@@ -37,7 +37,7 @@ const REPO = join(dirname(new URL(import.meta.url).pathname), "..");
 
 const USAGE = `usage: deno run --allow-all bench/run.ts [options]
 
-  --set=ID           main (default) or kernel-passthrough: which servers and cases run,
+  --set=ID           main (default), kernel-passthrough or paths: which servers and cases run,
                      which targets are checked and which results files are written
                      (bench/lib/sets.ts; kernel-passthrough needs libfuse 3.17+)
   --quick            1 run, short cases, small sizes (a smoke test)

@@ -152,6 +152,15 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       ],
     },
     {
+      id: "deno-paths-memfs",
+      impl: "denofuse",
+      kind: "tmpfs",
+      label: "denofuse examples/paths_memfs.ts (tmpfs.ts's filesystem on the path API)",
+      needsSource: false,
+      set: "paths",
+      argv: (mnt) => deno("examples/paths_memfs.ts", mnt),
+    },
+    {
       id: "py-tmpfs",
       impl: "pyfuse3",
       kind: "tmpfs",
@@ -279,6 +288,12 @@ export const COMPARISONS: ReadonlyArray<{ id: string; num: string; den: string; 
     label: "denofuse / pyfuse3 (passthrough)",
   },
   { id: "tmpfs/py", num: "deno-tmpfs", den: "py-tmpfs", label: "denofuse / pyfuse3 (tmpfs)" },
+  {
+    id: "paths/tmpfs",
+    num: "deno-paths-memfs",
+    den: "deno-tmpfs",
+    label: "path API paths_memfs / inode API tmpfs",
+  },
   {
     id: "sqlitefs/tmpfs",
     num: "deno-sqlitefs",

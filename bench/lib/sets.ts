@@ -3,7 +3,9 @@
  * it checks, and which result files it writes. `main` is the comparison
  * with libfuse C and pyfuse3 (issue 14's targets); `kernel-passthrough` measures
  * kernel passthrough (issue 15) inside the Debian 13 root filesystem,
- * where libfuse is 3.17 (`deno task bench:passthrough`).
+ * where libfuse is 3.17 (`deno task bench:passthrough`); `paths` compares
+ * the path API (examples/paths_memfs.ts) with the inode API
+ * (examples/tmpfs.ts) on the same work (issue 22).
  *
  * @module
  */
@@ -12,7 +14,7 @@ import type { ServerDef } from "./servers.ts";
 import type { BenchResults, Mode, TargetCheck } from "./types.ts";
 
 /** The sets `--set=` accepts. */
-export type SetId = "main" | "kernel-passthrough";
+export type SetId = "main" | "kernel-passthrough" | "paths";
 
 /** One set. */
 export interface BenchSet {
@@ -124,6 +126,26 @@ function kernelPassthroughTargets(res: BenchResults): TargetCheck[] {
   return checks;
 }
 
+/** The cases of the paths set: metadata, listing, small and large I/O. */
+const PATHS_CASES = ["stat", "create", "readdir", "read-4k", "read-1m", "write-4k", "write-1m"];
+
+/** Issue 22's target: the path API at least 0.8x the inode API on the same work. */
+function pathsTargets(res: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const mode of res.config.modes) {
+    const add = checker(checks, mode);
+    for (const c of PATHS_CASES) {
+      add(
+        `${c} paths_memfs / tmpfs`,
+        ratioOf(res, mode, "paths/tmpfs", c),
+        ">= 0.8",
+        (v) => v >= 0.8,
+      );
+    }
+  }
+  return checks;
+}
+
 /** Every set, by id. */
 export const SETS: Readonly<Record<SetId, BenchSet>> = {
   main: {
@@ -149,6 +171,18 @@ export const SETS: Readonly<Record<SetId, BenchSet>> = {
     minLibfuse: [3, 17],
     buildDir: "kernel-passthrough",
     targets: kernelPassthroughTargets,
+  },
+  paths: {
+    id: "paths",
+    issue: 22,
+    servers: ["deno-tmpfs", "deno-paths-memfs"],
+    cases: PATHS_CASES,
+    memory: false,
+    output: "paths",
+    svg: false,
+    minLibfuse: null,
+    buildDir: "",
+    targets: pathsTargets,
   },
 };
 
