@@ -156,7 +156,7 @@ export async function withPostgres<T>(
       "60",
       "-o",
       `-c listen_addresses='' -c unix_socket_directories='${dir}' -c max_connections=60 ` +
-        `-c shared_buffers=16MB`,
+      `-c shared_buffers=16MB`,
       "start",
     ], 90_000);
     running = true;
