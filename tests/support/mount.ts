@@ -86,14 +86,14 @@ export interface RunResult {
 export async function sh(
   cmd: string,
   args: string[],
-  opts: { timeoutMs?: number; uid?: number } = {},
+  opts: { timeoutMs?: number; uid?: number; env?: Record<string, string> } = {},
 ): Promise<RunResult> {
+  const io = { env: opts.env, stdout: "piped", stderr: "piped" } as const;
   const command = opts.uid === undefined
-    ? new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" })
+    ? new Deno.Command(cmd, { args, ...io })
     : new Deno.Command("setpriv", {
       args: [`--reuid=${opts.uid}`, `--regid=${opts.uid}`, "--clear-groups", cmd, ...args],
-      stdout: "piped",
-      stderr: "piped",
+      ...io,
     });
   const child = command.spawn();
   const out = await withTimeout(

@@ -13,7 +13,7 @@
  */
 
 import { join } from "node:path";
-import { withTimeout } from "./mount.ts";
+import { sh } from "./mount.ts";
 
 /** A running (or stopped, see {@link PostgresServer.stop}) test server. */
 export interface PostgresServer {
@@ -94,29 +94,11 @@ async function run(
   args: string[],
   { timeoutMs = 60_000, env }: { timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<string> {
-  const child = new Deno.Command(cmd, {
-    args,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out: Deno.CommandOutput;
-  try {
-    out = await withTimeout(`${cmd} ${args.join(" ")}`, timeoutMs, child.output());
-  } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await child.status;
-    throw error;
+  const r = await sh(cmd, args, { timeoutMs, env });
+  if (r.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} exited with ${r.code}:\n${r.stdout}${r.stderr}`);
   }
-  const dec = new TextDecoder();
-  const stdout = dec.decode(out.stdout), stderr = dec.decode(out.stderr);
-  if (out.code !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")} exited with ${out.code}:\n${stdout}${stderr}`);
-  }
-  return stdout;
+  return r.stdout;
 }
 
 /**
