@@ -26,10 +26,17 @@ import {
   warmUp,
 } from "./lib/cases.ts";
 import { fuseUnmount, isMounted, run, runOk, sleep, withServer } from "./lib/proc.ts";
-import { COMPARISONS, PYTHON, type ServerDef, serverDefs } from "./lib/servers.ts";
-import { type BenchSet, serversOf, type SetId, SETS } from "./lib/sets.ts";
+import { COMPARISONS, PYTHON, serverDefs } from "./lib/servers.ts";
+import { type BenchSet, serversOf, SETS } from "./lib/sets.ts";
 import { median, ratio } from "./lib/stats.ts";
-import type { BenchResults, CaseResult, MemoryResult, Mode } from "./lib/types.ts";
+import type {
+  BenchResults,
+  CaseResult,
+  MemoryResult,
+  Mode,
+  ServerDef,
+  SetId,
+} from "./lib/types.ts";
 import { renderMarkdown } from "./lib/report.ts";
 import { renderSvg } from "./lib/svg.ts";
 

@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { runOk } from "./proc.ts";
-import type { Kind } from "./servers.ts";
+import type { Kind } from "./types.ts";
 
 /** How a case's rate is expressed. */
 export type Unit = "ops/s" | "MiB/s" | "entries/s";

@@ -11,48 +11,7 @@
 
 import { join } from "node:path";
 import type { Built } from "./build.ts";
-import type { SetId } from "./sets.ts";
-
-/** Which library serves the filesystem. */
-export type Impl = "denofuse" | "libfuse" | "pyfuse3" | "kernel";
-/** What the filesystem does. */
-export type Kind = "hello" | "tmpfs" | "passthrough";
-
-/** One filesystem under test. */
-export interface ServerDef {
-  /** Stable id used in the results, e.g. `deno-hello`. */
-  readonly id: string;
-  readonly impl: Impl;
-  readonly kind: Kind;
-  /** One line for the report. */
-  readonly label: string;
-  /** Whether it mirrors a source directory on the backing tmpfs. */
-  readonly needsSource: boolean;
-  /**
-   * Whether it keeps its state (a database) in a fresh directory on the
-   * backing tmpfs, passed as `source` and removed after the session; unlike
-   * a source, the benchmark's files are made through the mount.
-   */
-  readonly stateDir?: boolean;
-  /**
-   * The set it belongs to (bench/lib/sets.ts); a server without one is run
-   * by the main set.
-   */
-  readonly set?: SetId;
-  /**
-   * Whether the clients read and write without O_DIRECT. Kernel
-   * passthrough needs it: the kernel serves an O_DIRECT open of a FUSE file
-   * opened with FOPEN_DIRECT_IO through the server even when a backing
-   * file is attached, and examples/passthrough.ts sets direct I/O for
-   * O_DIRECT opens.
-   */
-  readonly bufferedIo?: boolean;
-  /**
-   * The command line (without taskset), or null for the kernel's tmpfs,
-   * which is measured directly on the backing directory as a reference.
-   */
-  argv(mnt: string, source: string): string[] | null;
-}
+import type { ServerDef } from "./types.ts";
 
 /** The Python interpreter that has pyfuse3 (Debian's python3-pyfuse3). */
 export const PYTHON = "/usr/bin/python3";

@@ -10,11 +10,7 @@
  * @module
  */
 
-import type { ServerDef } from "./servers.ts";
-import type { BenchResults, Mode, TargetCheck } from "./types.ts";
-
-/** The sets `--set=` accepts. */
-export type SetId = "main" | "kernel-passthrough" | "paths";
+import type { BenchResults, Mode, ServerDef, SetId, TargetCheck } from "./types.ts";
 
 /** One set. */
 export interface BenchSet {

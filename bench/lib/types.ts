@@ -1,10 +1,55 @@
 /**
- * The shape of bench/results/latest.json (and of every set's results file).
+ * The benchmark's shared vocabulary: set ids, what a server under test is,
+ * and the shape of bench/results/latest.json (and of every set's results
+ * file). It imports nothing of bench/, so that every other module of
+ * bench/lib can depend on it and the imports run one way.
  *
  * @module
  */
 
-import type { SetId } from "./sets.ts";
+/** The sets `--set=` accepts (bench/lib/sets.ts). */
+export type SetId = "main" | "kernel-passthrough" | "paths";
+
+/** Which library serves the filesystem. */
+export type Impl = "denofuse" | "libfuse" | "pyfuse3" | "kernel";
+/** What the filesystem does. */
+export type Kind = "hello" | "tmpfs" | "passthrough";
+
+/** One filesystem under test (bench/lib/servers.ts defines them all). */
+export interface ServerDef {
+  /** Stable id used in the results, e.g. `deno-hello`. */
+  readonly id: string;
+  readonly impl: Impl;
+  readonly kind: Kind;
+  /** One line for the report. */
+  readonly label: string;
+  /** Whether it mirrors a source directory on the backing tmpfs. */
+  readonly needsSource: boolean;
+  /**
+   * Whether it keeps its state (a database) in a fresh directory on the
+   * backing tmpfs, passed as `source` and removed after the session; unlike
+   * a source, the benchmark's files are made through the mount.
+   */
+  readonly stateDir?: boolean;
+  /**
+   * The set it belongs to (bench/lib/sets.ts); a server without one is run
+   * by the main set.
+   */
+  readonly set?: SetId;
+  /**
+   * Whether the clients read and write without O_DIRECT. Kernel
+   * passthrough needs it: the kernel serves an O_DIRECT open of a FUSE file
+   * opened with FOPEN_DIRECT_IO through the server even when a backing
+   * file is attached, and examples/passthrough.ts sets direct I/O for
+   * O_DIRECT opens.
+   */
+  readonly bufferedIo?: boolean;
+  /**
+   * The command line (without taskset), or null for the kernel's tmpfs,
+   * which is measured directly on the backing directory as a reference.
+   */
+  argv(mnt: string, source: string): string[] | null;
+}
 
 /** Pinned: server and client(s) on CPU 0 (`taskset -c 0`); unpinned: no affinity. */
 export type Mode = "pinned" | "unpinned";
