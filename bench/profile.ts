@@ -25,6 +25,7 @@
 
 import { dirname, join } from "node:path";
 import { buildAll } from "./lib/build.ts";
+import { buildGoServers } from "./lib/build_go.ts";
 import { fsbench, statTarget } from "./lib/cases.ts";
 import { run, sleep, withServer } from "./lib/proc.ts";
 import { serverDefs } from "./lib/servers.ts";
@@ -161,6 +162,7 @@ async function main(): Promise<void> {
   const built = await buildAll(REPO, join(REPO, "bench/.build"));
   const def = serverDefs(REPO, built).find((d) => d.id === o.server);
   if (!def || def.impl === "kernel") throw new Error(`unknown server ${o.server}`);
+  if (def.impl === "go-fuse") await buildGoServers(REPO, join(REPO, "bench/.build"));
   const work = await Deno.makeTempDir({ prefix: "denofuse-profile-" });
   const mnt = join(work, "mnt");
   // Passthrough sources on a tmpfs, as in bench/run.ts (O_DIRECT must work there).

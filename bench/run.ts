@@ -1,6 +1,7 @@
 /**
- * The denofuse benchmark: denofuse against libfuse's C low-level examples
- * and pyfuse3, in one run, over the same backing tmpfs. See bench/README.md.
+ * The denofuse benchmark: denofuse against libfuse's C low-level examples,
+ * pyfuse3 and go-fuse, in one run, over the same backing tmpfs. See
+ * bench/README.md.
  *
  *     deno task bench                 # full run (3 runs per case, ~15 min)
  *     deno task bench --quick         # smoke run (1 run, small sizes)
@@ -15,6 +16,7 @@
 
 import { dirname, join } from "node:path";
 import { buildAll } from "./lib/build.ts";
+import { buildGoServers } from "./lib/build_go.ts";
 import {
   type CaseDef,
   CASES,
@@ -224,6 +226,12 @@ async function machineInfo(): Promise<Omit<BenchResults["machine"], "pipeRoundTr
     libfuse: await tryRun("pkg-config", ["--modversion", "fuse3"]),
     pyfuse3: await tryRun(PYTHON, ["-c", "import pyfuse3; print(pyfuse3.__version__)"]),
     python: await tryRun(PYTHON, ["-c", "import platform; print(platform.python_version())"]),
+    goFuse: await tryRun("dpkg-query", [
+      "-W",
+      "-f=${Version}",
+      "golang-github-hanwen-go-fuse-dev",
+    ]),
+    go: await tryRun("go", ["env", "GOVERSION"]),
   };
 }
 
@@ -512,6 +520,10 @@ async function main(): Promise<void> {
       );
     }
     defs = defs.filter((d) => cfg.servers!.includes(d.id));
+  }
+  if (defs.some((d) => d.impl === "go-fuse")) {
+    await buildGoServers(REPO, join(REPO, buildDir));
+    log(`built ${buildDir}/{go_loopback,go_memfs}`);
   }
 
   const work = await Deno.makeTempDir({ prefix: "denofuse-bench-" });

@@ -18,6 +18,10 @@ export interface Built {
   fsbench: string;
   helloLl: string;
   passthroughLl: string;
+  /** bench/servers/go_loopback.go, built only when it runs (bench/lib/build_go.ts). */
+  goLoopback: string;
+  /** bench/servers/go_memfs.go, likewise. */
+  goMemfs: string;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -88,6 +92,8 @@ export async function buildAll(repo: string, buildDir: string): Promise<Built> {
     fsbench: join(buildDir, "fsbench"),
     helloLl: join(buildDir, "hello_ll0"),
     passthroughLl: join(buildDir, "passthrough_ll"),
+    goLoopback: join(buildDir, "go_loopback"),
+    goMemfs: join(buildDir, "go_memfs"),
   };
   await compile(built.fsbench, join(repo, "bench/clients/fsbench.c"), false);
 

@@ -22,6 +22,12 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Where and with what environment a command runs (added to ours). */
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
 /**
  * Runs a command to completion with a deadline; on timeout the process is
  * killed (SIGKILL) and the promise rejects.
@@ -30,11 +36,12 @@ export async function run(
   cmd: string,
   args: string[],
   timeoutMs: number,
-  opts: { cwd?: string } = {},
+  opts: RunOptions = {},
 ): Promise<RunResult> {
   const child = new Deno.Command(cmd, {
     args,
     cwd: opts.cwd,
+    env: opts.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -54,8 +61,13 @@ export async function run(
 }
 
 /** Runs a command and fails with its stderr unless it exits 0. */
-export async function runOk(cmd: string, args: string[], timeoutMs: number): Promise<string> {
-  const r = await run(cmd, args, timeoutMs);
+export async function runOk(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+  opts: RunOptions = {},
+): Promise<string> {
+  const r = await run(cmd, args, timeoutMs, opts);
   if (r.code !== 0) {
     throw new Error(`${cmd} ${args.join(" ")} exited with ${r.code}:\n${r.stderr}${r.stdout}`);
   }

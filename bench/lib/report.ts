@@ -59,6 +59,7 @@ export function renderMarkdown(res: BenchResults): string {
     `${res.date.slice(0, 10)} · ${m.nproc} × ${m.cpuModel} · Linux ${m.kernel} · ` +
       `${Math.round(m.memTotalKiB / 1024 / 1024)} GiB RAM · Deno ${m.deno} (V8 ${m.v8}) · ` +
       `libfuse ${m.libfuse} · pyfuse3 ${m.pyfuse3} (Python ${m.python}) · ` +
+      (res.servers.some((s) => s.impl === "go-fuse") ? `go-fuse ${m.goFuse} (${m.go}) · ` : "") +
       `commit ${res.git.commit.slice(0, 10)}${GIT_STATE[String(res.git.dirty)]}`,
   );
   out.push("");

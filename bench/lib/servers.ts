@@ -2,9 +2,9 @@
  * The filesystems under test and how to start them.
  *
  * Every FUSE server is mounted with `default_permissions` (denofuse and
- * pyfuse3 use it by default, the libfuse C examples get it explicitly) and
- * answers with entry/attribute timeouts 0, so the kernel sends the same
- * requests to each.
+ * pyfuse3 use it by default, the libfuse C examples and the go-fuse servers
+ * get it explicitly) and answers with entry/attribute timeouts 0, so the
+ * kernel sends the same requests to each.
  *
  * @module
  */
@@ -128,6 +128,16 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       argv: (mnt) => py("bench/servers/py_tmpfs.py", mnt),
     },
     {
+      id: "go-memfs",
+      impl: "go-fuse",
+      kind: "tmpfs",
+      label: "go-fuse MemNodeFs (its memfs example), bench/servers/go_memfs.go: timeouts 0, " +
+        "file data in files on the backing tmpfs",
+      needsSource: false,
+      stateDir: true,
+      argv: (mnt, state) => [built.goMemfs, mnt, state],
+    },
+    {
       id: "deno-passthrough",
       impl: "denofuse",
       kind: "passthrough",
@@ -171,6 +181,15 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       label: "pyfuse3 bench/servers/py_passthrough.py over a kernel tmpfs",
       needsSource: true,
       argv: (mnt, src) => py("bench/servers/py_passthrough.py", src, mnt),
+    },
+    {
+      id: "go-loopback",
+      impl: "go-fuse",
+      kind: "passthrough",
+      label: "go-fuse fs.NewLoopbackRoot (its loopback example), bench/servers/go_loopback.go: " +
+        "timeouts 0, over a kernel tmpfs",
+      needsSource: true,
+      argv: (mnt, src) => [built.goLoopback, mnt, src],
     },
     {
       id: "deno-passthrough-on",
@@ -246,7 +265,14 @@ export const COMPARISONS: ReadonlyArray<{ id: string; num: string; den: string; 
     den: "py-passthrough",
     label: "denofuse / pyfuse3 (passthrough)",
   },
+  {
+    id: "passthrough/go",
+    num: "deno-passthrough",
+    den: "go-loopback",
+    label: "denofuse / go-fuse (passthrough)",
+  },
   { id: "tmpfs/py", num: "deno-tmpfs", den: "py-tmpfs", label: "denofuse / pyfuse3 (tmpfs)" },
+  { id: "tmpfs/go", num: "deno-tmpfs", den: "go-memfs", label: "denofuse / go-fuse (in-memory)" },
   {
     id: "paths/tmpfs",
     num: "deno-paths-memfs",

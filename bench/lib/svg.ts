@@ -1,24 +1,31 @@
 /**
  * bench/results/latest.svg: grouped bars of the denofuse ratios (vs the
- * libfuse C server and vs pyfuse3) per case, one panel per CPU mode, on a
- * log2 axis with 1× marked. Hand-written SVG, no dependencies.
+ * libfuse C server, vs pyfuse3 and vs go-fuse) per case, one panel per CPU
+ * mode, on a log2 axis with 1× marked. Hand-written SVG, no dependencies.
  *
  * @module
  */
 
 import type { BenchResults, Mode } from "./types.ts";
 
-/** Which comparison feeds each series for a case: the hello servers for round trips, else passthrough. */
-function seriesFor(caseId: string): { c: string; py: string } {
+type SeriesKey = "c" | "py" | "go";
+
+/**
+ * Which comparison feeds each series for a case: the hello servers for
+ * round trips, else passthrough. go-fuse has no hello server here, so it
+ * has no round-trip bar.
+ */
+function seriesFor(caseId: string): Record<SeriesKey, string | null> {
   const op = caseId.replace(/^p4-/, "");
   return op === "stat" || op === "fstat"
-    ? { c: "hello/c", py: "hello/py" }
-    : { c: "passthrough/c", py: "passthrough/py" };
+    ? { c: "hello/c", py: "hello/py", go: null }
+    : { c: "passthrough/c", py: "passthrough/py", go: "passthrough/go" };
 }
 
-const SERIES = [
-  { key: "c" as const, label: "denofuse / libfuse C (-s)", color: "#2b6cb0" },
-  { key: "py" as const, label: "denofuse / pyfuse3", color: "#dd6b20" },
+const SERIES: ReadonlyArray<{ key: SeriesKey; label: string; color: string }> = [
+  { key: "c", label: "denofuse / libfuse C (-s)", color: "#2b6cb0" },
+  { key: "py", label: "denofuse / pyfuse3", color: "#dd6b20" },
+  { key: "go", label: "denofuse / go-fuse", color: "#2f855a" },
 ];
 
 function esc(s: string): string {
@@ -37,24 +44,29 @@ function short(label: string): string {
  */
 export function renderSvg(res: BenchResults): string {
   const modes = res.config.modes.filter((m) => res.ratios[m]);
-  type Group = { id: string; label: string; values: Record<"c" | "py", number | null> };
+  type Group = { id: string; label: string; values: Record<SeriesKey, number | null> };
   const panels: Array<{ mode: Mode; groups: Group[] }> = modes.map((mode) => ({
     mode,
     groups: res.cases
       .map((cs) => {
         const s = seriesFor(cs.id);
-        const get = (cmp: string) => res.ratios[mode]?.[cmp]?.[cs.id] ?? null;
-        return { id: cs.id, label: short(cs.label), values: { c: get(s.c), py: get(s.py) } };
+        const get = (cmp: string | null) =>
+          cmp === null ? null : res.ratios[mode]?.[cmp]?.[cs.id] ?? null;
+        return {
+          id: cs.id,
+          label: short(cs.label),
+          values: { c: get(s.c), py: get(s.py), go: get(s.go) },
+        };
       })
-      .filter((g) => g.values.c !== null || g.values.py !== null),
+      .filter((g) => SERIES.some((x) => g.values[x.key] !== null)),
   }));
-  const all = panels.flatMap((p) => p.groups.flatMap((g) => [g.values.c, g.values.py]))
+  const all = panels.flatMap((p) => p.groups.flatMap((g) => SERIES.map((x) => g.values[x.key])))
     .filter((v): v is number => v !== null && v > 0);
   const lo = Math.min(-2, Math.floor(Math.log2(Math.min(...all, 1))));
   const hi = Math.max(3, Math.ceil(Math.log2(Math.max(...all, 1))));
 
   const maxGroups = Math.max(1, ...panels.map((p) => p.groups.length));
-  const groupW = 56, barW = 20, left = 64, right = 110, top = 104, panelH = 250, labelH = 96;
+  const groupW = 72, barW = 20, left = 64, right = 110, top = 104, panelH = 250, labelH = 96;
   const width = Math.max(920, left + right + maxGroups * groupW);
   const height = top + panels.length * (panelH + labelH) + 20;
   const o: string[] = [];
@@ -85,7 +97,8 @@ export function renderSvg(res: BenchResults): string {
   }
   o.push(
     `<text x="${left}" y="78" fill="#444">stat/fstat: hello servers (timeouts 0); all other ` +
-      `cases: passthrough servers over a kernel tmpfs. 1× = parity; log scale.</text>`,
+      `cases: passthrough servers over a kernel tmpfs (go-fuse: passthrough cases only). ` +
+      `1× = parity; log scale.</text>`,
   );
 
   panels.forEach((panel, pi) => {
@@ -111,7 +124,7 @@ export function renderSvg(res: BenchResults): string {
     }
     const base = yOf(1);
     panel.groups.forEach((g, gi) => {
-      const gx = left + gi * groupW + (groupW - 2 * barW) / 2;
+      const gx = left + gi * groupW + (groupW - SERIES.length * barW) / 2;
       SERIES.forEach((s, si) => {
         const v = g.values[s.key];
         if (v === null || !(v > 0)) return;

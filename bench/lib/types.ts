@@ -11,7 +11,7 @@
 export type SetId = "main" | "kernel-passthrough" | "paths";
 
 /** Which library serves the filesystem. */
-export type Impl = "denofuse" | "libfuse" | "pyfuse3" | "kernel";
+export type Impl = "denofuse" | "libfuse" | "pyfuse3" | "go-fuse" | "kernel";
 /** What the filesystem does. */
 export type Kind = "hello" | "tmpfs" | "passthrough";
 
@@ -112,6 +112,10 @@ export interface BenchResults {
     libfuse: string;
     pyfuse3: string;
     python: string;
+    /** Debian's golang-github-hanwen-go-fuse-dev version ("unknown" when not installed). */
+    goFuse: string;
+    /** The Go toolchain the go-fuse servers were built with ("unknown" when none). */
+    go: string;
     /** Pipe ping-pong between two processes: µs per round trip on one CPU and across two. */
     pipeRoundTrip: { sameCpuUs: number; crossCpuUs: number };
   };
