@@ -56,7 +56,8 @@ const USAGE = `usage: deno run --allow-all bench/run.ts [options]
   --modes=m,m        pinned and/or unpinned (default both)
   --entries=N        entries in the readdir directory (default 10000; quick 1000)
   --lookups=N        lookup/forget cycles for the denofuse memory check (default 1000000; quick 4000)
-  --lookups-ref=N    the same for the libfuse C and pyfuse3 servers (default 200000; quick 4000)
+  --lookups-ref=N    the same for the libfuse C, pyfuse3 and go-fuse servers
+                     (default 200000; quick 4000)
   --drop-every=N     drop the kernel's caches every N lookups; tmpfs and passthrough
                      servers look up N distinct files in turn (default 1000; quick 500)
   --wait-quiet=S     before each session wait up to S seconds for other processes to leave

@@ -151,7 +151,7 @@ export function renderMarkdown(res: BenchResults): string {
         `calls so the kernel FORGETs the inodes; tmpfs and passthrough servers are asked for ` +
         `${c.dropEvery.toLocaleString("en-US")} distinct files in turn (each lookup matched by a ` +
         `forget), hello servers for their one file. denofuse servers do ` +
-        `${c.lookups.toLocaleString("en-US")} cycles, the C and pyfuse3 ones ` +
+        `${c.lookups.toLocaleString("en-US")} cycles, the C, pyfuse3 and go-fuse ones ` +
         `${c.lookupsRef.toLocaleString("en-US")}. A leak shows as growth over the second half.`,
     );
     out.push("");
