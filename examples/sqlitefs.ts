@@ -68,9 +68,12 @@ import {
 import { runFromCommandLine } from "./lib/cli.ts";
 import { FlockLocks, PosixLocks } from "./lib/lock_table.ts";
 import {
+  applySetattr,
   checkName,
+  checkSetattr,
   checkXattrName,
   Clock,
+  fallocatePlan,
   killPriv,
   mayAccess,
   mknodType,
@@ -81,7 +84,6 @@ import {
   S_IFCHR,
   S_IFDIR,
   S_IFLNK,
-  S_IFMT,
   S_IFREG,
   visibleXattrs,
   XATTR_SIZE_MAX,
@@ -105,9 +107,6 @@ const O_ACCMODE = 0o3;
 const O_RDONLY = 0o0;
 const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
-const FALLOC_FL_KEEP_SIZE = 0x01;
-const FALLOC_FL_PUNCH_HOLE = 0x02;
-const FALLOC_FL_ZERO_RANGE = 0x10;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const XATTR_CREATE = 1;
@@ -314,32 +313,11 @@ export class SqliteFs implements fuse.Operations {
   ): fuse.EntryAttributes {
     return this.#inodes.change(() => {
       const node = this.#inodes.get(inode);
-      if (fields.updateSize) {
-        if (node.isDir) throw new fuse.FUSEError(fuse.errno.EISDIR);
-        if (!node.isRegular) throw new fuse.FUSEError(fuse.errno.EINVAL);
-        if (attr.stSize > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
-      }
+      checkSetattr(node.mode, attr, fields, MAX_FILE_SIZE);
       if (fields.updateAtime) this.#clock.observe(attr.stAtimeNs);
       if (fields.updateMtime) this.#clock.observe(attr.stMtimeNs);
-      const now = this.#clock.now();
-      if (fields.updateSize) {
-        this.#store.blocks.truncate(node, attr.stSize);
-        // Even to the current size, as the kernel's tmpfs does.
-        node.mtimeNs = now;
-        // Root (CAP_FSETID) keeps its set-id bits; capabilities are not visible here.
-        if (ctx.uid !== 0) node.mode = killPriv(node, ctx);
-      }
-      if (fields.updateUid || fields.updateGid) {
-        // chown clears set-id bits even when root does it.
-        node.mode = killPriv(node, ctx);
-        if (fields.updateUid) node.uid = attr.stUid;
-        if (fields.updateGid) node.gid = attr.stGid;
-      }
-      if (fields.updateMode) node.mode = (node.mode & S_IFMT) | (attr.stMode & PERMISSION_BITS);
-      if (fields.updateAtime) node.atimeNs = clampNs(attr.stAtimeNs);
-      if (fields.updateMtime) node.mtimeNs = clampNs(attr.stMtimeNs);
-      // Every attribute change is a status change.
-      node.ctimeNs = fields.updateCtime ? clampNs(attr.stCtimeNs) : now;
+      if (fields.updateSize) this.#store.blocks.truncate(node, attr.stSize);
+      applySetattr(node, attr, fields, ctx, this.#clock.now(), clampNs);
       this.#store.save(node);
       return attributes(node);
     });
@@ -749,24 +727,13 @@ export class SqliteFs implements fuse.Operations {
   fallocate(fh: fuse.FileHandle, mode: number, offset: number, length: number): void {
     const file = this.#file(fh);
     if ((file.flags & O_ACCMODE) === O_RDONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
-    if (length <= 0 || offset < 0) throw new fuse.FUSEError(fuse.errno.EINVAL);
-    const end = offset + length;
-    if (end > MAX_FILE_SIZE) throw new fuse.FUSEError(fuse.errno.EFBIG);
-    const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
-    const kind = mode & ~FALLOC_FL_KEEP_SIZE;
-    if (kind !== 0 && kind !== FALLOC_FL_PUNCH_HOLE && kind !== FALLOC_FL_ZERO_RANGE) {
-      throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
-    }
-    if (kind === FALLOC_FL_PUNCH_HOLE && !keepSize) {
-      throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
-    }
     const node = file.node;
-    const grows = !keepSize && end > node.size;
-    if (kind === 0 && !grows) return;
+    const plan = fallocatePlan(mode, offset, length, node.size, MAX_FILE_SIZE);
+    if (!plan) return;
     this.#inodes.change(() => {
-      if (kind !== 0) this.#store.blocks.punch(node, offset, length);
+      if (plan.clear) this.#store.blocks.punch(node, offset, length);
       // Growing leaves a hole: blocks are only written when data arrives.
-      if (grows) node.size = end;
+      if (plan.growTo !== undefined) node.size = plan.growTo;
       node.mtimeNs = node.ctimeNs = this.#clock.now();
       this.#store.save(node);
     });

@@ -9,11 +9,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PassthroughFs } from "../examples/passthrough.ts";
 import { PathMemFs } from "../examples/paths_memfs.ts";
+import { PgFs } from "../examples/pgfs.ts";
 import { pathOperations } from "../paths.ts";
 import { SqliteFs } from "../examples/sqlitefs.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
 import type { Operations } from "../mod.ts";
 import { sh, withMount } from "./support/mount.ts";
+import { withPostgres } from "./support/postgres.ts";
 
 const SCRIPT = new URL("./conformance/posix.py", import.meta.url).pathname;
 
@@ -99,4 +101,15 @@ Deno.test("sqlitefs example matches the kernel's tmpfs on the conformance run", 
 
 Deno.test("paths_memfs example (path API) matches the kernel's tmpfs on the conformance run", async () => {
   await conform(pathOperations(new PathMemFs()));
+});
+
+Deno.test("pgfs example matches the kernel's tmpfs on the conformance run", async () => {
+  await withPostgres(async (pg) => {
+    const fs = await PgFs.open(await pg.createDatabase("conformance"));
+    try {
+      await conform(fs);
+    } finally {
+      await fs.close();
+    }
+  });
 });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { close, init, main, type Operations } from "../../mod.ts";
+import { close, init, main, type MountOptions, type Operations } from "../../mod.ts";
 
 /** What {@link parseMountArgs} found. */
 export interface MountArgs {
@@ -66,17 +66,26 @@ export interface CommandLineFs {
   /** Names of the positional arguments, mountpoint last. */
   positional: string[];
   /**
-   * Builds the filesystem from the arguments.
+   * Builds the filesystem from the arguments (possibly asynchronously, e.g.
+   * after connecting to a database).
    *
    * @param positional the positional arguments
    * @param options the `-o` options
-   * @returns the operations, the mount options to use, and an optional cleanup run after unmounting
+   * @returns the operations, the mount options to use, an optional hook
+   *   run once mounted, and an optional cleanup run after unmounting
    */
-  create(positional: string[], options: string[]): {
-    ops: Operations;
-    options: Iterable<string>;
-    cleanup?: () => void;
-  };
+  create(positional: string[], options: string[]): CreatedFs | Promise<CreatedFs>;
+}
+
+/** What {@link CommandLineFs.create} builds. */
+export interface CreatedFs {
+  ops: Operations;
+  /** Mount options, or `init()`'s options object (e.g. with `deadlineMs`). */
+  options: Iterable<string> | MountOptions;
+  /** Runs right after mounting (e.g. to attach the mount's notifications). */
+  mounted?: () => void;
+  /** Runs after unmounting (also when mounting failed). */
+  cleanup?: () => void | Promise<void>;
 }
 
 /**
@@ -100,9 +109,9 @@ export async function runFromCommandLine(fs: CommandLineFs, args = Deno.args): P
   } catch (error) {
     return fail(error, 2);
   }
-  let made: ReturnType<CommandLineFs["create"]>;
+  let made: CreatedFs;
   try {
-    made = fs.create(parsed.positional, parsed.options);
+    made = await fs.create(parsed.positional, parsed.options);
   } catch (error) {
     return fail(error, 1);
   }
@@ -110,15 +119,16 @@ export async function runFromCommandLine(fs: CommandLineFs, args = Deno.args): P
   try {
     init(made.ops, mountpoint, made.options);
   } catch (error) {
-    made.cleanup?.();
+    await made.cleanup?.();
     return fail(error, 1);
   }
+  made.mounted?.();
   console.error(`${fs.name}: mounted on ${mountpoint}`);
   try {
     await main();
   } finally {
     close();
-    made.cleanup?.();
+    await made.cleanup?.();
   }
   console.error(`${fs.name}: unmounted`);
 }

@@ -9,10 +9,11 @@
 
 import * as fuse from "../../mod.ts";
 
-const EOF_END = Number.POSITIVE_INFINITY;
+/** The end of a lock that reaches past the end of the file (`len` 0). */
+export const EOF_END = Number.POSITIVE_INFINITY;
 
-/** A held POSIX lock: `[start, end)` of one owner. */
-interface HeldLock {
+/** A held POSIX lock: `[start, end)` of one owner (`end` may be {@link EOF_END}). */
+export interface HeldLock {
   owner: bigint;
   type: number;
   start: number;
@@ -68,15 +69,7 @@ export class PosixLocks {
    * @returns the conflicting lock or an unlock
    */
   test(owner: bigint, lock: fuse.FileLock): fuse.FileLock {
-    const conflict = this.#conflict(owner, lock);
-    if (!conflict) return new fuse.FileLock({ ...lock, type: fuse.F_UNLCK });
-    return new fuse.FileLock({
-      type: conflict.type,
-      whence: 0,
-      start: conflict.start,
-      len: conflict.end === EOF_END ? 0 : conflict.end - conflict.start,
-      pid: conflict.pid,
-    });
+    return testResult(findConflict(this.#held, owner, lock), lock);
   }
 
   /**
@@ -91,29 +84,14 @@ export class PosixLocks {
    */
   async set(owner: bigint, lock: fuse.FileLock, wait: boolean, signal: AbortSignal): Promise<void> {
     if (lock.type !== fuse.F_UNLCK) {
-      while (this.#conflict(owner, lock)) {
+      while (findConflict(this.#held, owner, lock)) {
         if (!wait) throw new fuse.FUSEError(fuse.errno.EAGAIN);
         await this.#releases.next(signal);
       }
     }
-    const { start, end } = range(lock);
-    const kept: HeldLock[] = [];
-    let released = false;
-    for (const h of this.#held) {
-      if (h.owner !== owner || h.end <= start || h.start >= end) {
-        kept.push(h);
-        continue;
-      }
-      // The new lock replaces the owner's overlap; keep the parts outside it.
-      if (h.start < start) kept.push({ ...h, end: start });
-      if (h.end > end) kept.push({ ...h, start: end });
-      released ||= h.type === fuse.F_WRLCK || lock.type === fuse.F_UNLCK;
-    }
-    if (lock.type !== fuse.F_UNLCK) {
-      kept.push({ owner, type: lock.type, start, end, pid: lock.pid });
-    }
-    this.#held = merge(kept);
-    if (released || lock.type === fuse.F_UNLCK) this.#releases.notify();
+    const { held, released } = replaceRange(this.#held, owner, lock);
+    this.#held = held;
+    if (released) this.#releases.notify();
   }
 
   /**
@@ -126,17 +104,87 @@ export class PosixLocks {
     this.#held = this.#held.filter((h) => h.owner !== owner);
     if (this.#held.length !== before) this.#releases.notify();
   }
-
-  #conflict(owner: bigint, lock: fuse.FileLock): HeldLock | undefined {
-    const { start, end } = range(lock);
-    return this.#held.find((h) =>
-      h.owner !== owner && h.start < end && start < h.end &&
-      (h.type === fuse.F_WRLCK || lock.type === fuse.F_WRLCK)
-    );
-  }
 }
 
-function range(lock: fuse.FileLock): { start: number; end: number } {
+/**
+ * The first lock of another owner that conflicts with `lock` (overlapping,
+ * and one of the two a write lock).
+ *
+ * @param held the locks held on the file
+ * @param owner who asks
+ * @param lock the range and type wanted
+ * @returns the conflicting lock, if any
+ */
+export function findConflict(
+  held: readonly HeldLock[],
+  owner: bigint,
+  lock: fuse.FileLock,
+): HeldLock | undefined {
+  const { start, end } = lockRange(lock);
+  return held.find((h) =>
+    h.owner !== owner && h.start < end && start < h.end &&
+    (h.type === fuse.F_WRLCK || lock.type === fuse.F_WRLCK)
+  );
+}
+
+/**
+ * What getlk answers: the conflicting lock, or `lock` itself as F_UNLCK.
+ *
+ * @param conflict from {@link findConflict}
+ * @param lock the lock tested
+ * @returns the answer
+ */
+export function testResult(conflict: HeldLock | undefined, lock: fuse.FileLock): fuse.FileLock {
+  if (!conflict) return new fuse.FileLock({ ...lock, type: fuse.F_UNLCK });
+  return new fuse.FileLock({
+    type: conflict.type,
+    whence: 0,
+    start: conflict.start,
+    len: conflict.end === EOF_END ? 0 : conflict.end - conflict.start,
+    pid: conflict.pid,
+  });
+}
+
+/**
+ * The locks after `owner` sets (or, with F_UNLCK, releases) `lock`: the
+ * owner's overlapping ranges are cut back or replaced, adjacent ranges of
+ * one owner and type are joined. Conflicts must have been checked.
+ *
+ * @param held the locks held on the file
+ * @param owner the lock owner
+ * @param lock the request
+ * @returns the new set, and whether waiters should look again (something was released)
+ */
+export function replaceRange(
+  held: readonly HeldLock[],
+  owner: bigint,
+  lock: fuse.FileLock,
+): { held: HeldLock[]; released: boolean } {
+  const { start, end } = lockRange(lock);
+  const kept: HeldLock[] = [];
+  let released = lock.type === fuse.F_UNLCK;
+  for (const h of held) {
+    if (h.owner !== owner || h.end <= start || h.start >= end) {
+      kept.push(h);
+      continue;
+    }
+    if (h.start < start) kept.push({ ...h, end: start });
+    if (h.end > end) kept.push({ ...h, start: end });
+    released ||= h.type === fuse.F_WRLCK;
+  }
+  if (lock.type !== fuse.F_UNLCK) {
+    kept.push({ owner, type: lock.type, start, end, pid: lock.pid });
+  }
+  return { held: merge(kept), released };
+}
+
+/**
+ * The byte range `[start, end)` a lock covers.
+ *
+ * @param lock a lock request (`len` 0: to the end of the file and beyond)
+ * @returns its range
+ */
+export function lockRange(lock: fuse.FileLock): { start: number; end: number } {
   return { start: lock.start, end: lock.len === 0 ? EOF_END : lock.start + lock.len };
 }
 
@@ -194,9 +242,25 @@ export class FlockLocks {
   }
 
   #conflicts(owner: bigint, kind: number): boolean {
-    for (const [other, held] of this.#holders) {
-      if (other !== owner && (held === fuse.LOCK_EX || kind === fuse.LOCK_EX)) return true;
-    }
-    return false;
+    return flockConflict(this.#holders, owner, kind);
   }
+}
+
+/**
+ * Whether another owner's flock lock stands in the way of `kind`.
+ *
+ * @param holders each holder's LOCK_SH or LOCK_EX
+ * @param owner who asks
+ * @param kind LOCK_SH or LOCK_EX
+ * @returns true on conflict
+ */
+export function flockConflict(
+  holders: Iterable<[bigint, number]>,
+  owner: bigint,
+  kind: number,
+): boolean {
+  for (const [other, held] of holders) {
+    if (other !== owner && (held === fuse.LOCK_EX || kind === fuse.LOCK_EX)) return true;
+  }
+  return false;
 }

@@ -43,6 +43,9 @@ const S_ISUID = 0o4000;
 const S_IXGRP = 0o010;
 /** relatime refreshes an access time at least once a day. */
 const RELATIME_INTERVAL_NS = 24n * 3600n * 1_000_000_000n;
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+const FALLOC_FL_ZERO_RANGE = 0x10;
 
 const enc = new TextEncoder();
 const TRUSTED_PREFIX = enc.encode("trusted.");
@@ -319,4 +322,113 @@ export function renameRules(
   checkSticky(oldDir, src, ctx);
   if (dst) checkSticky(newDir, dst, ctx);
   return "move";
+}
+
+/** An inode's attributes that setattr(2) changes besides the size. */
+export interface SettableNode extends Owned {
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * The checks of a setattr before anything changes: only a regular file
+ * has a size to set, and it must fit.
+ *
+ * @param mode the inode's mode
+ * @param attr the requested attributes
+ * @param fields which of them to set
+ * @param maxSize the largest file size the filesystem stores
+ * @throws {fuse.FUSEError} EISDIR, EINVAL or EFBIG
+ */
+export function checkSetattr(
+  mode: number,
+  attr: fuse.EntryAttributes,
+  fields: fuse.SetattrFields,
+  maxSize: number,
+): void {
+  if (!fields.updateSize) return;
+  if ((mode & S_IFMT) === S_IFDIR) throw new fuse.FUSEError(fuse.errno.EISDIR);
+  if ((mode & S_IFMT) !== S_IFREG) throw new fuse.FUSEError(fuse.errno.EINVAL);
+  if (attr.stSize > maxSize) throw new fuse.FUSEError(fuse.errno.EFBIG);
+}
+
+/**
+ * setattr(2)'s changes of mode, owner and times, as the kernel's tmpfs
+ * makes them, after the caller has set the size (if asked): truncation
+ * sets the modification time even to the same size and clears set-id bits
+ * unless root does it, chown clears them always, every change is a status
+ * change.
+ *
+ * @param node the inode, changed in place
+ * @param attr the requested attributes
+ * @param fields which of them to set
+ * @param ctx the caller
+ * @param now the current time (see {@link Clock}: observe explicit times first)
+ * @param clampNs fits a time into what the filesystem stores
+ */
+export function applySetattr(
+  node: SettableNode,
+  attr: fuse.EntryAttributes,
+  fields: fuse.SetattrFields,
+  ctx: fuse.RequestContext,
+  now: bigint,
+  clampNs: (ns: bigint) => bigint = (ns) => ns,
+): void {
+  if (fields.updateSize) {
+    node.mtimeNs = now;
+    // Root (CAP_FSETID) keeps its set-id bits; capabilities are not visible here.
+    if (ctx.uid !== 0) node.mode = killPriv(node, ctx);
+  }
+  if (fields.updateUid || fields.updateGid) {
+    node.mode = killPriv(node, ctx);
+    if (fields.updateUid) node.uid = attr.stUid;
+    if (fields.updateGid) node.gid = attr.stGid;
+  }
+  if (fields.updateMode) node.mode = (node.mode & S_IFMT) | (attr.stMode & PERMISSION_BITS);
+  if (fields.updateAtime) node.atimeNs = clampNs(attr.stAtimeNs);
+  if (fields.updateMtime) node.mtimeNs = clampNs(attr.stMtimeNs);
+  node.ctimeNs = fields.updateCtime ? clampNs(attr.stCtimeNs) : now;
+}
+
+/** What a fallocate(2) request asks, once checked. */
+export interface FallocatePlan {
+  /** Punch a hole or zero the range (both leave zeros; the size does not change). */
+  clear: boolean;
+  /** The new size, when the file grows. */
+  growTo?: number;
+}
+
+/**
+ * fallocate(2)'s modes a store without reservations can honour: plain
+ * (extends the size), FALLOC_FL_PUNCH_HOLE with KEEP_SIZE, and
+ * FALLOC_FL_ZERO_RANGE, with or without KEEP_SIZE.
+ *
+ * @param mode fallocate's mode
+ * @param offset start of the range
+ * @param length length of the range
+ * @param size the file's size now
+ * @param maxSize the largest file size the filesystem stores
+ * @returns what to do, or undefined when there is nothing to do
+ * @throws {fuse.FUSEError} EINVAL, EFBIG or EOPNOTSUPP
+ */
+export function fallocatePlan(
+  mode: number,
+  offset: number,
+  length: number,
+  size: number,
+  maxSize: number,
+): FallocatePlan | undefined {
+  if (length <= 0 || offset < 0) throw new fuse.FUSEError(fuse.errno.EINVAL);
+  const end = offset + length;
+  if (end > maxSize) throw new fuse.FUSEError(fuse.errno.EFBIG);
+  const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
+  const kind = mode & ~FALLOC_FL_KEEP_SIZE;
+  if (kind !== 0 && kind !== FALLOC_FL_PUNCH_HOLE && kind !== FALLOC_FL_ZERO_RANGE) {
+    throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
+  }
+  if (kind === FALLOC_FL_PUNCH_HOLE && !keepSize) throw new fuse.FUSEError(fuse.errno.EOPNOTSUPP);
+  const growTo = !keepSize && end > size ? end : undefined;
+  if (kind === 0 && growTo === undefined) return undefined;
+  return { clear: kind !== 0, growTo };
 }

@@ -32,6 +32,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import { DatabaseRefused, type RootAttributes } from "./database_refused.ts";
 
 /** `PRAGMA application_id` of a sqlitefs database ("dfSQ"). */
 export const APPLICATION_ID = 0x64665351;
@@ -98,23 +99,7 @@ const SQLITE_CORRUPT = 11;
 const SQLITE_CANTOPEN = 14;
 const SQLITE_NOTADB = 26;
 
-/** A database sqlitefs will not use; the message names the problem and the fix. */
-export class DatabaseRefused extends Error {
-  /**
-   * @param message what is wrong and what to do
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "DatabaseRefused";
-  }
-}
-
-/** Owner and mode of the root directory of a new filesystem. */
-export interface RootAttributes {
-  uid: number;
-  gid: number;
-  mode: number;
-}
+export { DatabaseRefused, type RootAttributes };
 
 /** What {@link openDatabase} returns. */
 export interface OpenedDatabase {
