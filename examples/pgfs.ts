@@ -89,7 +89,14 @@ import {
 } from "./lib/posix_rules.ts";
 import * as blocks from "./lib/pg_blocks.ts";
 import { ChangeSet, CHANNEL, KernelCache } from "./lib/pg_changes.ts";
-import { connect, isRetryable, type Pool, type Sql, toFuseError } from "./lib/pg_client.ts";
+import {
+  connect,
+  isRetryable,
+  isStaleConnection,
+  type Pool,
+  type Sql,
+  toFuseError,
+} from "./lib/pg_client.ts";
 import { describeTarget, parseTarget, type PgTarget } from "./lib/pg_connect.ts";
 import { SharedLocks } from "./lib/pg_locks.ts";
 import * as names from "./lib/pg_names.ts";
@@ -182,7 +189,8 @@ export class PgFs implements fuse.Operations {
   /** Plain READDIR when the kernel needs no attributes; only READDIRPLUS entries are lookups. */
   readonly enableReaddirplusAuto = true;
   readonly #target: PgTarget;
-  readonly #pool: Pool;
+  #pool: Pool;
+  readonly #newPool: () => Pool;
   readonly #timeout: number;
   readonly #log: (line: string) => void;
   readonly #clock = new Clock();
@@ -206,11 +214,13 @@ export class PgFs implements fuse.Operations {
     this.#timeout = options.timeoutSec ?? 60;
     this.#log = options.log ?? ((line) => console.error(`pgfs: ${line}`));
     const deadlineMs = options.deadlineMs ?? 10_000;
-    this.#pool = connect(target, {
-      max: options.poolSize ?? 4,
-      connectTimeoutSeconds: Math.max(1, Math.ceil(deadlineMs / 2000)),
-      statementTimeoutMs: deadlineMs,
-    });
+    this.#newPool = () =>
+      connect(target, {
+        max: options.poolSize ?? 4,
+        connectTimeoutSeconds: Math.max(1, Math.min(2, Math.ceil(deadlineMs / 2000))),
+        statementTimeoutMs: deadlineMs,
+      });
+    this.#pool = this.#newPool();
     this.#cache = new KernelCache(() => this.#session.id, {
       dataChanged: (ino) => this.#versions.delete(ino),
       unlocked: (ino) => this.#locks.wake(ino),
@@ -758,6 +768,7 @@ export class PgFs implements fuse.Operations {
    */
   async #change<T>(fn: (tx: Sql, changes: ChangeSet) => Promise<T>): Promise<T> {
     for (let attempt = 1;; attempt++) {
+      let committing = false;
       try {
         return await this.#pool.begin(async (tx) => {
           const changes = new ChangeSet();
@@ -767,10 +778,13 @@ export class PgFs implements fuse.Operations {
               await tx`SELECT pg_notify(${CHANNEL}, ${payload})`;
             }
           }
+          committing = true;
           return result;
         }) as T;
       } catch (error) {
-        if (isRetryable(error) && attempt < RETRIES) continue;
+        // Once COMMIT is on its way, a lost connection leaves the outcome unknown: EIO.
+        const again = isRetryable(error) || (!committing && isStaleConnection(error));
+        if (again && attempt < RETRIES) continue;
         throw toFuseError(error, this.#target, this.#log);
       }
     }
@@ -778,10 +792,13 @@ export class PgFs implements fuse.Operations {
 
   /** Runs reads outside a transaction, with the errors mapped as for {@link #change}. */
   async #read<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.#pool);
-    } catch (error) {
-      throw toFuseError(error, this.#target, this.#log);
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await fn(this.#pool);
+      } catch (error) {
+        if (isStaleConnection(error) && attempt < RETRIES) continue;
+        throw toFuseError(error, this.#target, this.#log);
+      }
     }
   }
 
@@ -858,8 +875,16 @@ export class PgFs implements fuse.Operations {
     );
   }
 
-  /** Reconnected: the holds again (a reaper may have removed them), caches resynced, lock waiters woken. */
+  /**
+   * Reconnected: a fresh pool (connections of the old one may be dead or,
+   * through postgres.js's null-socket bug, stuck; their queries are
+   * rejected and run again on the new one), the holds again (a reaper may
+   * have removed them), caches resynced, lock waiters woken.
+   */
   async #resumed(): Promise<void> {
+    const old = this.#pool;
+    this.#pool = this.#newPool();
+    old.end({ timeout: 0 }).catch(() => {});
     for (const ino of this.#opens.keys()) {
       await this.#change((tx) => hold(tx, this.mountId, ino)).catch(() => {
         // Gone meanwhile: its handles read ESTALE.

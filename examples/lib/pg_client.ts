@@ -50,6 +50,7 @@ export interface ClientOptions {
  * @returns the client (end it with `sql.end()`)
  */
 export function connect(target: PgTarget, options: ClientOptions): Pool {
+  survivePostgresJsNullSocket();
   const socket = target.host.startsWith("/");
   // onnotify and onclose are documented options that the type definitions lack.
   const settings: Record<string, unknown> = {
@@ -62,6 +63,9 @@ export function connect(target: PgTarget, options: ClientOptions): Pool {
     max: options.max,
     connect_timeout: options.connectTimeoutSeconds,
     idle_timeout: 0,
+    // Seconds before reconnecting after a failure (the default grows to 20 s; a
+    // mount should serve again soon after the server is back).
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     onnotice: () => {},
     onnotify: options.onnotify,
     onclose: options.onclose,
@@ -75,6 +79,32 @@ export function connect(target: PgTarget, options: ClientOptions): Pool {
   return postgres(settings as postgres.Options<Record<string, postgres.PostgresType>>) as Pool;
 }
 
+let guarded = false;
+
+/**
+ * postgres.js 3.4.10 can throw from a queued `setImmediate` write after a
+ * connection closed under it (`socket.write` on null: porsager/postgres
+ * issues 1066, 1154 and 1208, fixes not yet released), an uncaught
+ * exception that would end the process, and with it the mount, whenever
+ * the server restarts. The queries of that connection have already been
+ * rejected with CONNECTION_CLOSED by then, so the stray write is dropped;
+ * any other uncaught error still ends the process.
+ */
+function survivePostgresJsNullSocket(): void {
+  if (guarded) return;
+  guarded = true;
+  globalThis.addEventListener("error", (event) => {
+    const error = event.error;
+    if (
+      error instanceof TypeError && /reading 'write'/.test(error.message) &&
+      /postgres.*\/src\/connection\.js/.test(error.stack ?? "") &&
+      /nextWrite/.test(error.stack ?? "")
+    ) {
+      event.preventDefault();
+    }
+  });
+}
+
 /**
  * Whether running the transaction again may succeed (it lost a race with
  * another mount's transaction and was rolled back whole).
@@ -85,6 +115,27 @@ export function connect(target: PgTarget, options: ClientOptions): Pool {
 export function isRetryable(error: unknown): boolean {
   return RETRY_STATES.has(sqlState(error) ?? "");
 }
+
+/**
+ * Whether the query failed because its connection had died under it (the
+ * server restarted since the connection was last used, or closed it just
+ * now): nothing of a transaction that had not sent COMMIT yet happened, and
+ * the pool opens a fresh connection for the next try. A server that is down
+ * (ENOENT, ECONNREFUSED) or starting is not stale: that request fails.
+ *
+ * @param error what the query threw
+ * @returns true for a terminated or closed connection
+ */
+export function isStaleConnection(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state !== undefined) return STALE_STATES.has(state) || state.startsWith("08");
+  return STALE_CODES.has(errorCode(error) ?? "");
+}
+
+/** Server-side ends of a session: administrator or crash shutdown. */
+const STALE_STATES = new Set(["57P01", "57P02"]);
+/** postgres.js's and the socket's codes for a connection that closed under a query. */
+const STALE_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE"]);
 
 /**
  * The FUSE error a failed query means for the caller: a handler's own
