@@ -97,7 +97,7 @@ STAMP=.denofuse-rootfs
 # on the virtual libselinux-dev).
 # A cached root filesystem gets packages added here installed on next use.
 # The arm64 suites need no cross compiler: their own cc probes aarch64.
-BASE_PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils pkg-config git"
+BASE_PACKAGES="fuse3 libfuse3-dev gcc libc6-dev python3 attr util-linux mount binutils pkg-config git postgresql"
 CROSS_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 TEST_COMMAND="deno test --allow-all --sanitize-ops --sanitize-resources tests/"
 # Emulated suites skip the type check: it does not depend on the
@@ -448,6 +448,12 @@ provision() {
   cat /etc/resolv.conf >"$root/etc/resolv.conf" 2>/dev/null || true
   # Testing's Release file (forky) is valid for a week only, which a mirror
   # snapshot outlives: apt is told not to check that date.
+  # PostgreSQL (for the pgfs tests, which start servers of their own): no
+  # system cluster, and no service started inside the chroot.
+  mkdir -p "$root/etc/postgresql-common"
+  echo "create_main_cluster = false" >"$root/etc/postgresql-common/createcluster.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 755 "$root/usr/sbin/policy-rc.d"
   chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
     sh -c "apt-get update -q -o Acquire::Check-Valid-Until=false && apt-get install -y -q --no-install-recommends $packages && apt-get clean"
   unmount_under "$root"
