@@ -114,6 +114,22 @@ import {
   unhold,
   xattrs,
 } from "./lib/pg_store.ts";
+import {
+  clampNs,
+  DOT,
+  DOTDOT,
+  isDot,
+  isDotDot,
+  MAX_FILE_SIZE,
+  O_ACCMODE,
+  O_RDONLY,
+  O_TRUNC,
+  SEEK_DATA,
+  SEEK_HOLE,
+  STATFS_BLOCK,
+  XATTR_CREATE,
+  XATTR_REPLACE,
+} from "./lib/stored_inode.ts";
 
 export { DatabaseRefused } from "./lib/database_refused.ts";
 
@@ -131,17 +147,6 @@ export interface PgFsOptions {
   log?: (line: string) => void;
 }
 
-const O_ACCMODE = 0o3;
-const O_RDONLY = 0o0;
-const O_TRUNC = 0o1000;
-const SEEK_DATA = 3;
-const SEEK_HOLE = 4;
-const XATTR_CREATE = 1;
-const XATTR_REPLACE = 2;
-/** Largest file size: offsets beyond it could not be represented exactly. */
-const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
-/** statfs counts in units of this size. */
-const STATFS_BLOCK = 4096;
 /** The capacity statfs reports: PostgreSQL does not say how much room its disk has. */
 const CAPACITY_BLOCKS = 2 ** 28;
 /** Entries fetched per query while listing a directory. */
@@ -150,11 +155,6 @@ const READDIR_CHUNK = 256;
 const REAP_MS = 5000;
 /** How often a transaction that lost a race runs again before the request fails. */
 const RETRIES = 8;
-const I64_MAX = (1n << 63n) - 1n;
-const I64_MIN = -(1n << 63n);
-
-const DOT = new Uint8Array([0x2e]);
-const DOTDOT = new Uint8Array([0x2e, 0x2e]);
 const NO_SUCH_ATTRIBUTE = new fuse.FUSEError(fuse.errno.ENODATA);
 
 /** An open regular file. */
@@ -917,19 +917,6 @@ export const moduleNotifications: fuse.Notifications = {
   notifyRetrieve: fuse.notifyRetrieve,
   incrementEpoch: fuse.incrementEpoch,
 };
-
-function isDot(name: Uint8Array): boolean {
-  return name.length === 1 && name[0] === 0x2e;
-}
-
-function isDotDot(name: Uint8Array): boolean {
-  return name.length === 2 && name[0] === 0x2e && name[1] === 0x2e;
-}
-
-/** Times are stored as signed 64-bit nanoseconds. */
-function clampNs(ns: bigint): bigint {
-  return ns > I64_MAX ? I64_MAX : ns < I64_MIN ? I64_MIN : ns;
-}
 
 function redacted(error: Error, target: PgTarget): string {
   const pw = target.password;

@@ -98,31 +98,30 @@ import {
 import { BLOCK_SIZE, openDatabase } from "./lib/sqlite_schema.ts";
 import { splitOptions, type SqliteFsOptions } from "./lib/sqlite_options.ts";
 import { type Node, Store } from "./lib/sqlite_store.ts";
+import {
+  clampNs,
+  DOT,
+  DOTDOT,
+  isDot,
+  isDotDot,
+  MAX_FILE_SIZE,
+  O_ACCMODE,
+  O_RDONLY,
+  O_TRUNC,
+  SEEK_DATA,
+  SEEK_HOLE,
+  STATFS_BLOCK,
+  XATTR_CREATE,
+  XATTR_REPLACE,
+} from "./lib/stored_inode.ts";
 
 export { BLOCK_SIZE, NAME_MAX };
 export { DatabaseRefused } from "./lib/sqlite_schema.ts";
 export type { SqliteFsOptions };
 
-const O_ACCMODE = 0o3;
-const O_RDONLY = 0o0;
 const O_EXCL = 0o200;
-const O_TRUNC = 0o1000;
-const SEEK_DATA = 3;
-const SEEK_HOLE = 4;
-const XATTR_CREATE = 1;
-const XATTR_REPLACE = 2;
-
-/** Largest file size: offsets beyond it could not be represented exactly. */
-const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
-/** statfs counts in units of this size. */
-const STATFS_BLOCK = 4096;
 /** Entries fetched per query while listing a directory. */
 const READDIR_CHUNK = 128;
-const I64_MAX = (1n << 63n) - 1n;
-const I64_MIN = -(1n << 63n);
-
-const DOT = new Uint8Array([0x2e]);
-const DOTDOT = new Uint8Array([0x2e, 0x2e]);
 
 // Everyday answers made once: constructing an Error costs about 1 µs.
 const NO_SUCH_ENTRY = new fuse.FUSEError(fuse.errno.ENOENT);
@@ -819,19 +818,6 @@ export class SqliteFs implements fuse.Operations {
       this.#store.save(node);
     });
   }
-}
-
-function isDot(name: Uint8Array): boolean {
-  return name.length === 1 && name[0] === 0x2e;
-}
-
-function isDotDot(name: Uint8Array): boolean {
-  return name.length === 2 && name[0] === 0x2e && name[1] === 0x2e;
-}
-
-/** Times are stored as signed 64-bit nanoseconds. */
-function clampNs(ns: bigint): bigint {
-  return ns > I64_MAX ? I64_MAX : ns < I64_MIN ? I64_MIN : ns;
 }
 
 if (import.meta.main) {

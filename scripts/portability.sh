@@ -497,6 +497,13 @@ in_chroot() {
   touch "$root/usr/local/bin/deno"
   mount --bind "$deno_bin" "$root/usr/local/bin/deno"
   [ -e "$root/etc/mtab" ] || ln -s ../proc/self/mounts "$root/etc/mtab"
+  # Deno fetches npm packages (the pgfs tests' client) inside the chroot:
+  # it trusts what the host trusts (e.g. a proxy's CA in SSL_CERT_FILE).
+  local deno_cert=""
+  if [ -n "${DENO_CERT:-${SSL_CERT_FILE:-}}" ] && [ -r "${DENO_CERT:-$SSL_CERT_FILE}" ]; then
+    cp "${DENO_CERT:-$SSL_CERT_FILE}" "$root/etc/denofuse-host-ca.pem"
+    deno_cert=/etc/denofuse-host-ca.pem
+  fi
 
   local status=0 watchdog
   # In a session of its own, so the watchdog can signal all of it.
@@ -504,7 +511,7 @@ in_chroot() {
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 TMPDIR=/tmp NO_COLOR=1 DENO_NO_UPDATE_CHECK=1 \
     DENOFUSE_EMULATION="$emulation" DENOFUSE_TIME_FACTOR="$time_factor" ${qemu_cpu:+QEMU_CPU="$qemu_cpu"} \
-    TERM="${TERM:-dumb}" /bin/bash -c "$script" <&0 &
+    ${deno_cert:+DENO_CERT="$deno_cert"} TERM="${TERM:-dumb}" /bin/bash -c "$script" <&0 &
   pid=$!
   (
     STALL_SECONDS=$stall_seconds

@@ -10,47 +10,16 @@
  */
 
 import * as fuse from "../../mod.ts";
-import { S_IFDIR, S_IFMT, S_IFREG, type SettableNode } from "./posix_rules.ts";
 import type { Sql } from "./pg_client.ts";
 import { BLOCK_SIZE } from "./pg_schema.ts";
+import { storedAttributes, StoredInode } from "./stored_inode.ts";
 
 const NO_SUCH_ENTRY = new fuse.FUSEError(fuse.errno.ENOENT);
 
 /** One inode as read in this request. */
-export class PgInode implements SettableNode {
-  mode = 0;
-  nlink = 0;
-  uid = 0;
-  gid = 0;
-  rdev = 0;
-  size = 0;
-  /** Bytes of file data stored. */
-  alloc = 0;
-  atimeNs = 0n;
-  mtimeNs = 0n;
-  ctimeNs = 0n;
-  btimeNs = 0n;
-  /** A directory's "..". */
-  parent = 0;
-  /** A symlink's target. */
-  target: Uint8Array | null = null;
+export class PgInode extends StoredInode {
   /** Counts changes of the file's data (close-to-open: compared when a mount opens it). */
   version = 0n;
-
-  /**
-   * @param ino the inode number
-   */
-  constructor(readonly ino: number) {}
-
-  /** Whether it is a directory. */
-  get isDir(): boolean {
-    return (this.mode & S_IFMT) === S_IFDIR;
-  }
-
-  /** Whether it is a regular file. */
-  get isRegular(): boolean {
-    return (this.mode & S_IFMT) === S_IFREG;
-  }
 }
 
 /** The columns of an inode row, as selected by every query here. */
@@ -90,26 +59,10 @@ export function fromRow(row: Row): PgInode {
  *
  * @param node the inode
  * @param timeoutSec entry and attribute timeout (long: other mounts' changes are announced)
- * @returns its attributes, `st_blocks` counting the bytes stored
+ * @returns its attributes
  */
 export function attributes(node: PgInode, timeoutSec: number): fuse.EntryAttributes {
-  return new fuse.EntryAttributes({
-    stIno: node.ino,
-    generation: 0,
-    entryTimeout: timeoutSec,
-    attrTimeout: timeoutSec,
-    stMode: node.mode,
-    stNlink: node.nlink,
-    stUid: node.uid,
-    stGid: node.gid,
-    stRdev: node.rdev,
-    stSize: node.size,
-    stBlksize: BLOCK_SIZE,
-    stBlocks: Math.ceil(node.alloc / 512),
-    stAtimeNs: node.atimeNs,
-    stMtimeNs: node.mtimeNs,
-    stCtimeNs: node.ctimeNs,
-  });
+  return storedAttributes(node, BLOCK_SIZE, timeoutSec);
 }
 
 /**

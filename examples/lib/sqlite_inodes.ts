@@ -11,6 +11,7 @@
 import * as fuse from "../../mod.ts";
 import { BLOCK_SIZE } from "./sqlite_schema.ts";
 import type { Node, Store } from "./sqlite_store.ts";
+import { storedAttributes } from "./stored_inode.ts";
 
 const NO_SUCH_ENTRY = new fuse.FUSEError(fuse.errno.ENOENT);
 
@@ -139,21 +140,5 @@ export class InodeCache {
  * @returns its attributes, `st_blocks` counting the bytes stored
  */
 export function attributes(node: Node): fuse.EntryAttributes {
-  return new fuse.EntryAttributes({
-    stIno: node.ino,
-    generation: 0,
-    entryTimeout: 0,
-    attrTimeout: 0,
-    stMode: node.mode,
-    stNlink: node.nlink,
-    stUid: node.uid,
-    stGid: node.gid,
-    stRdev: node.rdev,
-    stSize: node.size,
-    stBlksize: BLOCK_SIZE,
-    stBlocks: Math.ceil(node.alloc / 512),
-    stAtimeNs: node.atimeNs,
-    stMtimeNs: node.mtimeNs,
-    stCtimeNs: node.ctimeNs,
-  });
+  return storedAttributes(node, BLOCK_SIZE, 0);
 }

@@ -29,7 +29,8 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import * as fuse from "../../mod.ts";
 import type { FlockLocks, PosixLocks } from "./lock_table.ts";
 import { arrayStatement, BlockStore } from "./sqlite_blocks.ts";
-import { type Owned, S_IFDIR, S_IFMT, S_IFREG } from "./posix_rules.ts";
+import type { Owned } from "./posix_rules.ts";
+import { StoredInode } from "./stored_inode.ts";
 
 /** A batch is committed once it has written this much file data. */
 export const BATCH_BYTES = 64 << 20;
@@ -43,24 +44,7 @@ const SPLIT_RESERVE_PAGES = 32;
 const PAGE_OVERHEAD = 1.01;
 
 /** An inode: its row, plus what only lives while mounted (references, locks). */
-export class Node implements Owned {
-  mode = 0;
-  nlink = 0;
-  uid = 0;
-  gid = 0;
-  rdev = 0;
-  size = 0;
-  /** Bytes of file data stored. */
-  alloc = 0;
-  atimeNs = 0n;
-  mtimeNs = 0n;
-  ctimeNs = 0n;
-  /** Birth time; `null` for inodes made before the database had birth times. */
-  btimeNs: bigint | null = null;
-  /** A directory's "..". */
-  parent = 0;
-  /** A symlink's target. */
-  target: Uint8Array | null = null;
+export class Node extends StoredInode implements Owned {
   /** Whether any xattr is set: spares a query for every security.capability probe. */
   hasXattrs = false;
   /** References the kernel holds (lookups minus forgets). */
@@ -74,21 +58,6 @@ export class Node implements Owned {
   /** fcntl and flock locks, created on first use. */
   posixLocks?: PosixLocks;
   flocks?: FlockLocks;
-
-  /**
-   * @param ino the inode number (the row's rowid)
-   */
-  constructor(readonly ino: number) {}
-
-  /** Whether it is a directory. */
-  get isDir(): boolean {
-    return (this.mode & S_IFMT) === S_IFDIR;
-  }
-
-  /** Whether it is a regular file. */
-  get isRegular(): boolean {
-    return (this.mode & S_IFMT) === S_IFREG;
-  }
 }
 
 /** The columns of a new inode. */
