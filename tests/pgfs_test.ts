@@ -291,7 +291,7 @@ Deno.test("pgfs: what fsync acknowledged survives kill -9 of the mount", async (
     await withPgfs(url, async (a) => {
       const writer = startWriter(a.mnt);
       try {
-        await until("writes", async () => writer.lines.length >= 30, 30_000);
+        await until("writes", () => Promise.resolve(writer.lines.length >= 30), 30_000);
         Deno.kill(a.child.pid, "SIGKILL");
         await a.exited();
       } finally {
@@ -313,7 +313,7 @@ Deno.test("pgfs: while PostgreSQL is down requests fail with EIO, and the mount 
     await withPgfs(url, async (a) => {
       const writer = startWriter(a.mnt);
       try {
-        await until("writes", async () => writer.lines.length >= 10, 30_000);
+        await until("writes", () => Promise.resolve(writer.lines.length >= 10), 30_000);
         await pg.stop();
         await writer.done();
       } finally {
