@@ -17,6 +17,7 @@
 import { dirname, join } from "node:path";
 import { buildAll } from "./lib/build.ts";
 import { buildGoServers } from "./lib/build_go.ts";
+import { stopDatabases, withDatabase } from "./lib/database.ts";
 import {
   type CaseDef,
   CASES,
@@ -46,9 +47,9 @@ const REPO = join(dirname(new URL(import.meta.url).pathname), "..");
 
 const USAGE = `usage: deno run --allow-all bench/run.ts [options]
 
-  --set=ID           main (default), kernel-passthrough or paths: which servers and cases run,
-                     which targets are checked and which results files are written
-                     (bench/lib/sets.ts; kernel-passthrough needs libfuse 3.17+)
+  --set=ID           main (default), kernel-passthrough, paths or pgfs: which servers and cases
+                     run, which targets are checked and which results files are written
+                     (bench/lib/sets.ts; kernel-passthrough needs libfuse 3.17+, pgfs PostgreSQL)
   --quick            1 run, short cases, small sizes (a smoke test)
   --runs=N           runs per case; the median is reported (default 3)
   --secs=S           seconds per timed case (default 0.5; quick 0.15)
@@ -278,6 +279,8 @@ async function headFromGitDir(): Promise<string> {
 const live = { mounts: new Set<string>(), backing: "" };
 
 async function emergencyCleanup(): Promise<void> {
+  // Databases first: once they are down, no pgfs can mount any more.
+  await stopDatabases();
   for (const mnt of live.mounts) await fuseUnmount(mnt);
   if (live.backing && (await isMounted(live.backing))) {
     await run("umount", ["-l", live.backing], 10_000).catch(() => null);
@@ -345,56 +348,76 @@ async function session(
 ): Promise<Map<string, number>> {
   const pinned = mode === "pinned";
   const cases = casesOf(cfg.set, def);
-  const src = join(backing, `${def.id}-${tag}`);
-  if (def.needsSource || def.stateDir) await Deno.mkdir(src);
-  const mnt = join(work, `mnt-${def.id}`);
-  await Deno.mkdir(mnt, { recursive: true });
-  const out = new Map<string, number>();
-  const ctxFor = (root: string): SessionContext => ({
-    fsbench: fsbenchPath,
-    pinned,
-    secs: cfg.secs,
-    parallel: cfg.parallel,
-    fileCap: cfg.fileCap,
-    entries: cfg.entries,
-    root,
-    kind: def.kind,
-    direct: !def.bufferedIo,
-  });
-  const runCases = async (ctx: SessionContext) => {
-    await warmUp(ctx);
-    const created = new Map<number, number>();
-    for (const c of cases) {
-      out.set(c.id, await measure(ctx, c, created));
-    }
-  };
-  try {
-    const argv = def.argv(mnt, src);
-    if (argv === null) {
-      // The kernel's tmpfs itself: the same clients, no FUSE.
-      const ctx = ctxFor(src);
-      await prepare(ctx);
-      await runCases(ctx);
+  return await withSource(def, join(backing, `${def.id}-${tag}`), pinned, async (src) => {
+    const mnt = join(work, `mnt-${def.id}`);
+    await Deno.mkdir(mnt, { recursive: true });
+    const out = new Map<string, number>();
+    const ctxFor = (root: string): SessionContext => ({
+      fsbench: fsbenchPath,
+      pinned,
+      secs: cfg.secs,
+      parallel: cfg.parallel,
+      fileCap: cfg.fileCap,
+      // Filling it is slow on a database filesystem (pgfs: ~160 creates/s).
+      entries: cases.some((c) => c.id === "readdir") ? cfg.entries : 0,
+      root,
+      kind: def.kind,
+      direct: !def.bufferedIo,
+    });
+    const runCases = async (ctx: SessionContext) => {
+      await warmUp(ctx);
+      const created = new Map<number, number>();
+      for (const c of cases) {
+        out.set(c.id, await measure(ctx, c, created));
+      }
+    };
+    try {
+      const argv = def.argv(mnt, src);
+      if (argv === null) {
+        // The kernel's tmpfs itself: the same clients, no FUSE.
+        const ctx = ctxFor(src);
+        await prepare(ctx);
+        await runCases(ctx);
+        return out;
+      }
+      // Passthrough sources are filled directly (fast, and not what is measured).
+      if (def.needsSource) await prepare(ctxFor(src));
+      const full = pinned ? ["taskset", "-c", "0", ...argv] : argv;
+      live.mounts.add(mnt);
+      const budgetMs = (cases.length + 10) * (cfg.secs * 1000 + 2000) * 3 + 300_000;
+      const { hwmKiB } = await withServer(full, mnt, async () => {
+        const ctx = ctxFor(mnt);
+        if (!def.needsSource) await prepare(ctx);
+        await runCases(ctx);
+      }, budgetMs);
+      peaks.set(def.id, Math.max(peaks.get(def.id) ?? 0, hwmKiB));
       return out;
+    } finally {
+      live.mounts.delete(mnt);
+      await Deno.remove(mnt).catch(() => {});
     }
-    // Passthrough sources are filled directly (fast, and not what is measured).
-    if (def.needsSource) await prepare(ctxFor(src));
-    const full = pinned ? ["taskset", "-c", "0", ...argv] : argv;
-    live.mounts.add(mnt);
-    const budgetMs = (cases.length + 10) * (cfg.secs * 1000 + 2000) * 3 + 300_000;
-    const { hwmKiB } = await withServer(full, mnt, async () => {
-      const ctx = ctxFor(mnt);
-      if (!def.needsSource) await prepare(ctx);
-      await runCases(ctx);
-    }, budgetMs);
-    peaks.set(def.id, Math.max(peaks.get(def.id) ?? 0, hwmKiB));
-    return out;
+  });
+}
+
+/**
+ * Runs `fn` with a session's source: for a PostgreSQL-backed server the
+ * URL of an empty database of a server of its own, else `path` on the
+ * backing tmpfs, made first and removed after when the server mirrors a
+ * source or keeps a state directory there.
+ */
+async function withSource<T>(
+  def: ServerDef,
+  path: string,
+  pinned: boolean,
+  fn: (src: string) => Promise<T>,
+): Promise<T> {
+  if (def.postgres) return await withDatabase(pinned, fn);
+  const own = def.needsSource || def.stateDir;
+  if (own) await Deno.mkdir(path);
+  try {
+    return await fn(path);
   } finally {
-    live.mounts.delete(mnt);
-    await Deno.remove(mnt).catch(() => {});
-    if (def.needsSource || def.stateDir) {
-      await Deno.remove(src, { recursive: true }).catch(() => {});
-    }
+    if (own) await Deno.remove(path, { recursive: true }).catch(() => {});
   }
 }
 
@@ -670,7 +693,8 @@ async function main(): Promise<void> {
       impl: d.impl,
       kind: d.kind,
       label: d.label,
-      command: (d.argv("MNT", "SRC") ?? ["(none: clients run on the backing tmpfs)"])
+      command: (d.argv("MNT", d.postgres ? "POSTGRES_URL" : "SRC") ??
+        ["(none: clients run on the backing tmpfs)"])
         .map((a) => a.replace(REPO + "/", "").replace(Deno.execPath(), "deno"))
         .join(" "),
       bufferedIo: d.bufferedIo ?? false,

@@ -65,7 +65,7 @@ export interface SessionContext {
   parallel: number;
   /** File size cap for the write cases (they wrap around). */
   fileCap: number;
-  /** Entries in the readdir directory. */
+  /** Entries in the readdir directory; 0 when no readdir case runs (none is made). */
   entries: number;
   /** Where the filesystem is (a mount point, or the backing directory itself). */
   root: string;
@@ -104,7 +104,8 @@ export function statTarget(kind: Kind): string {
 
 /**
  * Creates what the cases of a tmpfs or passthrough session need: the stat
- * target, per-client directories and the readdir directory.
+ * target, per-client directories and, if a readdir case runs, the readdir
+ * directory.
  *
  * @param ctx the session
  * @param viaMount whether `ctx.root` is the mount (else the backing directory)
@@ -116,6 +117,7 @@ export async function prepare(ctx: SessionContext): Promise<void> {
   for (const d of ["cr", "md", ...range(ctx.parallel).flatMap((i) => [`cr-${i}`, `md-${i}`])]) {
     await Deno.mkdir(join(r, d));
   }
+  if (ctx.entries === 0) return;
   await Deno.mkdir(join(r, "big"));
   await fsbench(
     { fsbench: ctx.fsbench, pinned: false },

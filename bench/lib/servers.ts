@@ -111,6 +111,29 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       ],
     },
     {
+      id: "deno-pgfs",
+      impl: "denofuse",
+      kind: "tmpfs",
+      label: "denofuse examples/pgfs.ts -o timeout=0, in an empty database of a PostgreSQL " +
+        "server of its own on /dev/shm (Unix socket)",
+      needsSource: false,
+      postgres: true,
+      set: "pgfs",
+      argv: (mnt, url) => [
+        Deno.execPath(),
+        "run",
+        // Deno 2.9's node:net wants all permissions to connect to a Unix socket.
+        "--allow-all",
+        join(repo, "examples/pgfs.ts"),
+        // Its default lets the kernel keep names and attributes for 60 s
+        // (other mounts invalidate them); 0 sends every request, like the others.
+        "-o",
+        "timeout=0",
+        url,
+        mnt,
+      ],
+    },
+    {
       id: "deno-paths-memfs",
       impl: "denofuse",
       kind: "tmpfs",
@@ -290,6 +313,12 @@ export const COMPARISONS: ReadonlyArray<{ id: string; num: string; den: string; 
     num: "deno-sqlitefs",
     den: "py-tmpfs",
     label: "sqlitefs / pyfuse3 tmpfs",
+  },
+  {
+    id: "pgfs/sqlitefs",
+    num: "deno-pgfs",
+    den: "deno-sqlitefs",
+    label: "pgfs / sqlitefs (denofuse)",
   },
   {
     id: "tmpfs/c",

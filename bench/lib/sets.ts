@@ -5,7 +5,9 @@
  * kernel passthrough (issue 15) inside the Debian 13 root filesystem,
  * where libfuse is 3.17 (`deno task bench:passthrough`); `paths` compares
  * the path API (examples/paths_memfs.ts) with the inode API
- * (examples/tmpfs.ts) on the same work (issue 22).
+ * (examples/tmpfs.ts) on the same work (issue 22); `pgfs` compares
+ * examples/pgfs.ts, on a PostgreSQL server of its own, with
+ * examples/sqlitefs.ts (no targets: how much a database server costs).
  *
  * @module
  */
@@ -15,8 +17,8 @@ import type { BenchResults, Mode, ServerDef, SetId, TargetCheck } from "./types.
 /** One set. */
 export interface BenchSet {
   readonly id: SetId;
-  /** The issue whose targets it checks. */
-  readonly issue: number;
+  /** The issue whose targets it checks, or null for a comparison without targets. */
+  readonly issue: number | null;
   /** Server ids in report order, or null for every server that belongs to no set. */
   readonly servers: readonly string[] | null;
   /** Case ids it runs, or null for every case that fits a server's kind. */
@@ -142,6 +144,9 @@ function pathsTargets(res: BenchResults): TargetCheck[] {
   return checks;
 }
 
+/** The cases of the pgfs set: a metadata read, a create, large reads and writes. */
+const PGFS_CASES = ["stat", "create", "read-1m", "write-1m"];
+
 /** Every set, by id. */
 export const SETS: Readonly<Record<SetId, BenchSet>> = {
   main: {
@@ -179,6 +184,18 @@ export const SETS: Readonly<Record<SetId, BenchSet>> = {
     minLibfuse: null,
     buildDir: "",
     targets: pathsTargets,
+  },
+  pgfs: {
+    id: "pgfs",
+    issue: null,
+    servers: ["deno-sqlitefs", "deno-pgfs"],
+    cases: PGFS_CASES,
+    memory: false,
+    output: "pgfs",
+    svg: false,
+    minLibfuse: null,
+    buildDir: "",
+    targets: () => [],
   },
 };
 

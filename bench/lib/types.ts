@@ -8,7 +8,7 @@
  */
 
 /** The sets `--set=` accepts (bench/lib/sets.ts). */
-export type SetId = "main" | "kernel-passthrough" | "paths";
+export type SetId = "main" | "kernel-passthrough" | "paths" | "pgfs";
 
 /** Which library serves the filesystem. */
 export type Impl = "denofuse" | "libfuse" | "pyfuse3" | "go-fuse" | "kernel";
@@ -31,6 +31,12 @@ export interface ServerDef {
    * a source, the benchmark's files are made through the mount.
    */
   readonly stateDir?: boolean;
+  /**
+   * Whether it keeps its state in an empty database of a PostgreSQL server
+   * started for the session (bench/lib/database.ts); that database's URL
+   * is passed as `source`.
+   */
+  readonly postgres?: boolean;
   /**
    * The set it belongs to (bench/lib/sets.ts); a server without one is run
    * by the main set.

@@ -7,7 +7,8 @@
  * directory in `finally`; a server that does not stop in time is killed, so
  * no `postgres` process outlives the test. Debian keeps the server binaries
  * in /usr/lib/postgresql/VERSION/bin (scripts/install_deps.sh installs the
- * `postgresql` package when it is missing).
+ * `postgresql` package when it is missing). The benchmark starts its
+ * PostgreSQL for pgfs with it too (bench/lib/database.ts).
  *
  * @module
  */
@@ -42,6 +43,18 @@ export interface PostgresOptions {
    * default: trust (no password).
    */
   password?: string;
+  /**
+   * Where its directory is made (default: the system's temporary
+   * directory). The benchmark puts it on a tmpfs (/dev/shm), where fsyncs
+   * cost nothing, as they cost nothing to sqlitefs on its backing tmpfs.
+   */
+  parent?: string;
+  /**
+   * Run the server (the postmaster, hence every backend it forks) on these
+   * CPUs only, a `taskset -c` list: the benchmark's pinned mode puts the
+   * whole filesystem, database included, on the clients' CPU.
+   */
+  cpus?: string;
 }
 
 const SUPERUSER = "postgres";
@@ -114,18 +127,24 @@ export async function withPostgres<T>(
 ): Promise<T> {
   const bin = await postgresBin();
   const { uid, gid } = await postgresIds();
-  const dir = await Deno.makeTempDir({ prefix: "denofuse-pg-" });
+  const dir = await Deno.makeTempDir({ dir: options.parent, prefix: "denofuse-pg-" });
   const data = join(dir, "data");
   const logFile = join(dir, "server.log");
-  const asPostgres = (cmd: string, args: string[], timeoutMs?: number) =>
-    run("setpriv", [
+  // taskset execs setpriv, which execs the command: the CPU list sticks to the postmaster.
+  const pin = options.cpus === undefined ? [] : ["taskset", "-c", options.cpus];
+  const asPostgres = (cmd: string, args: string[], timeoutMs?: number) => {
+    const argv = [
+      ...pin,
+      "setpriv",
       `--reuid=${uid}`,
       `--regid=${gid}`,
       "--clear-groups",
       "--",
       join(bin, cmd),
       ...args,
-    ], { timeoutMs, env: { LC_ALL: "C", HOME: dir } });
+    ];
+    return run(argv[0], argv.slice(1), { timeoutMs, env: { LC_ALL: "C", HOME: dir } });
+  };
   let running = false;
   const start = async () => {
     await asPostgres("pg_ctl", [
@@ -208,8 +227,32 @@ export async function withPostgres<T>(
       console.error(`postgres: pg_ctl stop failed, killing the server: ${error}`);
       await killServer(data);
     }
-    await Deno.remove(dir, { recursive: true });
+    // Gone already when stopPostgresIn's caller removed it meanwhile.
+    await Deno.remove(dir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
   }
+}
+
+/**
+ * Stops the server of a {@link withPostgres} directory, if one runs there,
+ * for a caller whose `withPostgres` will not reach its `finally` (the
+ * benchmark exiting on Ctrl-C: `pg_ctl` detached the server from our
+ * process group, so the signal did not reach it). A fast shutdown (SIGINT,
+ * what `pg_ctl -m fast` sends), then SIGKILL after 10 s.
+ *
+ * @param dir the directory, {@link PostgresServer.dir}
+ */
+export async function stopPostgresIn(dir: string): Promise<void> {
+  const data = join(dir, "data");
+  const pid = await postmasterPid(data);
+  if (pid === undefined) return;
+  try {
+    Deno.kill(pid, "SIGINT");
+  } catch {
+    return;
+  }
+  await waitGone(pid, 10_000).catch(() => killServer(data));
 }
 
 /** The postmaster's pid from postmaster.pid, if it is there. */
