@@ -6,7 +6,8 @@
  *       --allow-env --allow-sys=hostname examples/pgfs.ts [-o opt,...] POSTGRES_URL MOUNTPOINT
  *
  * POSTGRES_URL is libpq's (`postgres://user@host:5432/db`, or a Unix socket
- * directory as `postgres://user@/db?host=/run/postgresql`), without the
+ * directory as `postgres://user@/db?host=/run/postgresql`; Deno asks
+ * `--allow-all` for a socket under /dev, such as /dev/shm), without the
  * password: that comes from `PGPASSWORD` or `~/.pgpass` (see
  * examples/lib/pg_connect.ts), never from the command line every user can
  * read. The database must be empty (pgfs creates its schema, `pgfs`) or

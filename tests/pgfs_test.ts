@@ -17,7 +17,15 @@ import { sh, type SpawnedFs, withSpawnedFs } from "./support/mount.ts";
 import { type PostgresServer, withPostgres } from "./support/postgres.ts";
 import { scaled } from "./support/emulation.ts";
 
-const FLAGS = ["--allow-all"];
+/** The flags of pgfs's usage line and README: the tests check they are enough. */
+const FLAGS = [
+  "--allow-ffi",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys=hostname",
+];
 
 function withPgfs(
   url: string,

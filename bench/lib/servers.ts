@@ -122,7 +122,7 @@ export function serverDefs(repo: string, built: Built): ServerDef[] {
       argv: (mnt, url) => [
         Deno.execPath(),
         "run",
-        // Deno 2.9's node:net wants all permissions to connect to a Unix socket.
+        // The socket is on /dev/shm: Deno wants all permissions for a path under /dev.
         "--allow-all",
         join(repo, "examples/pgfs.ts"),
         // Its default lets the kernel keep names and attributes for 60 s
