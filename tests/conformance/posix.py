@@ -11,6 +11,7 @@ test runs it on the kernel's tmpfs and on the filesystem under test.
 
 import ctypes
 import errno
+import mmap
 import os
 import stat
 import sys
@@ -124,6 +125,42 @@ def write(path, data=b"x", mode=0o644):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     os.write(fd, data)
     os.close(fd)
+
+
+def setid_file(name, mode=0o6755):
+    """A fresh file of nobody's with set-id bits, for the set-id clearing checks."""
+    path = p("k", name)
+    write(path, b"0123456789")
+    os.chown(path, NOBODY, NOBODY)
+    os.chmod(path, mode)
+    return path
+
+
+def direct_write(path):
+    """One page written with O_DIRECT (from page-aligned memory, as O_DIRECT wants)."""
+    fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
+    try:
+        buf = mmap.mmap(-1, mmap.PAGESIZE)
+        os.write(fd, buf)
+    finally:
+        os.close(fd)
+
+
+def write_at_end(path):
+    """Writes without truncating, so only the write itself can clear set-id bits."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"x", 10)
+    finally:
+        os.close(fd)
+
+
+def ftruncate(path, size):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
 
 
 def main():
@@ -303,6 +340,37 @@ def main():
     os.chmod(p("w", "theirs"), 0o6755)
     out("nobody write clears setuid", as_user(NOBODY, lambda: write(p("w", "theirs"), b"new", 0o644)))
     out("nobody write clears setuid facts", facts(p("w", "theirs")))
+
+    # --- set-id bits on write, truncate, open(O_TRUNC) and chown -------------
+    # A caller without CAP_FSETID (nobody) loses set-user-ID, and
+    # set-group-ID of a group-executable file; root keeps them, except on
+    # chown. Each check starts from a fresh file.
+    os.mkdir(p("k"), 0o755)
+    setid = (
+        ("nobody write", NOBODY, write_at_end),
+        ("nobody O_DIRECT write", NOBODY, direct_write),
+        ("nobody truncate", NOBODY, lambda f: os.truncate(f, 3)),
+        ("nobody ftruncate", NOBODY, lambda f: ftruncate(f, 3)),
+        ("nobody open O_TRUNC", NOBODY, lambda f: os.close(os.open(f, os.O_WRONLY | os.O_TRUNC))),
+        ("nobody open O_CREAT O_TRUNC", NOBODY,
+         lambda f: os.close(os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))),
+        ("nobody chgrp own", NOBODY, lambda f: os.chown(f, -1, NOBODY)),
+        ("root write", 0, write_at_end),
+        ("root O_DIRECT write", 0, direct_write),
+        ("root truncate", 0, lambda f: os.truncate(f, 3)),
+        ("root open O_TRUNC", 0, lambda f: os.close(os.open(f, os.O_WRONLY | os.O_TRUNC))),
+        ("root chown", 0, lambda f: os.chown(f, NOBODY, 0)),
+    )
+    for i, (case, uid, act) in enumerate(setid):
+        f = setid_file(f"s{i}")
+        res = outcome(lambda: act(f)) if uid == 0 else as_user(uid, lambda: act(f))
+        out(f"setid {case}", f"{res} {facts(f)}")
+    # set-group-ID without group execute marks mandatory locking, not a
+    # privilege: a writer in the file's group keeps it.
+    f = setid_file("nx", 0o6745)
+    out("setid nobody write no group exec", as_user(NOBODY, lambda: write_at_end(f)) + " " + facts(f))
+    f = setid_file("rc", 0o2745)
+    out("setid root chown no group exec", outcome(lambda: os.chown(f, 0, 0)) + " " + facts(f))
 
     # --- setgid and sticky directories ---------------------------------------
     os.mkdir(p("g"))
