@@ -266,6 +266,32 @@ export interface RequestContext {
    * call, made only when this is first read. (Not in pyfuse3.)
    */
   readonly signal: AbortSignal;
+  /**
+   * Whether the kernel asks this request to clear the file's set-user-ID
+   * and set-group-ID bits. Set on `write`, `setattr` and `open` and
+   * `create` requests; `undefined` on every other. (Not in pyfuse3.)
+   *
+   * - `true`: clear set-user-ID, and set-group-ID when the file is
+   *   group-executable (the kernel's own tmpfs also clears a set-group-ID
+   *   bit without group execute when the caller is not in the file's
+   *   group). The kernel sends it when the caller lacks CAP_FSETID (a
+   *   write, a truncate, an open or create with O_TRUNC) and on any chown
+   *   of a non-directory, and has then left the clearing to the filesystem.
+   * - `false`: keep them: the caller has CAP_FSETID, or the request neither
+   *   writes, truncates nor changes the owner.
+   * - `undefined`: the kernel does not say, because
+   *   {@link Operations.handleKillprivV2} is off or could not be negotiated.
+   *   It then clears the bits itself on writes through the page cache,
+   *   truncate, chown, fallocate and copy_file_range, but not on open or
+   *   create with O_TRUNC (libfuse negotiates atomic O_TRUNC, which leaves
+   *   that to the filesystem): decide those by a rule of your own (e.g. the
+   *   caller is not root), as without this flag.
+   *
+   * A `write` through an open file with `directIo` is `true` whenever the
+   * caller lacks CAP_FSETID, with handleKillprivV2 or without: the kernel
+   * clears nothing itself on that path.
+   */
+  readonly killSuidgid?: boolean;
 }
 
 /** Filesystem statistics returned by `statfs`. */

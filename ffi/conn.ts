@@ -29,6 +29,11 @@ export const FUSE_CAP = {
   PARALLEL_DIROPS: 1 << 18,
   POSIX_ACL: 1 << 19,
   HANDLE_KILLPRIV: 1 << 20,
+  /**
+   * libfuse 3.17+ (kernel FUSE_HANDLE_KILLPRIV_V2, Linux 5.11+): the
+   * filesystem clears set-id bits where the kernel's kill flags say so.
+   */
+  HANDLE_KILLPRIV_V2: 1 << 21,
   CACHE_SYMLINKS: 1 << 23,
   NO_OPENDIR_SUPPORT: 1 << 24,
   EXPLICIT_INVAL_DATA: 1 << 25,
@@ -51,6 +56,12 @@ export interface Negotiation {
   posixAcl: boolean;
   /** FUSE_CAP_HANDLE_KILLPRIV: the filesystem clears set-id bits on write/truncate itself. */
   handleKillpriv: boolean;
+  /**
+   * FUSE_CAP_HANDLE_KILLPRIV_V2 (libfuse 3.17+): the filesystem clears
+   * set-id bits as the kernel's kill flags say. Not together with
+   * `passthrough`, whose writes never reach the filesystem.
+   */
+  handleKillprivV2?: boolean;
   /** FUSE_CAP_READDIRPLUS_AUTO (needs both readdir slots registered). */
   readdirplusAuto: boolean;
   /**
@@ -99,6 +110,15 @@ export interface NegotiatedConn {
    * their reads and writes reach the handlers.
    */
   passthroughFallback: string;
+  /**
+   * FUSE_HANDLE_KILLPRIV_V2 is in force: the kernel no longer clears
+   * set-id bits on write, truncate, open(O_TRUNC) and chown, and no longer
+   * asks for `security.capability` before every write, but sends kill
+   * flags (`RequestContext.killSuidgid`). False where the filesystem did
+   * not ask, libfuse is older than 3.17 or the kernel than 5.11, or kernel
+   * passthrough is on.
+   */
+  handleKillprivV2: boolean;
   /**
    * The kernel's request timeout asked for, in seconds (0: none; only with
    * libfuse 3.18+, which passes it on when the kernel offers it).
@@ -163,6 +183,10 @@ export function connInfoNegotiate(
   // filesystem responsible for clearing set-id bits on write; unless it says
   // it does, leave that to the kernel (it then sends a setattr of the mode).
   ask(FUSE_CAP.HANDLE_KILLPRIV, request.handleKillpriv);
+  // With V2 the kernel leaves clearing set-id bits on write to the server,
+  // but a write served by kernel passthrough never reaches it (and the
+  // backing write runs with the server's CAP_FSETID): no V2 with passthrough.
+  ask(FUSE_CAP.HANDLE_KILLPRIV_V2, request.handleKillprivV2 === true && !passthrough.on);
   ask(FUSE_CAP.READDIRPLUS_AUTO, request.readdirplusAuto);
   // Requests are read into and replies sent from JS-visible memory: no splicing
   // (with a writeBuf-style splice path, 1 MiB writes used no less CPU; bench/README.md).
@@ -190,6 +214,7 @@ export function connInfoNegotiate(
     maxReadahead: get("max_readahead"),
     passthrough: passthrough.on,
     passthroughFallback: passthrough.fallback,
+    handleKillprivV2: (want & BigInt(FUSE_CAP.HANDLE_KILLPRIV_V2)) !== 0n,
     requestTimeout,
   };
 }

@@ -382,6 +382,76 @@ const OPEN_OUT: StructLayout = {
   },
 };
 
+/**
+ * `struct fuse_in_header` of the kernel protocol (`<linux/fuse.h>`), which
+ * starts every request in a receive buffer; the operation's argument
+ * struct follows it. Read only for what libfuse does not pass on to the
+ * callbacks (see {@link KILL_SUIDGID}).
+ */
+const IN_HEADER: StructLayout = {
+  size: 40,
+  fields: {
+    opcode: f(4, "u32"),
+  },
+};
+
+/** `struct fuse_setattr_in`: `valid` holds FATTR_KILL_SUIDGID. */
+const SETATTR_IN: StructLayout = {
+  size: 88,
+  fields: {
+    valid: f(0, "u32"),
+  },
+};
+
+/** `struct fuse_open_in`: `open_flags` holds FUSE_OPEN_KILL_SUIDGID. */
+const OPEN_IN: StructLayout = {
+  size: 8,
+  fields: {
+    open_flags: f(4, "u32"),
+  },
+};
+
+/** `struct fuse_write_in`: `write_flags` holds FUSE_WRITE_KILL_SUIDGID. */
+const WRITE_IN: StructLayout = {
+  size: 40,
+  fields: {
+    write_flags: f(20, "u32"),
+  },
+};
+
+/** `struct fuse_create_in`: `open_flags` holds FUSE_OPEN_KILL_SUIDGID. */
+const CREATE_IN: StructLayout = {
+  size: 16,
+  fields: {
+    open_flags: f(12, "u32"),
+  },
+};
+
+/**
+ * The kernel's "clear set-user-ID and set-group-ID" flags (Linux 5.11+,
+ * protocol 7.33), by the opcode of the request that carries them, with the
+ * member of the request's argument struct that holds them. libfuse (3.17,
+ * 3.18) passes none of them on to the callbacks, so denofuse reads them
+ * from the request itself. The kernel sets them when the caller lacks
+ * CAP_FSETID (write, truncate, open or create with O_TRUNC) or on any chown
+ * of a non-directory, and only with FUSE_HANDLE_KILLPRIV_V2 negotiated,
+ * except that a write through an open file with FOPEN_DIRECT_IO carries
+ * FUSE_WRITE_KILL_SUIDGID in any case.
+ */
+export const KILL_SUIDGID = {
+  /** FUSE_SETATTR (4): FATTR_KILL_SUIDGID in `fuse_setattr_in.valid`. */
+  setattr: { opcode: 4, arg: "fuse_setattr_in", field: "valid", bit: 1 << 11 },
+  /** FUSE_OPEN (14): FUSE_OPEN_KILL_SUIDGID in `fuse_open_in.open_flags`. */
+  open: { opcode: 14, arg: "fuse_open_in", field: "open_flags", bit: 1 << 0 },
+  /** FUSE_WRITE (16): FUSE_WRITE_KILL_SUIDGID in `fuse_write_in.write_flags`. */
+  write: { opcode: 16, arg: "fuse_write_in", field: "write_flags", bit: 1 << 2 },
+  /** FUSE_CREATE (35): FUSE_OPEN_KILL_SUIDGID in `fuse_create_in.open_flags`. */
+  create: { opcode: 35, arg: "fuse_create_in", field: "open_flags", bit: 1 << 0 },
+} as const;
+
+/** Where one request keeps its kill flag: an entry of {@link KILL_SUIDGID}. */
+export type KillFlag = (typeof KILL_SUIDGID)[keyof typeof KILL_SUIDGID];
+
 /** `FOPEN_*` flags of `fuse_open_out.open_flags` (kernel protocol, stable). */
 export const FOPEN = {
   DIRECT_IO: 1 << 0,
@@ -427,6 +497,11 @@ export interface Layouts {
   libfuse_version: StructLayout;
   flock: StructLayout;
   fuse_open_out: StructLayout;
+  fuse_in_header: StructLayout;
+  fuse_setattr_in: StructLayout;
+  fuse_open_in: StructLayout;
+  fuse_write_in: StructLayout;
+  fuse_create_in: StructLayout;
   statfs: StructLayout;
   statx: StructLayout;
 }
@@ -459,6 +534,11 @@ export function layoutsFor(arch: string): Layouts {
     libfuse_version: LIBFUSE_VERSION,
     flock: FLOCK,
     fuse_open_out: OPEN_OUT,
+    fuse_in_header: IN_HEADER,
+    fuse_setattr_in: SETATTR_IN,
+    fuse_open_in: OPEN_IN,
+    fuse_write_in: WRITE_IN,
+    fuse_create_in: CREATE_IN,
     statfs: STATFS,
     statx: STATX,
   };

@@ -12,6 +12,8 @@
 import { FUSE_BUF_ALLOC, LAYOUT } from "./layout.ts";
 import type { LibC } from "./libc.ts";
 
+const HEADER = LAYOUT.fuse_in_header;
+
 /** Reading what a callback's pointers point to, for its decoders. */
 export interface RequestMemory {
   /**
@@ -36,6 +38,18 @@ export interface RequestMemory {
    * @returns the bytes, and what ends their reservation
    */
   keep(ptr: Deno.PointerValue, len: number): KeptBytes;
+  /**
+   * A 32-bit member of the request's operation argument, the struct after
+   * its `fuse_in_header`, read from the receive buffer itself: for what
+   * libfuse does not pass on to the callback (the kill flags of
+   * `KILL_SUIDGID` in ffi/layout.ts).
+   *
+   * @param opcode the opcode the request must have (its header is checked)
+   * @param offset the member's offset in the argument struct
+   * @returns the member, or null when the request is not in a receive
+   *   buffer of ours or has another opcode
+   */
+  argU32(opcode: number, offset: number): number | null;
 }
 
 /** What {@link RequestMemory.keep} returns. */
@@ -119,9 +133,14 @@ export class ReceiveBuffer {
    */
   #offset(ptr: Deno.PointerValue, len: number): number {
     if (ptr === null) return -1;
-    if (this.#mem.length === 0 && this.#ptr !== null) this.#mem = this.#wrap();
     const at = Number(Deno.UnsafePointer.value(ptr)) - this.#address;
-    return at >= 0 && at + len <= this.#mem.length ? at : -1;
+    return at >= 0 && at + len <= this.#memory().length ? at : -1;
+  }
+
+  /** The memory, wrapped again if a handler detached a view's buffer (empty once freed). */
+  #memory(): Uint8Array<ArrayBuffer> {
+    if (this.#mem.length === 0 && this.#ptr !== null) this.#mem = this.#wrap();
+    return this.#mem;
   }
 
   /**
@@ -138,6 +157,22 @@ export class ReceiveBuffer {
   }
 
   /**
+   * A member of the request last received, which libfuse reads into the
+   * start of the buffer (`fuse_in_header`, then the operation's argument).
+   *
+   * @param opcode the opcode the request must have
+   * @param offset the member's offset in the operation's argument
+   * @returns the little-endian 32-bit member, or null when the buffer
+   *   holds a request with another opcode (or none)
+   */
+  argU32(opcode: number, offset: number): number | null {
+    const mem = this.#memory();
+    const at = HEADER.size + offset;
+    if (mem.length < at + 4 || u32At(mem, HEADER.fields.opcode.offset) !== opcode) return null;
+    return u32At(mem, at);
+  }
+
+  /**
    * A copy of the NUL-terminated string at `ptr`, without the NUL.
    *
    * @param ptr where it starts
@@ -150,4 +185,9 @@ export class ReceiveBuffer {
     const end = this.#mem.indexOf(0, at);
     return end < 0 ? null : this.#mem.slice(at, end);
   }
+}
+
+/** The little-endian 32-bit word at `at` (the kernel's byte order on every supported CPU). */
+function u32At(mem: Uint8Array, at: number): number {
+  return (mem[at] | mem[at + 1] << 8 | mem[at + 2] << 16 | mem[at + 3] << 24) >>> 0;
 }

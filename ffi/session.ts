@@ -281,6 +281,15 @@ export class LowLevelSession implements RequestMemory {
   }
 
   /**
+   * @param opcode the opcode the request being processed must have
+   * @param offset a member's offset in its operation argument
+   * @returns the member, or null (see {@link RequestMemory.argU32})
+   */
+  argU32(opcode: number, offset: number): number | null {
+    return this.#pool[this.#processing].argU32(opcode, offset);
+  }
+
+  /**
    * Keeps the buffer holding the request being processed from being reused
    * until the returned function is called; later requests are received
    * into another buffer.

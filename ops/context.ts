@@ -1,6 +1,7 @@
 /**
  * The `RequestContext` handed to handlers: the caller's ids, read lazily
- * (most handlers never look), and the interrupt signal.
+ * (most handlers never look), the interrupt signal and the kernel's
+ * set-id kill flag.
  *
  * @module
  */
@@ -22,6 +23,12 @@ export class Context implements RequestContext {
   #signal: AbortSignal | undefined;
   readonly #replier: ReplySink;
   readonly #interrupts: Interrupts;
+  /**
+   * Whether the kernel asks to clear set-id bits: set from the request by
+   * the dispatcher before the handler runs, for the requests that carry the
+   * flag (see {@link RequestContext.killSuidgid}).
+   */
+  killSuidgid: boolean | undefined = undefined;
 
   /**
    * @param req the request

@@ -12,6 +12,7 @@
  */
 
 import { UnsafeIntegerError } from "../ffi/codec.ts";
+import { LAYOUT } from "../ffi/layout.ts";
 import type { LowLevelImpls, LowLevelOpName } from "../ffi/lowlevel_ops.ts";
 import type { RequestPointer } from "../ffi/reply.ts";
 import { Context } from "./context.ts";
@@ -78,6 +79,8 @@ class RowRunner {
   readonly #decoders: Decoder<unknown>[];
   /** One per row, updated per request: see RequestEnv. */
   readonly #env: { req: RequestPointer; host: DispatchHost };
+  /** Where the row's requests keep their set-id kill flag, if they have one. */
+  readonly #kill: { opcode: number; offset: number; bit: number } | null;
 
   constructor(name: LowLevelOpName, row: AnyRequestRow, ops: Operations, host: DispatchHost) {
     this.#name = name;
@@ -89,6 +92,10 @@ class RowRunner {
     this.#keys = Object.keys(row.args);
     this.#decoders = Object.values(row.args);
     this.#env = { req: null!, host };
+    const kill = row.kill;
+    this.#kill = kill
+      ? { opcode: kill.opcode, offset: LAYOUT[kill.arg].fields[kill.field].offset, bit: kill.bit }
+      : null;
   }
 
   /** Decodes a request's C arguments and runs it; overflowing ones are answered at once. */
@@ -109,7 +116,9 @@ class RowRunner {
       return;
     }
     host.tracer?.request(req, this.#name, showArgs(keys, decoders, a));
-    this.#run(req, new Context(req, host.replier, host.interrupts), a);
+    const ctx = new Context(req, host.replier, host.interrupts);
+    if (this.#kill) ctx.killSuidgid = killSuidgid(host, this.#kill);
+    this.#run(req, ctx, a);
   }
 
   /** Runs the handler and replies once, at once for a plain value, else when its promise settles. */
@@ -196,6 +205,30 @@ class RowRunner {
     this.#host.tracer?.replied(req, this.#name, err, startMs);
     ctx.finish();
   }
+}
+
+/**
+ * The set-id kill flag of the request being processed (see
+ * `RequestContext.killSuidgid`): read from the kernel's request, since
+ * libfuse passes none of them on.
+ *
+ * @param host the owning mount
+ * @param kill where the request keeps the flag
+ * @returns true to clear the bits, false to keep them, undefined when the
+ *   kernel does not say (FUSE_HANDLE_KILLPRIV_V2 is not in force and the
+ *   flag is clear)
+ */
+function killSuidgid(
+  host: DispatchHost,
+  kill: { opcode: number; offset: number; bit: number },
+): boolean | undefined {
+  const flags = host.request.argU32(kill.opcode, kill.offset);
+  const inForce = host.connection?.handleKillprivV2 === true;
+  // Unreadable (the request is not in a receive buffer of ours): where the
+  // kernel left the clearing to us, clear rather than keep.
+  if (flags === null) return inForce ? true : undefined;
+  if (flags & kill.bit) return true;
+  return inForce ? false : undefined;
 }
 
 /**

@@ -39,6 +39,8 @@ export interface DispatchHost extends PollHost {
   readonly passthrough?: KernelPassthrough | null;
   /** Receives what FUSE_INIT negotiated. */
   connected(conn: NegotiatedConn): void;
+  /** What FUSE_INIT negotiated; undefined before (and in tests without a kernel). */
+  readonly connection?: NegotiatedConn;
   /** Receives the answer to a notifyRetrieve. */
   retrieveReply(cookie: Deno.PointerValue, bufv: Deno.PointerValue): void;
   /** Per-operation statistics. */

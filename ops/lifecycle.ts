@@ -30,6 +30,7 @@ export function lifecycleImpls(ops: Operations, host: DispatchHost): LowLevelImp
         writebackCache: ops.enableWritebackCache ?? false,
         posixAcl: ops.enableAcl ?? false,
         handleKillpriv: ops.handleKillpriv ?? false,
+        handleKillprivV2: ops.handleKillprivV2 ?? false,
         readdirplusAuto: ops.enableReaddirplusAuto ?? false,
         passthrough: ops.enableKernelPassthrough ?? false,
         requestTimeoutS: backstopSeconds(host.deadlines?.ms),

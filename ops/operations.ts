@@ -84,6 +84,36 @@ export interface Operations {
   handleKillpriv?: boolean;
 
   /**
+   * The filesystem clears set-id bits where the kernel says so
+   * (FUSE_CAP_HANDLE_KILLPRIV_V2; libfuse 3.17+, Linux 5.11+). The kernel
+   * then stops clearing them itself on write, truncate, open(O_TRUNC) and
+   * chown, and stops asking for the `security.capability` xattr before
+   * every write (a GETXATTR round trip per write(2) otherwise, for any
+   * filesystem with a `getxattr` handler): it asks once per inode, and
+   * still removes the xattr itself where it finds one.
+   *
+   * The contract: `ctx.killSuidgid` ({@link RequestContext.killSuidgid}) is
+   * then `true` or `false` on every `write`, `setattr`, `open` and
+   * `create`, and when it is `true` the handler MUST clear the file's
+   * set-user-ID bit, and its set-group-ID bit when the file is
+   * group-executable, as part of the request, before replying. The kernel
+   * sets it when the caller lacks CAP_FSETID and writes, truncates
+   * (`setattr` with `updateSize`) or opens or creates with O_TRUNC, and on
+   * every chown (`updateUid`/`updateGid`) of a non-directory, by root too.
+   * `fallocate` and `copyFileRange` carry no flag, and the kernel no
+   * longer clears the bits on them either: decide those by a rule of your
+   * own (the examples clear them for callers other than root).
+   *
+   * Where it cannot be negotiated (libfuse before 3.17, an older kernel,
+   * or together with kernel passthrough, whose writes never reach the
+   * filesystem) the mount works as without it and `ctx.killSuidgid` is
+   * `undefined`: the kernel clears the bits itself except on
+   * open(O_TRUNC), as it always did here. `MountHandle.connection.handleKillprivV2`
+   * says which. Off by default. (Not in pyfuse3.)
+   */
+  handleKillprivV2?: boolean;
+
+  /**
    * Let the kernel choose per request between READDIRPLUS and plain READDIR
    * (FUSE_CAP_READDIRPLUS_AUTO): it asks for attributes when a listing
    * starts and when programs look at the entries (`ls -l`), and for names,
@@ -434,6 +464,7 @@ export type HandlerName = Exclude<
   | "enableWritebackCache"
   | "enableAcl"
   | "handleKillpriv"
+  | "handleKillprivV2"
   | "enableReaddirplusAuto"
   | "init"
   | "destroy"

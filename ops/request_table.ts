@@ -13,6 +13,7 @@
  */
 
 import { EFBIG, UnsafeIntegerError } from "../ffi/codec.ts";
+import { KILL_SUIDGID, type KillFlag } from "../ffi/layout.ts";
 import type { RequestPointer } from "../ffi/reply.ts";
 import type { LowLevelOpName } from "../ffi/lowlevel_ops.ts";
 import type { Context } from "./context.ts";
@@ -62,6 +63,11 @@ export interface RequestRow<A extends Record<string, unknown>, R> {
   readonly wanted?: (ops: Operations) => boolean;
   /** The C arguments after `req`, in C order, each with its decoder. */
   readonly args: { readonly [K in keyof A]: Decoder<A[K]> };
+  /**
+   * Where the kernel's request holds its set-id kill flag, which libfuse
+   * does not pass on: the dispatcher reads it into `ctx.killSuidgid`.
+   */
+  readonly kill?: KillFlag;
   /** Calls the handler (throws or rejects to answer an error). */
   readonly call: (
     ops: Operations,
@@ -189,6 +195,7 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
   setattr: row({
     handler: "setattr",
     args: { inode: INODE, attr: STAT, toSet: INT, fh: FH_OR_NULL },
+    kill: KILL_SUIDGID.setattr,
     call: (ops, a, ctx, env) => {
       const fields = setattrFields(a.toSet);
       if (fields.updateAtimeNow || fields.updateMtimeNow) {
@@ -251,6 +258,7 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
   open: row({
     handler: "open",
     args: OPEN,
+    kill: KILL_SUIDGID.open,
     call: (ops, a, ctx) => ops.open!(a.inode, a.fi.flags, ctx),
     reply: reply.opened,
   }),
@@ -263,6 +271,7 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
   write: row({
     handler: "write",
     args: { inode: INODE, buf: POINTER, size: SIZE, offset: FILE_OFFSET, fh: FH },
+    kill: KILL_SUIDGID.write,
     call: write,
     reply: reply.count,
   }),
@@ -364,6 +373,7 @@ export const REQUESTS: Partial<Record<LowLevelOpName, AnyRequestRow>> = {
   create: row({
     handler: "create",
     args: { ...ENTRY, mode: UINT, fi: FILE_INFO },
+    kill: KILL_SUIDGID.create,
     call: (ops, a, ctx) => ops.create!(a.parent, a.name, a.mode, a.fi.flags, ctx),
     reply: reply.created,
   }),

@@ -6,6 +6,7 @@
  */
 
 import { copyBytes, EntryParamBuffer } from "../../ffi/codec.ts";
+import type { NegotiatedConn } from "../../ffi/conn.ts";
 import type { RequestMemory } from "../../ffi/receive_buffer.ts";
 import { fileInfoBits, LAYOUT } from "../../ffi/layout.ts";
 import type { ReplySink, RequestPointer } from "../../ffi/reply.ts";
@@ -90,11 +91,24 @@ export class FakeHost implements DispatchHost {
     } as unknown as ReplySink;
   }
 
+  /**
+   * The kernel's request as a receive buffer would hold it, for what the
+   * dispatcher reads from it (the kill flags): its opcode and the 32-bit
+   * members of its operation argument by offset; null: not in a buffer.
+   */
+  kernelRequest: { opcode: number; words: Record<number, number> } | null = null;
+  /** What FUSE_INIT negotiated; undefined acts as a mount before it. */
+  connection?: NegotiatedConn;
+
   /** Request memory read through FFI (pointers here are to JS memory, not a receive buffer). */
   readonly request: RequestMemory = {
     cString: (p) => new TextEncoder().encode(new Deno.UnsafePointerView(p!).getCString()),
     copy: copyBytes,
     keep: (p, len) => ({ bytes: copyBytes(p, len), release: null }),
+    argU32: (opcode, offset) => {
+      const r = this.kernelRequest;
+      return r && r.opcode === opcode ? (r.words[offset] ?? 0) : null;
+    },
   };
   pollHandleCreated(): void {}
   pollHandleDone(): void {}

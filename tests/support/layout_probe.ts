@@ -27,6 +27,7 @@ import {
   FUSE_BUF_ALLOC,
   FUSE_BUFVEC_ALLOC,
   FUSE_DEV_IOC_BACKING_CLOSE,
+  KILL_SUIDGID,
   type Layouts,
 } from "../../ffi/layout.ts";
 import { FUSE_CAP } from "../../ffi/conn.ts";
@@ -65,6 +66,11 @@ const C_TYPE: Record<keyof Layouts, string> = {
   libfuse_version: "struct libfuse_version",
   flock: "struct flock",
   fuse_open_out: "struct fuse_open_out",
+  fuse_in_header: "struct fuse_in_header",
+  fuse_setattr_in: "struct fuse_setattr_in",
+  fuse_open_in: "struct fuse_open_in",
+  fuse_write_in: "struct fuse_write_in",
+  fuse_create_in: "struct fuse_create_in",
   statfs: "struct statfs",
   statx: "struct statx",
 };
@@ -80,6 +86,24 @@ const GROWN: Partial<Record<keyof Layouts, { since: number; size: number }>> = {
   fuse_file_info: { since: 317, size: FILE_INFO_ALLOC },
   fuse_buf: { since: 317, size: FUSE_BUF_ALLOC },
   fuse_bufvec: { since: 317, size: FUSE_BUFVEC_ALLOC },
+};
+
+/** The C names of each {@link KILL_SUIDGID} entry's opcode and flag. */
+const KILL_NAMES: Record<keyof typeof KILL_SUIDGID, [opcode: string, flag: string]> = {
+  setattr: ["FUSE_SETATTR", "FATTR_KILL_SUIDGID"],
+  open: ["FUSE_OPEN", "FUSE_OPEN_KILL_SUIDGID"],
+  write: ["FUSE_WRITE", "FUSE_WRITE_KILL_SUIDGID"],
+  create: ["FUSE_CREATE", "FUSE_OPEN_KILL_SUIDGID"],
+};
+
+/**
+ * Kernel protocol members that older `<linux/fuse.h>` headers (before
+ * Linux 5.11) call `unused` or `padding`: checked only where the header
+ * defines the macro that came with the name.
+ */
+const NAMED_WITH: Record<string, string> = {
+  "fuse_open_in.open_flags": "FUSE_OPEN_KILL_SUIDGID",
+  "fuse_create_in.open_flags": "FUSE_OPEN_KILL_SUIDGID",
 };
 
 /** Members that are bitfields (checked by bit probing, not offsetof). */
@@ -138,9 +162,12 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
       for (const [field, { offset }] of Object.entries(layout.fields)) {
         if (SKIP.has(`${key}.${field}`)) continue;
         const member = key === "stat" || key === "statx" ? (C_MEMBER[field] ?? field) : field;
+        const macro = NAMED_WITH[`${key}.${field}`];
+        if (macro) lines.push(`#ifdef ${macro}`);
         since(FIELD_SINCE[`${key}.${field}`], () => {
           check(`${key}.${field}`, offset, `offsetof(${ctype}, ${member})`);
         });
+        if (macro) lines.push("#endif");
       }
     });
   }
@@ -170,6 +197,13 @@ export function probeSource(layouts: Layouts, options: ProbeOptions = {}): strin
   for (const [name, value] of Object.entries(FOPEN)) ifdef(`FOPEN_${name}`, value);
   for (const [name, value] of Object.entries(FUSE_CAP)) ifdef(`FUSE_CAP_${name}`, value);
   ifdef("FUSE_DEV_IOC_BACKING_CLOSE", FUSE_DEV_IOC_BACKING_CLOSE);
+  // Opcodes are enum members (every header has them); the kill flags are
+  // macros of Linux 5.11+ headers.
+  for (const [key, kill] of Object.entries(KILL_SUIDGID)) {
+    const [opcode, flag] = KILL_NAMES[key as keyof typeof KILL_SUIDGID];
+    check(opcode, kill.opcode, opcode);
+    ifdef(flag, kill.bit);
+  }
 
   // Bit positions: fileInfoBits() of the headers' own version.
   const bitNames = Object.keys(bitsFor(314)) as (keyof FileInfoBits)[];

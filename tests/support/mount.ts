@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { mount, type Operations } from "../../mod.ts";
+import { mount, type MountHandle, type Operations } from "../../mod.ts";
 import { scaled } from "./emulation.ts";
 
 /** Paths of the repository, for spawning examples. */
@@ -45,13 +45,14 @@ export async function forceUnmount(path: string): Promise<void> {
 
 /**
  * Mounts `ops` in this process on a fresh temporary directory, runs `fn`
- * with the mount point, then unmounts and removes the directory.
+ * with the mount point (and the mount's handle, for what FUSE_INIT
+ * negotiated), then unmounts and removes the directory.
  * `fn` must use async file APIs only: a sync call on our own mount
  * would block the JS thread that serves it.
  */
 export async function withMount(
   ops: Operations,
-  fn: (mnt: string) => Promise<void>,
+  fn: (mnt: string, handle: MountHandle) => Promise<void>,
   { options = ["default_permissions", "fsname=denofuse-test"], timeoutMs = 30_000 }: {
     options?: string[];
     timeoutMs?: number;
@@ -61,7 +62,7 @@ export async function withMount(
   try {
     const fs = mount(ops, dir, { options, handleSignals: false });
     try {
-      await withTimeout("test body", timeoutMs, fn(dir));
+      await withTimeout("test body", timeoutMs, fn(dir, fs));
     } finally {
       await withTimeout("unmount", 10_000, fs.unmount());
     }
