@@ -80,6 +80,7 @@
 
 import * as fuse from "../mod.ts";
 import { runFromCommandLine } from "./lib/cli.ts";
+import { killPriv } from "./lib/posix_rules.ts";
 import {
   acquireLibc,
   AT,
@@ -348,6 +349,24 @@ function openFile(fh: fuse.FileHandle, fd: number, flags: number): fuse.FileInfo
 }
 
 /**
+ * Whether an open or create that truncates an existing file must clear its
+ * set-id bits: as the kernel's flag says, or without one (no
+ * FUSE_HANDLE_KILLPRIV_V2) for callers other than root, since under atomic
+ * O_TRUNC the kernel leaves open(O_TRUNC) to the filesystem.
+ */
+function truncKill(flags: number, ctx: fuse.RequestContext): boolean {
+  return (flags & O.O_TRUNC) !== 0 && (ctx.killSuidgid ?? ctx.uid !== 0);
+}
+
+/** An open backing file's attributes and chmod (for killing its set-id bits). */
+function openedFile(fd: number): Pick<NewObject, "stat" | "chmod"> {
+  return {
+    stat: () => fstatat(fd, EMPTY, AT.EMPTY_PATH),
+    chmod: (m) => check(sym().fchmod(fd, m)),
+  };
+}
+
+/**
  * Runs a handler body that may finish on the JS thread; a failure becomes a
  * rejected promise, as from the async handler it was before (direct
  * callers, tests among them, await it rather than catch a throw).
@@ -434,6 +453,17 @@ export class PassthroughFs implements fuse.Operations {
    * readdir counts lookups only for READDIRPLUS entries.
    */
   readonly enableReaddirplusAuto = true;
+  /**
+   * Set-id bits are cleared on the backing file where the kernel's kill
+   * flags say so (`ctx.killSuidgid`): our own writes, truncations and
+   * opens run as root, with CAP_FSETID, which keeps them. The kernel then
+   * no longer asks for `security.capability` before every write. denofuse
+   * does not negotiate it while kernel passthrough is on (those writes
+   * never come here); the kernel then clears the bits itself, as it does
+   * with libfuse < 3.17, except on open(O_TRUNC), which is done here for
+   * callers other than root.
+   */
+  readonly handleKillprivV2 = true;
   /** Whether opened files are handed to the kernel (see {@link PassthroughOptions.kernelPassthrough}). */
   readonly enableKernelPassthrough: boolean;
   /** The mirrored directory, as given to the constructor. */
@@ -746,6 +776,22 @@ export class PassthroughFs implements fuse.Operations {
 
   #stat(node: Node): Stat {
     return fstatat(this.#fd(node), EMPTY, AT.EMPTY_PATH | AT.SYMLINK_NOFOLLOW);
+  }
+
+  /**
+   * Clears set-user-ID, and set-group-ID where the kernel's tmpfs would
+   * (`killPriv` of lib/posix_rules.ts), on a backing file, for `caller`.
+   *
+   * @param file its attributes and chmod, through an open file or the node
+   * @param caller who writes, truncates or chowns
+   * @returns its attributes afterwards
+   */
+  #killPriv(file: Pick<NewObject, "stat" | "chmod">, caller: fuse.RequestContext): Stat {
+    const st = file.stat();
+    const mode = killPriv(st, caller);
+    if (mode === st.mode) return st;
+    file.chmod(mode & 0o7777);
+    return file.stat();
   }
 
   #attr(node: Node, st: Stat): fuse.EntryAttributes {
@@ -1132,7 +1178,7 @@ export class PassthroughFs implements fuse.Operations {
     attr: fuse.EntryAttributes,
     fields: fuse.SetattrFields,
     fh: fuse.FileHandle | null,
-    _ctx: fuse.RequestContext,
+    ctx: fuse.RequestContext,
   ): fuse.EntryAttributes {
     const c = sym();
     const node = this.#node(inode);
@@ -1151,6 +1197,17 @@ export class PassthroughFs implements fuse.Operations {
         fd !== null
           ? c.ftruncate(fd, BigInt(attr.stSize))
           : c.truncate(this.#proc(node), BigInt(attr.stSize)),
+      );
+    }
+    // A truncate or chown whose set-id bits the kernel left to us (root's
+    // chown of the backing file clears them too; twice is harmless).
+    if (ctx.killSuidgid) {
+      this.#killPriv(
+        fd !== null ? openedFile(fd) : {
+          stat: () => this.#stat(node),
+          chmod: (m) => check(c.fchmodat(AT.FDCWD, this.#proc(node), m, 0)),
+        },
+        ctx,
       );
     }
     if (fields.updateAtime || fields.updateMtime) {
@@ -1278,11 +1335,19 @@ export class PassthroughFs implements fuse.Operations {
   }
 
   /** Opens the backing file with the caller's flags. */
-  open(inode: fuse.Inode, flags: number): fuse.FileInfo | Promise<fuse.FileInfo> {
-    return settled(() => this.#open(inode, flags));
+  open(
+    inode: fuse.Inode,
+    flags: number,
+    ctx: fuse.RequestContext,
+  ): fuse.FileInfo | Promise<fuse.FileInfo> {
+    return settled(() => this.#open(inode, flags, ctx));
   }
 
-  #open(inode: fuse.Inode, flags: number): fuse.FileInfo | Promise<fuse.FileInfo> {
+  #open(
+    inode: fuse.Inode,
+    flags: number,
+    ctx: fuse.RequestContext,
+  ): fuse.FileInfo | Promise<fuse.FileInfo> {
     const node = this.#node(inode);
     // O_DIRECT needs aligned buffers, which JS memory is not; the kernel
     // still bypasses its page cache for us (directIo).
@@ -1294,6 +1359,7 @@ export class PassthroughFs implements fuse.Operations {
     // the open: the file may be unlinked meanwhile.
     this.#pin(node);
     const opened = (fd: number) => {
+      if (truncKill(flags, ctx)) this.#killPriv(openedFile(fd), ctx);
       const fh = this.#nextFh++;
       this.#files.set(fh, fd);
       this.#fileNodes.set(fh, node);
@@ -1324,10 +1390,16 @@ export class PassthroughFs implements fuse.Operations {
     return readFully(fd, off, size, this.#readBuffer);
   }
 
-  /** Writes to the backing file. */
-  write(fh: fuse.FileHandle, off: number, buf: Uint8Array): number | Promise<number> {
+  /** Writes to the backing file, clearing its set-id bits first where the kernel says so. */
+  write(
+    fh: fuse.FileHandle,
+    off: number,
+    buf: Uint8Array,
+    ctx: fuse.RequestContext,
+  ): number | Promise<number> {
     const c = sym();
     const fd = this.#fileFd(fh);
+    if (ctx.killSuidgid) this.#killPriv(openedFile(fd), ctx);
     const data = buf as Uint8Array<ArrayBuffer>;
     if (this.inlineIo) return check(c.pwrite(fd, data, BigInt(data.length), BigInt(off)));
     return offThread(
@@ -1778,7 +1850,7 @@ export class PassthroughFs implements fuse.Operations {
       if (pathFd < 0) pathFd = this.#retryOpen(() => c.openat(AT.FDCWD, proc, pathFlags, 0));
       const { node, st } = this.#adopt(pathFd, !created);
       try {
-        const final = created
+        let final = created
           ? this.#own(
             {
               chown: (uid, gid) => check(c.fchown(fd, uid, gid)),
@@ -1791,6 +1863,7 @@ export class PassthroughFs implements fuse.Operations {
             ctx,
           )
           : st;
+        if (!created && truncKill(flags, ctx)) final = this.#killPriv(openedFile(fd), ctx);
         const fh = this.#nextFh++;
         this.#files.set(fh, fd);
         this.#fileNodes.set(fh, node);

@@ -158,6 +158,14 @@ interface OpenFile {
 export class SqliteFs implements fuse.Operations {
   /** Plain READDIR when the kernel needs no attributes; only READDIRPLUS entries are lookups. */
   readonly enableReaddirplusAuto = true;
+  /**
+   * Set-id bits are cleared here where the kernel's kill flags say so
+   * (`ctx.killSuidgid`), so the kernel no longer asks for
+   * `security.capability` before every write; without them (libfuse < 3.17)
+   * the kernel clears the bits and open(O_TRUNC) clears them here for
+   * callers other than root.
+   */
+  readonly handleKillprivV2 = true;
   /** The database file. */
   readonly path: string;
   readonly #store: Store;
@@ -502,7 +510,7 @@ export class SqliteFs implements fuse.Operations {
       this.#inodes.change(() => {
         this.#store.blocks.truncate(node, 0);
         node.mtimeNs = node.ctimeNs = this.#clock.now();
-        if (ctx.uid !== 0) node.mode = killPriv(node, ctx);
+        if (ctx.killSuidgid ?? ctx.uid !== 0) node.mode = killPriv(node, ctx);
         this.#store.save(node);
       });
     }
@@ -520,7 +528,7 @@ export class SqliteFs implements fuse.Operations {
   }
 
   /** Writes to an open file; only the blocks the write touches are rewritten. */
-  write(fh: fuse.FileHandle, off: number, buf: Uint8Array): number {
+  write(fh: fuse.FileHandle, off: number, buf: Uint8Array, ctx: fuse.RequestContext): number {
     const file = this.#file(fh);
     if ((file.flags & O_ACCMODE) === O_RDONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
     if (buf.length === 0) return 0;
@@ -529,7 +537,8 @@ export class SqliteFs implements fuse.Operations {
     this.#inodes.change(() => {
       this.#store.blocks.write(node, off, buf);
       node.mtimeNs = node.ctimeNs = this.#clock.now();
-      if (file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
+      // The opener stands in for the writer: ctx's ids would cost an FFI call per write.
+      if (ctx.killSuidgid ?? file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
       this.#store.save(node);
     }, buf.length);
     return buf.length;
@@ -734,6 +743,9 @@ export class SqliteFs implements fuse.Operations {
       // Growing leaves a hole: blocks are only written when data arrives.
       if (plan.growTo !== undefined) node.size = plan.growTo;
       node.mtimeNs = node.ctimeNs = this.#clock.now();
+      // No kill flag comes with fallocate, and with handleKillprivV2 in
+      // force the kernel clears nothing itself: the rule of old decides.
+      if (file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
       this.#store.save(node);
     });
   }

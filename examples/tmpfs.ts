@@ -207,9 +207,9 @@ class TmpNode {
   /**
    * Clears set-user-ID, and set-group-ID if group-executable or if the
    * caller is not in the file's group, as the kernel's tmpfs does on write,
-   * truncate and chown of a regular file. Through FUSE the kernel does most
-   * of this itself (denofuse leaves FUSE_CAP_HANDLE_KILLPRIV off unless a
-   * filesystem sets `handleKillpriv`), but with atomic O_TRUNC it leaves
+   * truncate and chown of a regular file. With `handleKillprivV2` in force
+   * the kernel leaves this to us and says when (`ctx.killSuidgid`); without
+   * it the kernel does most of it itself, but with atomic O_TRUNC it leaves
    * open(O_TRUNC) to the filesystem; clearing twice is harmless. Only the
    * caller's primary group is known.
    */
@@ -261,6 +261,15 @@ export class TmpFs implements fuse.Operations {
    * readdir counts lookups only for READDIRPLUS entries.
    */
   readonly enableReaddirplusAuto = true;
+  /**
+   * Set-id bits are cleared here where the kernel's kill flags say so
+   * (`ctx.killSuidgid`), so the kernel no longer asks for
+   * `security.capability` before every write. Where that cannot be
+   * negotiated (libfuse < 3.17) the flag is undefined and the rules of old
+   * apply: the kernel clears the bits, and open(O_TRUNC) clears them here
+   * for callers other than root.
+   */
+  readonly handleKillprivV2 = true;
   readonly #nodes = new Map<number, TmpNode>();
   readonly #files = new Map<number, OpenFile>();
   readonly #dirs = new Map<number, TmpNode>();
@@ -377,8 +386,8 @@ export class TmpFs implements fuse.Operations {
       // Even to the current size, as the kernel's tmpfs does (POSIX only
       // requires it when the size changes).
       node.touchContent(now);
-      // Root (CAP_FSETID) keeps its set-id bits; capabilities are not visible here.
-      if (ctx.uid !== 0) node.killPriv(ctx);
+      // The kernel knows who has CAP_FSETID; without its flag, root keeps the bits.
+      if (ctx.killSuidgid ?? ctx.uid !== 0) node.killPriv(ctx);
     }
     if (fields.updateUid || fields.updateGid) {
       // chown clears set-id bits even when root does it.
@@ -634,7 +643,7 @@ export class TmpFs implements fuse.Operations {
     if (flags & O_TRUNC) {
       node.data.truncate(0);
       node.touchContent(this.#clock.now());
-      if (ctx.uid !== 0) node.killPriv(ctx);
+      if (ctx.killSuidgid ?? ctx.uid !== 0) node.killPriv(ctx);
     }
     return this.#openFile(node, flags, ctx);
   }
@@ -656,7 +665,7 @@ export class TmpFs implements fuse.Operations {
    * short count when the filesystem fills up part way, ENOSPC when not even
    * one byte fits.
    */
-  write(fh: fuse.FileHandle, off: number, buf: Uint8Array): number {
+  write(fh: fuse.FileHandle, off: number, buf: Uint8Array, ctx: fuse.RequestContext): number {
     const file = this.#file(fh);
     if ((file.flags & O_ACCMODE) === O_RDONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
     if (buf.length === 0) return 0;
@@ -665,7 +674,8 @@ export class TmpFs implements fuse.Operations {
     const written = node.data!.write(off, buf);
     if (written === 0) throw new fuse.FUSEError(fuse.errno.ENOSPC);
     node.touchContent(this.#clock.now());
-    if (file.opener.uid !== 0) node.killPriv(file.opener);
+    // The opener stands in for the writer: ctx's ids would cost an FFI call per write.
+    if (ctx.killSuidgid ?? file.opener.uid !== 0) node.killPriv(file.opener);
     return written;
   }
 
@@ -829,6 +839,9 @@ export class TmpFs implements fuse.Operations {
     if (fallocateData(file.node.data!, mode, offset, length)) {
       file.node.touchContent(this.#clock.now());
     }
+    // No kill flag comes with fallocate, and with handleKillprivV2 in
+    // force the kernel clears nothing itself: the rule of old decides.
+    if (file.opener.uid !== 0) file.node.killPriv(file.opener);
   }
 
   /** SEEK_DATA / SEEK_HOLE, at page granularity (as on the kernel's tmpfs). */
@@ -846,6 +859,8 @@ export class TmpFs implements fuse.Operations {
     fhOut: fuse.FileHandle,
     offOut: number,
     length: number,
+    _flags: number,
+    ctx: fuse.RequestContext,
   ): number {
     const src = this.#file(fhIn);
     if ((src.flags & O_ACCMODE) === O_WRONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
@@ -856,7 +871,8 @@ export class TmpFs implements fuse.Operations {
       offOut,
       length,
       sameFile,
-      (part, at) => this.write(fhOut, at, part),
+      // ctx carries no kill flag: write clears set-id bits by the rule of old.
+      (part, at) => this.write(fhOut, at, part, ctx),
     );
   }
 

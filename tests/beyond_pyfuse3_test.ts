@@ -250,9 +250,9 @@ except OSError as e:
 
 class CountingTmpFs extends TmpFs {
   copies = 0;
-  override copyFileRange(fhIn: number, offIn: number, fhOut: number, offOut: number, len: number) {
+  override copyFileRange(...args: Parameters<TmpFs["copyFileRange"]>) {
     this.copies++;
-    return super.copyFileRange(fhIn, offIn, fhOut, offOut, len);
+    return super.copyFileRange(...args);
   }
 }
 

@@ -301,7 +301,7 @@ Deno.test("tmpfs reads back what was written wherever its pages lie", () => {
       }
       let written: number;
       try {
-        written = fs.write(f.fh, off, buf);
+        written = fs.write(f.fh, off, buf, ctx);
       } catch (e) {
         assert.ok(e instanceof fuse.FUSEError && e.errno === fuse.errno.ENOSPC, String(e));
         written = 0;

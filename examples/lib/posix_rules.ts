@@ -146,10 +146,11 @@ export function checkSticky(dir: Owned, victim: Owned, ctx: fuse.RequestContext)
 /**
  * The mode after clearing set-user-ID, and set-group-ID if group-executable
  * or if the caller is not in the file's group, as the kernel's tmpfs does on
- * write, truncate and chown of a regular file. Through FUSE the kernel does
- * most of this itself, but with atomic O_TRUNC it leaves open(O_TRUNC) to
- * the filesystem; clearing twice is harmless. Only the caller's primary
- * group is known.
+ * write, truncate and chown of a regular file. With `handleKillprivV2` the
+ * kernel leaves this to the filesystem where `ctx.killSuidgid` says so;
+ * without it the kernel does most of it itself, but with atomic O_TRUNC it
+ * leaves open(O_TRUNC) to the filesystem; clearing twice is harmless. Only
+ * the caller's primary group is known.
  *
  * @param node the inode
  * @param caller who writes, truncates or chowns
@@ -377,8 +378,8 @@ export function applySetattr(
 ): void {
   if (fields.updateSize) {
     node.mtimeNs = now;
-    // Root (CAP_FSETID) keeps its set-id bits; capabilities are not visible here.
-    if (ctx.uid !== 0) node.mode = killPriv(node, ctx);
+    // The kernel knows who has CAP_FSETID; without its flag, root keeps the bits.
+    if (ctx.killSuidgid ?? ctx.uid !== 0) node.mode = killPriv(node, ctx);
   }
   if (fields.updateUid || fields.updateGid) {
     node.mode = killPriv(node, ctx);

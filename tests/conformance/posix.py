@@ -155,6 +155,25 @@ def write_at_end(path):
         os.close(fd)
 
 
+def copy_in(path):
+    """copy_file_range(2) of a few bytes into path, which only the copy writes."""
+    src = os.open(p("k", "src"), os.O_RDONLY)
+    dst = os.open(path, os.O_WRONLY)
+    try:
+        os.copy_file_range(src, dst, 3, 0, 10)
+    finally:
+        os.close(src)
+        os.close(dst)
+
+
+def fallocate(path):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.posix_fallocate(fd, 0, 8192)
+    finally:
+        os.close(fd)
+
+
 def ftruncate(path, size):
     fd = os.open(path, os.O_WRONLY)
     try:
@@ -346,6 +365,7 @@ def main():
     # set-group-ID of a group-executable file; root keeps them, except on
     # chown. Each check starts from a fresh file.
     os.mkdir(p("k"), 0o755)
+    write(p("k", "src"), b"abc")
     setid = (
         ("nobody write", NOBODY, write_at_end),
         ("nobody O_DIRECT write", NOBODY, direct_write),
@@ -354,10 +374,13 @@ def main():
         ("nobody open O_TRUNC", NOBODY, lambda f: os.close(os.open(f, os.O_WRONLY | os.O_TRUNC))),
         ("nobody open O_CREAT O_TRUNC", NOBODY,
          lambda f: os.close(os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))),
+        ("nobody copy_file_range", NOBODY, copy_in),
+        ("nobody fallocate", NOBODY, fallocate),
         ("nobody chgrp own", NOBODY, lambda f: os.chown(f, -1, NOBODY)),
         ("root write", 0, write_at_end),
         ("root O_DIRECT write", 0, direct_write),
         ("root truncate", 0, lambda f: os.truncate(f, 3)),
+        ("root copy_file_range", 0, copy_in),
         ("root open O_TRUNC", 0, lambda f: os.close(os.open(f, os.O_WRONLY | os.O_TRUNC))),
         ("root chown", 0, lambda f: os.chown(f, NOBODY, 0)),
     )
