@@ -152,6 +152,12 @@ export class PathMemFs implements PathOperations {
   readonly entryTimeout = 0;
   /** See {@link entryTimeout}. */
   readonly attrTimeout = 0;
+  /**
+   * Set-id bits are cleared here where the kernel's kill flags say so
+   * (`ctx.killSuidgid`); without them (libfuse < 3.17) by the rule of old:
+   * for callers other than root.
+   */
+  readonly handleKillprivV2 = true;
   readonly #root: MemNode;
   readonly #files = new Map<number, OpenFile>();
   readonly #clock = new Clock();
@@ -217,7 +223,7 @@ export class PathMemFs implements PathOperations {
     });
   }
 
-  /** ftruncate/truncate; clears set-id bits unless root does it. */
+  /** ftruncate/truncate; clears set-id bits where the kernel says (or unless root does it). */
   truncate(path: Path | null, size: number, fh: number | undefined, ctx: RequestContext): void {
     const node = this.#target(path, fh);
     if (node.isDir) throw new FUSEError(errno.EISDIR);
@@ -225,7 +231,7 @@ export class PathMemFs implements PathOperations {
     if (size > MAX_FILE_SIZE) throw new FUSEError(errno.EFBIG);
     node.data.truncate(size);
     node.mtimeNs = node.ctimeNs = this.#clock.now();
-    if (ctx.uid !== 0) node.mode = killPriv(node, ctx);
+    if (ctx.killSuidgid ?? ctx.uid !== 0) node.mode = killPriv(node, ctx);
   }
 
   /** chown; clears set-id bits even when root does it. */
@@ -417,7 +423,7 @@ export class PathMemFs implements PathOperations {
     if (flags & O_TRUNC) {
       node.data.truncate(0);
       node.mtimeNs = node.ctimeNs = this.#clock.now();
-      if (ctx.uid !== 0) node.mode = killPriv(node, ctx);
+      if (ctx.killSuidgid ?? ctx.uid !== 0) node.mode = killPriv(node, ctx);
     }
     return this.#open(node, flags, ctx);
   }
@@ -431,7 +437,13 @@ export class PathMemFs implements PathOperations {
   }
 
   /** Writes, allocating the pages touched; short when the filesystem fills up. */
-  write(_path: Path | null, fh: number, buffer: Uint8Array, position: number): number {
+  write(
+    _path: Path | null,
+    fh: number,
+    buffer: Uint8Array,
+    position: number,
+    ctx: RequestContext,
+  ): number {
     const file = this.#file(fh);
     if ((file.flags & O_ACCMODE) === O_RDONLY) throw new FUSEError(errno.EBADF);
     if (buffer.length === 0) return 0;
@@ -440,7 +452,8 @@ export class PathMemFs implements PathOperations {
     const written = node.data!.write(position, buffer);
     if (written === 0) throw new FUSEError(errno.ENOSPC);
     node.mtimeNs = node.ctimeNs = this.#clock.now();
-    if (file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
+    // The opener stands in for the writer: ctx's ids would cost an FFI call per write.
+    if (ctx.killSuidgid ?? file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
     return written;
   }
 
@@ -545,6 +558,9 @@ export class PathMemFs implements PathOperations {
     if (fallocateData(file.node.data!, mode, offset, length)) {
       file.node.mtimeNs = file.node.ctimeNs = this.#clock.now();
     }
+    // No kill flag comes with fallocate, and with handleKillprivV2 in
+    // force the kernel clears nothing itself: the rule of old decides.
+    if (file.opener.uid !== 0) file.node.mode = killPriv(file.node, file.opener);
   }
 
   /** SEEK_DATA / SEEK_HOLE at page granularity. */
@@ -561,6 +577,8 @@ export class PathMemFs implements PathOperations {
     fhOut: number,
     offOut: number,
     length: number,
+    _flags: number,
+    ctx: RequestContext,
   ): number {
     const src = this.#file(fhIn);
     if ((src.flags & O_ACCMODE) === O_WRONLY) throw new FUSEError(errno.EBADF);
@@ -571,7 +589,8 @@ export class PathMemFs implements PathOperations {
       offOut,
       length,
       sameFile,
-      (part, at) => this.write(pathOut, fhOut, part, at),
+      // ctx carries no kill flag: write clears set-id bits by the rule of old.
+      (part, at) => this.write(pathOut, fhOut, part, at, ctx),
     );
   }
 

@@ -66,6 +66,8 @@ export class PathFilesystem implements Operations {
   readonly enableAcl: boolean;
   /** From {@link PathOperations.handleKillpriv}. */
   readonly handleKillpriv: boolean;
+  /** From {@link PathOperations.handleKillprivV2}. */
+  readonly handleKillprivV2: boolean;
   /** From {@link PathOperations.enableKernelPassthrough}. */
   readonly enableKernelPassthrough: boolean;
   /** Which inode number the kernel knows each name by. */
@@ -93,6 +95,7 @@ export class PathFilesystem implements Operations {
     this.enableWritebackCache = ops.enableWritebackCache ?? false;
     this.enableAcl = ops.enableAcl ?? false;
     this.handleKillpriv = ops.handleKillpriv ?? false;
+    this.handleKillprivV2 = ops.handleKillprivV2 ?? false;
     this.enableKernelPassthrough = ops.enableKernelPassthrough ?? false;
     hideUnbacked(this, ops);
     this.#calls = new PathCalls(this.table);

@@ -100,6 +100,13 @@ export interface PathOperations {
   enableAcl?: boolean;
   /** The filesystem clears set-id bits itself (`Operations.handleKillpriv`). */
   handleKillpriv?: boolean;
+  /**
+   * The filesystem clears set-id bits where the kernel says so
+   * (`Operations.handleKillprivV2`, same contract): `ctx.killSuidgid` then
+   * comes with `write`, `open`, `create`, and `truncate` and `chown`
+   * (the parts of a setattr that carry the kernel's flag).
+   */
+  handleKillprivV2?: boolean;
   /** Kernel passthrough for opens that return a `FileInfo` with `backingFd`. */
   enableKernelPassthrough?: boolean;
 

@@ -12,7 +12,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as fuse from "../mod.ts";
 import { PassthroughFs } from "../examples/passthrough.ts";
+import { PathMemFs } from "../examples/paths_memfs.ts";
 import { TmpFs } from "../examples/tmpfs.ts";
+import { pathOperations } from "../paths.ts";
 import { connInfoNegotiate, FUSE_CAP, type NegotiatedConn } from "../ffi/conn.ts";
 import { KILL_SUIDGID, LAYOUT } from "../ffi/layout.ts";
 import { acquireLibraries, releaseLibraries } from "../ffi/library.ts";
@@ -292,4 +294,31 @@ Deno.test("passthrough: handleKillprivV2 where its writes reach the server; drop
       await Deno.remove(src, { recursive: true });
     }
   }
+});
+
+Deno.test("paths layer: handleKillprivV2 passes through, and PathMemFs clears set-id bits under it", async () => {
+  const version = libfuseVersion();
+  const fs = pathOperations(new PathMemFs());
+  assert.equal(fs.handleKillprivV2, true);
+  await withMount(fs, async (mnt, handle) => {
+    await Deno.chmod(mnt, 0o777);
+    const file = join(mnt, "f");
+    await Deno.writeTextFile(file, "data");
+    await Deno.chown(file, NOBODY, NOBODY);
+    await Deno.chmod(file, 0o6755);
+    assert.equal(handle.connection?.handleKillprivV2, version >= 317);
+    assert.equal(await py(WRITE_BLOCKS, [file, "1"]), "0o6755");
+    // truncate, then write: both as nobody, each must clear on its own.
+    await Deno.chmod(file, 0o6755);
+    assert.equal(
+      await py(
+        "import os, sys; os.truncate(sys.argv[1], 1); print(oct(os.stat(sys.argv[1]).st_mode & 0o7777))",
+        [file],
+        { uid: NOBODY },
+      ),
+      "0o755",
+    );
+    await Deno.chmod(file, 0o6755);
+    assert.equal(await py(WRITE_BLOCKS, [file, "1"], { uid: NOBODY }), "0o755");
+  }, OPTIONS);
 });
