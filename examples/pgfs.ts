@@ -189,6 +189,13 @@ interface OpenFile {
 export class PgFs implements fuse.Operations {
   /** Plain READDIR when the kernel needs no attributes; only READDIRPLUS entries are lookups. */
   readonly enableReaddirplusAuto = true;
+  /**
+   * Set-id bits are cleared here where the kernel's kill flags say so
+   * (`ctx.killSuidgid`), so the kernel does not ask for
+   * `security.capability` before every write (a round trip to the
+   * database each); without them (libfuse < 3.17) the rules of old apply.
+   */
+  readonly handleKillprivV2 = true;
   readonly #target: PgTarget;
   #pool: Pool;
   readonly #newPool: () => Pool;
@@ -534,7 +541,7 @@ export class PgFs implements fuse.Operations {
       if (flags & O_TRUNC) {
         await blocks.truncate(tx, node, 0);
         node.mtimeNs = node.ctimeNs = this.#clock.now();
-        if (ctx.uid !== 0) node.mode = killPriv(node, ctx);
+        if (ctx.killSuidgid ?? ctx.uid !== 0) node.mode = killPriv(node, ctx);
         node.version++;
         await save(tx, node);
         changes.wrote(node.ino);
@@ -556,7 +563,12 @@ export class PgFs implements fuse.Operations {
   }
 
   /** Writes to an open file; only the blocks the write touches are rewritten. */
-  async write(fh: fuse.FileHandle, off: number, buf: Uint8Array): Promise<number> {
+  async write(
+    fh: fuse.FileHandle,
+    off: number,
+    buf: Uint8Array,
+    ctx: fuse.RequestContext,
+  ): Promise<number> {
     const file = this.#file(fh);
     if ((file.flags & O_ACCMODE) === O_RDONLY) throw new fuse.FUSEError(fuse.errno.EBADF);
     if (buf.length === 0) return 0;
@@ -565,7 +577,8 @@ export class PgFs implements fuse.Operations {
       const node = await lockInode(tx, file.ino);
       await blocks.writeRange(tx, node, off, buf);
       node.mtimeNs = node.ctimeNs = this.#clock.now();
-      if (file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
+      // The opener stands in for the writer, as in sqlitefs.ts.
+      if (ctx.killSuidgid ?? file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
       node.version++;
       await save(tx, node);
       changes.wrote(node.ino);
@@ -739,6 +752,8 @@ export class PgFs implements fuse.Operations {
       if (plan.clear) await blocks.punch(tx, node, offset, length);
       if (plan.growTo !== undefined) node.size = plan.growTo;
       node.mtimeNs = node.ctimeNs = this.#clock.now();
+      // No kill flag comes with fallocate: the rule of old decides.
+      if (file.opener.uid !== 0) node.mode = killPriv(node, file.opener);
       node.version++;
       await save(tx, node);
       changes.wrote(node.ino);
