@@ -14,7 +14,11 @@ import { type LowLevelSession, Received } from "../ffi/session.ts";
 
 /** Requests handled back to back before the loop lets timers and I/O run. */
 const DRAIN_BUDGET = 256;
-/** Microtask checkpoints the loop allows settled async handlers before parking. */
+/**
+ * Microtask checkpoints the loop allows an async handler to settle in,
+ * after it started and before parking: `async` handlers that await a value
+ * or return a promise of one settle a few checkpoints later, not at once.
+ */
 const MICROTASK_ROUNDS = 4;
 /**
  * How long the serving thread itself waits for the next request once the
@@ -56,14 +60,15 @@ export async function serveRequests(session: LowLevelSession, state: LoopState):
       const before = state.inflight;
       session.process();
       if (++handled === DRAIN_BUDGET) break;
-      // An asynchronous handler whose promise is already settled replies
-      // from a microtask: let it before reading again. Its client cannot
-      // send the next request before that reply, so reading first would
-      // mostly find the queue empty (one more system call per request).
-      if (state.inflight > before) {
+      // An asynchronous handler that settles without waiting for I/O
+      // replies from a microtask a checkpoint or a few later: let it before
+      // reading again. Its client cannot send the next request before that
+      // reply, so reading first would mostly find the queue empty (one more
+      // system call per request).
+      for (let round = 0; round < MICROTASK_ROUNDS && state.inflight > before; round++) {
         await undefined;
-        if (state.terminating) break;
       }
+      if (state.terminating) break;
     }
     if (got === Received.Closed || session.exited()) return;
     if (got === Received.Request || performance.now() - turnAt > TURN_MS) {
