@@ -165,8 +165,17 @@ async function main(): Promise<void> {
   if (def.impl === "go-fuse") await buildGoServers(REPO, join(REPO, "bench/.build"));
   const work = await Deno.makeTempDir({ prefix: "denofuse-profile-" });
   const mnt = join(work, "mnt");
-  // Passthrough sources on a tmpfs, as in bench/run.ts (O_DIRECT must work there).
-  const src = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "denofuse-profile-" });
+  // Sources and state on a tmpfs of its own, as in bench/run.ts (O_DIRECT
+  // must work there; not /dev/shm, where Deno wants --allow-all for a
+  // database file).
+  const src = join(work, "src");
+  await Deno.mkdir(src);
+  const tmpfs = await run(
+    "mount",
+    ["-t", "tmpfs", "-o", "size=4g", "denofuse-profile", src],
+    20_000,
+  );
+  if (tmpfs.code !== 0) throw new Error(`mount -t tmpfs on ${src}: ${tmpfs.stderr.trim()}`);
   await Deno.mkdir(mnt);
   const profDir = join(work, "cpuprof");
   let argv = def.argv(mnt, src)!;
@@ -371,8 +380,8 @@ async function main(): Promise<void> {
       for (const f of files) report.push(summarizeCpuProfile(join(profDir, f), allRequests));
     }
   } finally {
+    await run("umount", ["-l", src], 20_000).catch(() => null);
     await Deno.remove(work, { recursive: true }).catch(() => {});
-    await Deno.remove(src, { recursive: true }).catch(() => {});
   }
   console.log(report.join("\n"));
 }

@@ -149,6 +149,75 @@ print(json.dumps(out, sort_keys=True))
 
 type Manifest = Record<string, Record<string, unknown>>;
 
+Deno.test("sqlitefs lists a directory right after every kind of change to it (listings are kept in memory between changes)", async () => {
+  await withTempDir(async (dir) => {
+    await withSqlitefs(join(dir, "fs.db"), async ({ mnt }) => {
+      // Each step changes "d" (or what its entries are), then lists it twice
+      // with getdents (names, inode numbers, d_type), against lstat of each name.
+      const mismatches = await pyJson<string[]>(
+        `
+import ctypes, json, os, stat, sys
+root = sys.argv[1]
+d = os.path.join(root, "d")
+other = os.path.join(root, "other")
+libc = ctypes.CDLL(None, use_errno=True)
+def exchange(a, b):
+    assert libc.renameat2(-100, a.encode(), -100, b.encode(), 2) == 0, ctypes.get_errno()
+def kind(m):
+    return "d" if stat.S_ISDIR(m) else "l" if stat.S_ISLNK(m) else "p" if stat.S_ISFIFO(m) else "f"
+def listing():
+    # d_type only: no stat of any entry.
+    return {e.name: (e.inode(), "d" if e.is_dir(follow_symlinks=False) else
+        "l" if e.is_symlink() else "f" if e.is_file(follow_symlinks=False) else "p")
+        for e in os.scandir(d)}
+os.mkdir(d)
+os.mkdir(other)
+os.mkdir(os.path.join(other, "x"))
+# Enough for plain READDIR requests after the first (READDIRPLUS) one.
+for i in range(2000):
+    open(os.path.join(d, f"f{i:04}"), "w").close()
+model = listing()
+# Each step changes d's entries and names the ones it touched: entries near
+# the end, which plain READDIRs list (the first request is a READDIRPLUS).
+steps = [
+    ("create", lambda: open(os.path.join(d, "new"), "w").close(), ["new"]),
+    ("unlink", lambda: os.unlink(os.path.join(d, "f1990")), ["f1990"]),
+    ("rename within", lambda: os.rename(os.path.join(d, "f1991"), os.path.join(d, "g1991")), ["f1991", "g1991"]),
+    ("rename over", lambda: os.rename(os.path.join(d, "f1992"), os.path.join(d, "f1993")), ["f1992", "f1993"]),
+    ("rename out", lambda: os.rename(os.path.join(d, "f1994"), os.path.join(other, "f1994")), ["f1994"]),
+    ("rename in", lambda: os.rename(os.path.join(other, "f1994"), os.path.join(d, "back")), ["back"]),
+    ("mkdir", lambda: os.mkdir(os.path.join(d, "sub")), ["sub"]),
+    ("symlink", lambda: os.symlink("f1995", os.path.join(d, "link")), ["link"]),
+    ("hard link", lambda: os.link(os.path.join(d, "f1995"), os.path.join(d, "f1995-too")), ["f1995-too"]),
+    ("mkfifo", lambda: os.mkfifo(os.path.join(d, "fifo")), ["fifo"]),
+    ("exchange a file and a directory", lambda: exchange(os.path.join(d, "f1996"), os.path.join(d, "sub")), ["f1996", "sub"]),
+    ("exchange across directories", lambda: exchange(os.path.join(d, "f1997"), os.path.join(other, "x")), ["f1997"]),
+    ("rmdir", lambda: os.rmdir(os.path.join(d, "f1996")), ["f1996"]),
+]
+bad = [] if len(model) == 2000 else [f"initial: {len(model)} entries"]
+for name, step, touched in steps:
+    step()
+    for n in touched:
+        try:
+            st = os.lstat(os.path.join(d, n))
+            model[n] = (st.st_ino, kind(st.st_mode))
+        except FileNotFoundError:
+            model.pop(n, None)
+    for attempt in ("first", "again"):
+        got = listing()
+        if got != model:
+            extra = sorted(set(got.items()) - set(model.items()))
+            missing = sorted(set(model.items()) - set(got.items()))
+            bad.append(f"{name} ({attempt}): extra {extra}, missing {missing}")
+print(json.dumps(bad))
+`,
+        [mnt],
+      );
+      assert.deepEqual(mismatches, []);
+    });
+  });
+});
+
 Deno.test("sqlitefs keeps the tree, data, xattrs, owners, modes and nanosecond times across remounts", async () => {
   await withTempDir(async (dir) => {
     const db = join(dir, "fs.db");

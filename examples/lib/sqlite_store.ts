@@ -29,6 +29,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import * as fuse from "../../mod.ts";
 import type { FlockLocks, PosixLocks } from "./lock_table.ts";
 import { arrayStatement, BlockStore } from "./sqlite_blocks.ts";
+import { Listings, type TypedEntry } from "./sqlite_listings.ts";
 import type { Owned } from "./posix_rules.ts";
 import { StoredInode } from "./stored_inode.ts";
 
@@ -73,10 +74,15 @@ export interface NewInode {
   target: Uint8Array | null;
 }
 
-/** A directory entry with its inode's type, for a plain READDIR. */
-export type TypedEntry = [cookie: number, name: Uint8Array, ino: number, mode: number];
+export type { TypedEntry };
 /** A directory entry with its inode, for READDIRPLUS. */
 export type FullEntry = [cookie: number, name: Uint8Array, node: Node];
+
+/**
+ * The most directory entries whose plain listings are kept in memory
+ * ({@link Listings}): about 10 MiB of names and numbers.
+ */
+const LISTED_ENTRIES = 65_536;
 
 /** Rows, statements and the batch transaction of one mounted database. */
 export class Store {
@@ -92,6 +98,8 @@ export class Store {
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #commitMs: number;
   readonly #s: Record<string, StatementSync>;
+  /** Plain listings of directories unchanged since they were last read. */
+  readonly #listings = new Listings(LISTED_ENTRIES);
 
   /**
    * @param db the open connection (see openDatabase)
@@ -178,6 +186,8 @@ export class Store {
     this.blocks.removeAll(ino);
     this.#s.deleteXattrs.run(ino);
     this.#s.deleteInode.run(ino);
+    // SQLite may give its number to the next inode.
+    this.#listings.forget(ino);
     this.#inodeCount--;
   }
 
@@ -198,22 +208,37 @@ export class Store {
 
   /** Adds an entry with a fresh cookie (after every existing one). */
   addEntry(parent: number, name: Uint8Array, ino: number): void {
+    this.#listings.forget(parent);
     this.#s.addEntry.run(parent, name, ino, this.#nextCookie++);
   }
 
   /** Removes an entry. */
   removeEntry(parent: number, name: Uint8Array): void {
+    this.#listings.forget(parent);
     this.#s.removeEntry.run(parent, name);
   }
 
   /** Points an existing entry at another inode (RENAME_EXCHANGE keeps names and cookies). */
   retarget(parent: number, name: Uint8Array, ino: number): void {
+    this.#listings.forget(parent);
     this.#s.retarget.run(ino, parent, name);
   }
 
-  /** Up to `limit` entries of `parent` with cookies above `after`, in cookie order. */
+  /**
+   * Up to `limit` entries of `parent` with cookies above `after`, in cookie
+   * order. A directory of up to {@link LISTED_ENTRIES} entries is read
+   * whole once and then listed from memory until it changes.
+   */
   typedEntries(parent: number, after: number, limit: number): TypedEntry[] {
-    return this.#s.typedEntries.all(parent, after, limit) as unknown as TypedEntry[];
+    const kept = this.#listings.slice(parent, after, limit);
+    if (kept) return kept;
+    const count = this.#s.countEntries.get(parent) as unknown as [number];
+    if (count[0] > this.#listings.capacity) {
+      return this.#s.typedEntries.all(parent, after, limit) as unknown as TypedEntry[];
+    }
+    const all = this.#s.typedEntries.all(parent, 0, -1) as unknown as TypedEntry[];
+    this.#listings.keep(parent, all);
+    return this.#listings.slice(parent, after, limit) ?? [];
   }
 
   /** Like {@link typedEntries}, with each inode read in the same query. */
@@ -363,6 +388,7 @@ export class Store {
   }
 
   #undo(error: unknown): void {
+    this.#listings.clear();
     if (this.db.isTransaction) {
       this.#s.rollbackTo.run();
       this.#s.release.run();
@@ -378,6 +404,7 @@ export class Store {
   /** SQLite rolled the whole batch back (it does after some I/O errors). */
   #lost(error: unknown): void {
     this.#inBatch = false;
+    this.#listings.clear();
     this.blocks.written = 0;
     console.error(
       `sqlitefs: the changes since the last commit were lost: ${(error as Error).message}`,
@@ -480,9 +507,10 @@ function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
     retarget: db.prepare("UPDATE dentries SET ino = ? WHERE parent = ? AND name = ?"),
     typedEntries: arrayStatement(
       db,
-      `SELECT d.cookie, d.name, d.ino, i.mode FROM dentries d JOIN inodes i ON i.ino = d.ino
-       WHERE d.parent = ? AND d.cookie > ? ORDER BY d.cookie LIMIT ?`,
+      `SELECT d.cookie, d.name, d.ino, i.mode & ${fuse.S_IFMT} FROM dentries d
+       JOIN inodes i ON i.ino = d.ino WHERE d.parent = ? AND d.cookie > ? ORDER BY d.cookie LIMIT ?`,
     ),
+    countEntries: arrayStatement(db, "SELECT count(*) FROM dentries WHERE parent = ?"),
     fullEntries,
     getXattr: arrayStatement(db, "SELECT value FROM xattrs WHERE ino = ? AND name = ?"),
     setXattr: db.prepare("INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?, ?, ?)"),
