@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { forceUnmount, REPO, sh, type SpawnedFs, withSpawnedFs } from "./support/mount.ts";
 import { py, pyJson, statvfs } from "./support/fs_checks.ts";
 import { acquireLibraries, releaseLibraries } from "../ffi/library.ts";
+import { Listings, type TypedEntry } from "../examples/lib/sqlite_listings.ts";
 
 const FLAGS = ["--allow-ffi", "--allow-read", "--allow-write"];
 const BLOCK = 65536;
@@ -148,6 +149,29 @@ print(json.dumps(out, sort_keys=True))
 `;
 
 type Manifest = Record<string, Record<string, unknown>>;
+
+Deno.test("sqlitefs's Listings slice by cookie and keep at most their capacity, least recently listed evicted", () => {
+  const entries = (n: number, from = 3): TypedEntry[] =>
+    Array.from(
+      { length: n },
+      (_, i) => [from + i, new Uint8Array([97 + (i % 26)]), 100 + i, 0o100000],
+    );
+  const listings = new Listings(10);
+  listings.keep(1, entries(4));
+  listings.keep(2, entries(4));
+  assert.deepEqual(listings.slice(1, 4, 2)?.map((e) => e[0]), [5, 6], "after cookie 4, two");
+  assert.deepEqual(listings.slice(1, 6, 100), [], "after the last cookie: nothing");
+  listings.keep(3, entries(4)); // 12 > 10: 2, listed least recently, goes
+  assert.equal(listings.slice(2, 0, 10), undefined);
+  assert.equal(listings.size, 8);
+  listings.keep(4, entries(11)); // larger than the capacity: never kept
+  assert.equal(listings.slice(4, 0, 1), undefined);
+  listings.forget(1);
+  assert.equal(listings.slice(1, 0, 1), undefined);
+  assert.equal(listings.size, 4);
+  listings.clear();
+  assert.equal(listings.size, 0);
+});
 
 Deno.test("sqlitefs lists a directory right after every kind of change to it (listings are kept in memory between changes)", async () => {
   await withTempDir(async (dir) => {
