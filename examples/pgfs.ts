@@ -156,6 +156,16 @@ const READDIR_CHUNK = 256;
 const REAP_MS = 5000;
 /** How often a transaction that lost a race runs again before the request fails. */
 const RETRIES = 8;
+
+/**
+ * Waits before a request runs again on a fresh connection: a server that
+ * is starting or stopping (57P03) refuses connections for a moment, and
+ * immediate retries would all meet it. 20, 40, ... 140 ms: under a second
+ * in all, well within the request deadline.
+ */
+function staleRetryPause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+}
 const NO_SUCH_ATTRIBUTE = new fuse.FUSEError(fuse.errno.ENODATA);
 
 /** An open regular file. */
@@ -799,8 +809,11 @@ export class PgFs implements fuse.Operations {
         }) as T;
       } catch (error) {
         // Once COMMIT is on its way, a lost connection leaves the outcome unknown: EIO.
-        const again = isRetryable(error) || (!committing && isStaleConnection(error));
-        if (again && attempt < RETRIES) continue;
+        const stale = !committing && isStaleConnection(error);
+        if ((isRetryable(error) || stale) && attempt < RETRIES) {
+          if (stale) await staleRetryPause(attempt);
+          continue;
+        }
         throw toFuseError(error, this.#target, this.#log);
       }
     }
@@ -812,7 +825,10 @@ export class PgFs implements fuse.Operations {
       try {
         return await fn(this.#pool);
       } catch (error) {
-        if (isStaleConnection(error) && attempt < RETRIES) continue;
+        if (isStaleConnection(error) && attempt < RETRIES) {
+          await staleRetryPause(attempt);
+          continue;
+        }
         throw toFuseError(error, this.#target, this.#log);
       }
     }

@@ -286,9 +286,12 @@ function startWriter(dir: string) {
   return { child, lines, done: () => Promise.all([child.status, reading]) };
 }
 
-async function checkAcknowledged(mnt: string, names: string[]): Promise<void> {
+async function checkAcknowledged(fs: SpawnedFs, names: string[]): Promise<void> {
   for (const name of names) {
-    assert.equal(await Deno.readTextFile(join(mnt, name)), name.repeat(500), name);
+    const text = await Deno.readTextFile(join(fs.mnt, name)).catch((error) => {
+      throw new Error(`${name}: ${error}; the mount's output:\n${fs.stderr().slice(-3000)}`);
+    });
+    assert.equal(text, name.repeat(500), name);
   }
 }
 
@@ -311,7 +314,7 @@ Deno.test("pgfs: what fsync acknowledged survives kill -9 of the mount", async (
       acknowledged = writer.lines.filter((l) => l.startsWith("f"));
     });
     assert.ok(acknowledged.length >= 30);
-    await withPgfs(url, (b) => checkAcknowledged(b.mnt, acknowledged));
+    await withPgfs(url, (b) => checkAcknowledged(b, acknowledged));
   });
 });
 
@@ -347,10 +350,7 @@ Deno.test("pgfs: while PostgreSQL is down requests fail with EIO, and the mount 
         20_000,
       );
       console.log(`served again ${Math.round(recovered)} ms after the server was back`);
-      await checkAcknowledged(a.mnt, writer.lines.filter((l) => l.startsWith("f"))).catch((e) => {
-        console.log(a.stderr());
-        throw e;
-      });
+      await checkAcknowledged(a, writer.lines.filter((l) => l.startsWith("f")));
     });
   });
 });

@@ -132,8 +132,12 @@ export function isStaleConnection(error: unknown): boolean {
   return STALE_CODES.has(errorCode(error) ?? "");
 }
 
-/** Server-side ends of a session: administrator or crash shutdown. */
-const STALE_STATES = new Set(["57P01", "57P02"]);
+/**
+ * Server-side ends of a session (administrator or crash shutdown), and a
+ * connection refused while the server shuts down or starts (57P03): the
+ * next attempt gets a fresh connection.
+ */
+const STALE_STATES = new Set(["57P01", "57P02", "57P03"]);
 /** postgres.js's and the socket's codes for a connection that closed under a query. */
 const STALE_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE"]);
 
