@@ -166,6 +166,9 @@ Deno.test("sqlitefs's Listings slice by cookie and keep at most their capacity, 
   assert.equal(listings.size, 8);
   listings.keep(4, entries(11)); // larger than the capacity: never kept
   assert.equal(listings.slice(4, 0, 1), undefined);
+  assert.ok(listings.tooLarge(4), "remembered as too large");
+  listings.forget(4);
+  assert.ok(!listings.tooLarge(4), "until it changes");
   listings.forget(1);
   assert.equal(listings.slice(1, 0, 1), undefined);
   assert.equal(listings.size, 4);

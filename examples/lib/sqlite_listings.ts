@@ -22,6 +22,8 @@ export class Listings {
   /** Listings in cookie order, by directory inode; Map order is recency. */
   readonly #dirs = new Map<number, readonly TypedEntry[]>();
   #entries = 0;
+  /** Directories found larger than the capacity, until they change: listed from the database. */
+  readonly #tooLarge = new Set<number>();
 
   /**
    * @param capacity the most entries kept over all directories; a larger
@@ -60,7 +62,7 @@ export class Listings {
    */
   keep(dir: number, entries: readonly TypedEntry[]): void {
     this.forget(dir);
-    if (entries.length > this.capacity) return;
+    if (entries.length > this.capacity) return this.markTooLarge(dir);
     for (const [old, listing] of this.#dirs) {
       if (this.#entries + entries.length <= this.capacity) break;
       this.#dirs.delete(old);
@@ -76,6 +78,7 @@ export class Listings {
    * @param dir the directory's inode
    */
   forget(dir: number): void {
+    this.#tooLarge.delete(dir);
     const listing = this.#dirs.get(dir);
     if (listing === undefined) return;
     this.#dirs.delete(dir);
@@ -84,8 +87,31 @@ export class Listings {
 
   /** Drops every listing (a request was undone: what changed is not known). */
   clear(): void {
+    this.#tooLarge.clear();
     this.#dirs.clear();
     this.#entries = 0;
+  }
+
+  /**
+   * Remembers that `dir` has more entries than the capacity, until it
+   * changes, so that its entries are not counted again for every chunk.
+   *
+   * @param dir the directory's inode
+   */
+  markTooLarge(dir: number): void {
+    this.forget(dir);
+    this.#tooLarge.add(dir);
+  }
+
+  /**
+   * Whether `dir` was found larger than the capacity and has not changed
+   * since (so counting its entries again would find the same).
+   *
+   * @param dir the directory's inode
+   * @returns true if it is listed from the database chunk by chunk
+   */
+  tooLarge(dir: number): boolean {
+    return this.#tooLarge.has(dir);
   }
 
   /** Entries kept over all directories. */

@@ -232,8 +232,12 @@ export class Store {
   typedEntries(parent: number, after: number, limit: number): TypedEntry[] {
     const kept = this.#listings.slice(parent, after, limit);
     if (kept) return kept;
+    if (this.#listings.tooLarge(parent)) {
+      return this.#s.typedEntries.all(parent, after, limit) as unknown as TypedEntry[];
+    }
     const count = this.#s.countEntries.get(parent) as unknown as [number];
     if (count[0] > this.#listings.capacity) {
+      this.#listings.markTooLarge(parent);
       return this.#s.typedEntries.all(parent, after, limit) as unknown as TypedEntry[];
     }
     const all = this.#s.typedEntries.all(parent, 0, -1) as unknown as TypedEntry[];

@@ -8,22 +8,17 @@
  */
 
 import * as fuse from "../../mod.ts";
+import { O } from "../../posix.ts";
 import { S_IFDIR, S_IFMT, S_IFREG, type SettableNode } from "./posix_rules.ts";
 
+// The library's own constants, under the names the stores use.
+export { SEEK_DATA, SEEK_HOLE, XATTR_CREATE, XATTR_REPLACE } from "../../mod.ts";
 /** open(2)'s access mode bits. */
-export const O_ACCMODE = 0o3;
+export const O_ACCMODE = O.O_ACCMODE;
 /** open(2): read only. */
-export const O_RDONLY = 0o0;
+export const O_RDONLY = O.O_RDONLY;
 /** open(2): truncate. */
-export const O_TRUNC = 0o1000;
-/** lseek(2): the next data. */
-export const SEEK_DATA = 3;
-/** lseek(2): the next hole. */
-export const SEEK_HOLE = 4;
-/** setxattr(2): fail if the attribute exists. */
-export const XATTR_CREATE = 1;
-/** setxattr(2): fail if the attribute does not exist. */
-export const XATTR_REPLACE = 2;
+export const O_TRUNC = O.O_TRUNC;
 /** Largest file size: offsets beyond it could not be represented exactly. */
 export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 /** statfs counts in units of this size. */
