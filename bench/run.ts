@@ -330,6 +330,23 @@ async function checkLibfuse(set: BenchSet): Promise<void> {
   );
 }
 
+/**
+ * Fails with what to install unless the Python interpreter the pyfuse3
+ * servers run under can import pyfuse3, so that a missing package stops the
+ * run before it starts rather than midway.
+ */
+async function checkPyfuse3(): Promise<void> {
+  const r = await run(PYTHON, ["-c", "import pyfuse3"], 20_000).catch(() => null);
+  if (r?.code === 0) return;
+  throw new Error(
+    `the pyfuse3 servers need pyfuse3 for ${PYTHON} (${
+      r?.stderr.trim().split("\n").at(-1) ?? "it does not run"
+    }): ` +
+      "install it with `apt-get install -y python3-pyfuse3`, or leave the pyfuse3 servers " +
+      "(py-hello, py-tmpfs, py-passthrough) out with --servers=",
+  );
+}
+
 /** The cases a set runs for a server, in run order. */
 function casesOf(set: BenchSet, def: ServerDef): CaseDef[] {
   return CASES.filter((c) => c.kinds.includes(def.kind) && (set.cases?.includes(c.id) ?? true));
@@ -545,6 +562,7 @@ async function main(): Promise<void> {
     }
     defs = defs.filter((d) => cfg.servers!.includes(d.id));
   }
+  if (defs.some((d) => d.impl === "pyfuse3")) await checkPyfuse3();
   if (defs.some((d) => d.impl === "go-fuse")) {
     await buildGoServers(REPO, join(REPO, buildDir));
     log(`built ${buildDir}/{go_loopback,go_memfs}`);
