@@ -335,7 +335,7 @@ async function checkLibfuse(set: BenchSet): Promise<void> {
  * servers run under can import pyfuse3, so that a missing package stops the
  * run before it starts rather than midway.
  */
-async function checkPyfuse3(): Promise<void> {
+async function checkPyfuse3(ids: string[]): Promise<void> {
   const r = await run(PYTHON, ["-c", "import pyfuse3"], 20_000).catch(() => null);
   if (r?.code === 0) return;
   throw new Error(
@@ -343,7 +343,7 @@ async function checkPyfuse3(): Promise<void> {
       r?.stderr.trim().split("\n").at(-1) ?? "it does not run"
     }): ` +
       "install it with `apt-get install -y python3-pyfuse3`, or leave the pyfuse3 servers " +
-      "(py-hello, py-tmpfs, py-passthrough) out with --servers=",
+      `(${ids.join(", ")}) out with --servers=`,
   );
 }
 
@@ -562,7 +562,8 @@ async function main(): Promise<void> {
     }
     defs = defs.filter((d) => cfg.servers!.includes(d.id));
   }
-  if (defs.some((d) => d.impl === "pyfuse3")) await checkPyfuse3();
+  const pyfuse3 = defs.filter((d) => d.impl === "pyfuse3").map((d) => d.id);
+  if (pyfuse3.length) await checkPyfuse3(pyfuse3);
   if (defs.some((d) => d.impl === "go-fuse")) {
     await buildGoServers(REPO, join(REPO, buildDir));
     log(`built ${buildDir}/{go_loopback,go_memfs}`);
